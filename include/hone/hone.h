@@ -1,0 +1,8 @@
+/* hone/hone.h: the whole public API of libhone. Each module's header states its ownership and
+ * thread-safety rules next to its declarations. */
+#ifndef HONE_HONE_H
+#define HONE_HONE_H
+
+#include "hone/error.h"
+
+#endif /* HONE_HONE_H */
