@@ -4,5 +4,10 @@
 #define HONE_HONE_H
 
 #include "hone/error.h"
+#include "hone/clock.h"
+#include "hone/counters.h"
+#include "hone/stats.h"
+#include "hone/timeit.h"
+#include "hone/profdata.h"
 
 #endif /* HONE_HONE_H */
