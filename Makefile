@@ -9,9 +9,8 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD := build
 CMAKE_FLAGS ?=
-CTEST := ctest --output-on-failure -j$(JOBS)
 
-.PHONY: all deps demo check check-release check-asan check-tsan bench install format clean
+.PHONY: all deps demo check bench install format clean
 
 all: $(BUILD)/release/Makefile
 	cmake --build $(BUILD)/release -j$(JOBS)
@@ -25,24 +24,8 @@ $(BUILD)/release/Makefile: CMakeLists.txt
 demo: deps all
 	@scripts/demo $(BUILD)/release
 
-check: deps check-release check-asan check-tsan
-	@echo "make check: all test suites passed"
-
-check-release:
-	cmake -S . -B $(BUILD)/release -DHONE_WERROR=ON $(CMAKE_FLAGS)
-	cmake --build $(BUILD)/release -j$(JOBS)
-	cd $(BUILD)/release && $(CTEST)
-
-check-asan:
-	cmake -S . -B $(BUILD)/asan -DHONE_WERROR=ON -DHONE_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
-	cmake --build $(BUILD)/asan -j$(JOBS)
-	cd $(BUILD)/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		$(CTEST) -L 'unit|cli' -LE 'nosan'
-
-check-tsan:
-	cmake -S . -B $(BUILD)/tsan -DHONE_WERROR=ON -DHONE_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS)
-	cmake --build $(BUILD)/tsan -j$(JOBS)
-	cd $(BUILD)/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -L concurrency
+check: deps
+	@JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/check
 
 bench:
 	@scripts/install-deps --bench
