@@ -28,7 +28,8 @@ extern "C" {
 #define HONE_PROF_NO_PARENT UINT32_MAX
 
 /* One node of a calling-context tree: a function reached by one distinct call path. Nodes of a
- * thread are stored so that a parent's index is always below its children's (pre-order).
+ * thread are stored so that a parent's index is always below its children's (the order
+ * nodes were created in: a topological order, not necessarily depth-first).
  * The layout of this struct is stable within a major version of the library. */
 typedef struct hone_prof_node {
   uint64_t func;   /* runtime address of the function (as given to __cyg_profile_func_enter) */
@@ -45,7 +46,7 @@ typedef struct hone_prof_thread {
   uint32_t file;               /* which merged file it came from (0 after a read) */
   const char *name;            /* thread name at dump time ("" when unknown) */
   size_t nnodes;               /* number of nodes */
-  const hone_prof_node *nodes; /* nnodes nodes, pre-order */
+  const hone_prof_node *nodes; /* nnodes nodes, each parent before its children */
 } hone_prof_thread;
 
 /* One loaded object (the executable or a shared library) mapped into the process. A runtime
