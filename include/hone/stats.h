@@ -15,7 +15,8 @@
 extern "C" {
 #endif
 
-/* How outliers are told apart. */
+/* How outliers are told apart. When the spread is zero (IQR or MAD of 0, as when most values
+ * are equal), the fences collapse onto the middle and every value that differs is an outlier. */
 typedef enum hone_outlier_rule {
   HONE_OUTLIER_TUKEY = 0, /* outside [Q1 - 1.5 IQR, Q3 + 1.5 IQR] (Tukey's fences) */
   HONE_OUTLIER_MAD =
@@ -36,7 +37,8 @@ typedef struct hone_stats {
 
 /* Computes every figure of hone_stats over x[0..n), outliers by `rule`. An empty sample
  * (n == 0) returns HONE_EINVAL and sets *out to n = 0 with every figure NaN; NULL x with n > 0,
- * a NaN in the sample or an unknown rule returns HONE_EINVAL. */
+ * a NaN or infinity in the sample or an unknown rule returns HONE_EINVAL (HONE_ENOMEM when a
+ * working copy cannot be allocated). */
 HONE_API HONE_NODISCARD int hone_stats_compute(const double *x, size_t n, hone_outlier_rule rule,
                                                hone_stats *out);
 
@@ -45,7 +47,7 @@ HONE_API HONE_NODISCARD int hone_stats_compute(const double *x, size_t n, hone_o
 HONE_API HONE_NODISCARD int hone_stats_percentile(const double *x, size_t n, double p, double *out);
 
 /* Marks the outliers of x[0..n) by `rule` in is_outlier[0..n) (caller's array) and returns how
- * many there are (>= 0), or a negative hone_err. */
+ * many there are (>= 0; 0 for an empty sample), or a negative hone_err. */
 HONE_API HONE_NODISCARD int hone_stats_outliers(const double *x, size_t n, hone_outlier_rule rule,
                                                 bool *is_outlier);
 

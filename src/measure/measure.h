@@ -1,0 +1,24 @@
+/* measure.h: what the measure layer's files share inside libhone, and the hooks its unit tests
+ * use (reachable through hone_static only; never part of the public API). */
+#ifndef HONE_MEASURE_MEASURE_H
+#define HONE_MEASURE_MEASURE_H
+
+#include <stdint.h>
+
+#include "hone/clock.h"
+#include "hone/timeit.h"
+
+/* Reads clock `id` without checks: id must be valid and the clock available. */
+int64_t hone__clock_now(hone_clock_id id);
+
+/* Whether the cycle counter ticks at a constant rate (cached, thread-safe). */
+bool hone__cycles_invariant(void);
+
+/* A clock substituted for the configured one, so that tests can give a statement an exact,
+ * deterministic cost: fn(arg) returns the time in the configured clock's units. NULL restores
+ * the real clock. Set before the first hone_run_next() / before a timer is used. */
+typedef int64_t (*hone__clock_hook)(void *arg);
+int hone__run_set_clock_hook(hone_run *r, hone__clock_hook fn, void *arg);
+int hone__timer_set_clock_hook(hone_timer *t, hone__clock_hook fn, void *arg);
+
+#endif /* HONE_MEASURE_MEASURE_H */
