@@ -1,0 +1,123 @@
+/* test_counters.c: event counters — whatever the machine offers, opening succeeds, the note says
+ * what is missing, and the software events that are there count real work. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <cmocka.h>
+
+#include "hone/clock.h"
+#include "hone/counters.h"
+
+static void spin_ms(int ms) {
+  int64_t end = hone_clock_monotonic_ns() + (int64_t)ms * 1000000;
+  while (hone_clock_monotonic_ns() < end) {
+  }
+}
+
+static void test_names(void **state) {
+  (void)state;
+  assert_string_equal(hone_counter_name(HONE_COUNTER_CYCLES), "cycles");
+  assert_string_equal(hone_counter_name(HONE_COUNTER_INSTRUCTIONS), "instructions");
+  assert_string_equal(hone_counter_name(HONE_COUNTER_TASK_CLOCK), "task-clock");
+  assert_string_equal(hone_counter_name(HONE_COUNTER_PAGE_FAULTS), "page-faults");
+  assert_string_equal(hone_counter_name(HONE_COUNTER_CONTEXT_SWITCHES), "context-switches");
+  assert_null(hone_counter_name((hone_counter_id)HONE_COUNTER_COUNT));
+  assert_null(hone_counter_name((hone_counter_id)-1));
+}
+
+static void test_bad_arguments(void **state) {
+  (void)state;
+  assert_int_equal(hone_counters_open(NULL), HONE_EINVAL);
+  assert_int_equal(hone_counters_start(NULL), HONE_EINVAL);
+  assert_int_equal(hone_counters_stop(NULL), HONE_EINVAL);
+  uint64_t v[HONE_COUNTER_COUNT];
+  assert_int_equal(hone_counters_read(NULL, v), HONE_EINVAL);
+  assert_false(hone_counters_available(NULL, HONE_COUNTER_TASK_CLOCK));
+  assert_null(hone_counters_note(NULL));
+  hone_counters_free(NULL);
+  hone_counters *c;
+  assert_int_equal(hone_counters_open(&c), 0);
+  assert_int_equal(hone_counters_read(c, NULL), HONE_EINVAL);
+  assert_false(hone_counters_available(c, (hone_counter_id)HONE_COUNTER_COUNT));
+  hone_counters_free(c);
+}
+
+/* The note is there exactly when something is missing, and names hardware when that is what
+ * is missing (the machines this is tested on answer ENOENT for every hardware event). */
+static void test_note_matches_availability(void **state) {
+  (void)state;
+  hone_counters *c;
+  assert_int_equal(hone_counters_open(&c), 0);
+  bool all = true, any_hw = false, any = false;
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
+    bool a = hone_counters_available(c, (hone_counter_id)i);
+    all = all && a;
+    any = any || a;
+    if (i <= HONE_COUNTER_CACHE_MISSES) any_hw = any_hw || a;
+  }
+  const char *note = hone_counters_note(c);
+  if (all) {
+    assert_null(note);
+  } else {
+    assert_non_null(note);
+    assert_null(strchr(note, '\n'));
+    if (!any)
+      assert_non_null(strstr(note, "no event counters"));
+    else if (!any_hw)
+      assert_non_null(strstr(note, "no hardware counters"));
+  }
+  print_message("counters: %s\n", note ? note : "all available");
+  hone_counters_free(c);
+}
+
+static void test_software_events_count_work(void **state) {
+  (void)state;
+  hone_counters *c;
+  assert_int_equal(hone_counters_open(&c), 0);
+  if (!hone_counters_available(c, HONE_COUNTER_TASK_CLOCK)) {
+    hone_counters_free(c);
+    skip();
+  }
+  size_t len = 4u << 20;
+  assert_int_equal(hone_counters_start(c), 0);
+  spin_ms(30);
+  char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  assert_true(p != MAP_FAILED);
+  for (size_t i = 0; i < len; i += 4096) p[i] = (char)i;
+  assert_int_equal(hone_counters_stop(c), 0);
+  munmap(p, len);
+
+  uint64_t v[HONE_COUNTER_COUNT], again[HONE_COUNTER_COUNT];
+  assert_int_equal(hone_counters_read(c, v), 0);
+  assert_true(v[HONE_COUNTER_TASK_CLOCK] >= 5000000u);    /* >= 5 ms of the 30 ms spun */
+  assert_true(v[HONE_COUNTER_TASK_CLOCK] < 60000000000u); /* and not nonsense */
+  if (hone_counters_available(c, HONE_COUNTER_PAGE_FAULTS))
+    assert_true(v[HONE_COUNTER_PAGE_FAULTS] >= 100); /* 1024 fresh pages touched */
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++)
+    if (!hone_counters_available(c, (hone_counter_id)i)) assert_true(v[i] == 0);
+
+  /* Stopped counters stay still. */
+  spin_ms(10);
+  assert_int_equal(hone_counters_read(c, again), 0);
+  assert_true(again[HONE_COUNTER_TASK_CLOCK] == v[HONE_COUNTER_TASK_CLOCK]);
+
+  /* Starting again starts from zero. */
+  assert_int_equal(hone_counters_start(c), 0);
+  assert_int_equal(hone_counters_stop(c), 0);
+  assert_int_equal(hone_counters_read(c, again), 0);
+  assert_true(again[HONE_COUNTER_TASK_CLOCK] < v[HONE_COUNTER_TASK_CLOCK]);
+  hone_counters_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_names),
+      cmocka_unit_test(test_bad_arguments),
+      cmocka_unit_test(test_note_matches_availability),
+      cmocka_unit_test(test_software_events_count_work),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
