@@ -1,0 +1,919 @@
+/* snippet.c: generates the C translation unit of a `hone timeit` snippet, compiles it into a
+ * shared object with the user's compiler, maps the compiler's diagnostics back to the user's
+ * setup and statement, and keeps compiled objects in a cache directory.
+ *
+ * Cache layout: DIR/timeit/KEY/{snippet.c,snippet.so,meta}. KEY is the SHA-256 of everything that
+ * decides the object: the generated source, the compiler (resolved path, inode, size and mtime —
+ * read with stat, never by running it, so a warm run runs no compiler), its extra arguments, the
+ * flags and the link options. An entry is built in DIR/timeit/.tmp-XXXXXX and renamed into place
+ * whole, so a reader never sees half an entry; `meta` records the SHA-256 of snippet.so, and an
+ * entry whose object does not match it (truncated, overwritten) is thrown away and rebuilt.
+ */
+#include "snippet.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "hone/error.h"
+
+extern char **environ;
+
+/* ---- string lists ---- */
+
+int hone__strv_push(hone__strv *s, const char *str) {
+  if (s->n + 2 > s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 8;
+    char **v = realloc(s->v, cap * sizeof *v);
+    if (!v) return HONE_ENOMEM;
+    s->v = v;
+    s->cap = cap;
+  }
+  char *copy = strdup(str);
+  if (!copy) return HONE_ENOMEM;
+  s->v[s->n++] = copy;
+  s->v[s->n] = NULL;
+  return 0;
+}
+
+void hone__strv_free(hone__strv *s) {
+  for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+  free(s->v);
+  s->v = NULL;
+  s->n = s->cap = 0;
+}
+
+int hone__strv_split(hone__strv *s, const char *words) {
+  const char *p = words ? words : "";
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+    if (!*p) break;
+    const char *e = p;
+    while (*e && *e != ' ' && *e != '\t' && *e != '\n') e++;
+    char *w = strndup(p, (size_t)(e - p));
+    if (!w) return HONE_ENOMEM;
+    int rc = hone__strv_push(s, w);
+    free(w);
+    if (rc) return rc;
+    p = e;
+  }
+  return 0;
+}
+
+/* ---- SHA-256 (FIPS 180-4) ---- */
+
+static const uint32_t sha256_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror32(uint32_t x, unsigned n) {
+  return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(hone__sha256 *c, const unsigned char *p) {
+  uint32_t w[64];
+  for (int i = 0; i < 16; i++)
+    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 |
+           (uint32_t)p[4 * i + 3];
+  for (int i = 16; i < 64; i++) {
+    uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
+  uint32_t e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
+  for (int i = 0; i < 64; i++) {
+    uint32_t t1 =
+        h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+    uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
+    h = g;
+    g = f;
+    f = e;
+    e = d + t1;
+    d = cc;
+    cc = b;
+    b = a;
+    a = t1 + t2;
+  }
+  c->h[0] += a;
+  c->h[1] += b;
+  c->h[2] += cc;
+  c->h[3] += d;
+  c->h[4] += e;
+  c->h[5] += f;
+  c->h[6] += g;
+  c->h[7] += h;
+}
+
+void hone__sha256_init(hone__sha256 *c) {
+  static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  memcpy(c->h, iv, sizeof iv);
+  c->len = 0;
+  c->fill = 0;
+}
+
+void hone__sha256_update(hone__sha256 *c, const void *data, size_t n) {
+  const unsigned char *p = data;
+  c->len += n;
+  while (n > 0) {
+    size_t take = 64 - c->fill < n ? 64 - c->fill : n;
+    memcpy(c->buf + c->fill, p, take);
+    c->fill += take;
+    p += take;
+    n -= take;
+    if (c->fill == 64) {
+      sha256_block(c, c->buf);
+      c->fill = 0;
+    }
+  }
+}
+
+void hone__sha256_hex(hone__sha256 *c, char out[65]) {
+  uint64_t bits = c->len * 8;
+  unsigned char pad = 0x80;
+  hone__sha256_update(c, &pad, 1);
+  unsigned char zero = 0;
+  while (c->fill != 56) hone__sha256_update(c, &zero, 1);
+  unsigned char lenbe[8];
+  for (int i = 0; i < 8; i++) lenbe[i] = (unsigned char)(bits >> (56 - 8 * i));
+  hone__sha256_update(c, lenbe, 8);
+  for (int i = 0; i < 8; i++) snprintf(out + 8 * i, 9, "%08x", (unsigned)c->h[i]);
+  out[64] = '\0';
+}
+
+/* ---- small file helpers ---- */
+
+static char *path_join(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  char *p = malloc(la + lb + 2);
+  if (!p) return NULL;
+  memcpy(p, a, la);
+  p[la] = '/';
+  memcpy(p + la + 1, b, lb + 1);
+  return p;
+}
+
+static char *read_whole(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return NULL;
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap + 1);
+  while (buf) {
+    if (n == cap) {
+      char *nb = realloc(buf, cap * 2 + 1);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    ssize_t r = read(fd, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  close(fd);
+  if (buf) {
+    buf[n] = '\0';
+    if (len) *len = n;
+  }
+  return buf;
+}
+
+static int write_whole(const char *path, const char *data, size_t len) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -errno;
+  while (len > 0) {
+    ssize_t w = write(fd, data, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      int e = -errno;
+      close(fd);
+      return e;
+    }
+    data += w;
+    len -= (size_t)w;
+  }
+  if (close(fd) != 0) return -errno;
+  return 0;
+}
+
+static bool file_sha256(const char *path, char out[65], long long *size) {
+  size_t len;
+  char *data = read_whole(path, &len);
+  if (!data) return false;
+  hone__sha256 c;
+  hone__sha256_init(&c);
+  hone__sha256_update(&c, data, len);
+  hone__sha256_hex(&c, out);
+  free(data);
+  if (size) *size = (long long)len;
+  return true;
+}
+
+int hone__mkdir_p(const char *dir) {
+  char *p = strdup(dir);
+  if (!p) return -ENOMEM;
+  int rc = 0;
+  for (char *s = p + 1;; s++) {
+    if (*s == '/' || *s == '\0') {
+      char c = *s;
+      *s = '\0';
+      if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+        rc = -errno;
+        break;
+      }
+      *s = c;
+      if (!c) break;
+    }
+  }
+  free(p);
+  if (rc == 0) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return -errno;
+    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
+  }
+  return rc;
+}
+
+int hone__rm_rf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -errno;
+  if (!S_ISDIR(st.st_mode)) return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+  DIR *d = opendir(path);
+  if (!d) return -errno;
+  int rc = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    char *child = path_join(path, de->d_name);
+    if (!child) {
+      rc = -ENOMEM;
+      break;
+    }
+    int r = hone__rm_rf(child);
+    if (r && !rc) rc = r;
+    free(child);
+  }
+  closedir(d);
+  if (rmdir(path) != 0 && errno != ENOENT && !rc) rc = -errno;
+  return rc;
+}
+
+char *hone__cache_dir(void) {
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  if (xdg && xdg[0] == '/') return path_join(xdg, "hone");
+  const char *home = getenv("HOME");
+  if (!home || !*home) return NULL;
+  return path_join(home, ".cache/hone");
+}
+
+/* ---- the generated source ---- */
+
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+  bool oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s) {
+  size_t l = strlen(s);
+  if (b->oom) return;
+  if (b->n + l + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while (b->n + l + 1 > cap) cap *= 2;
+    char *np = realloc(b->p, cap);
+    if (!np) {
+      b->oom = true;
+      return;
+    }
+    b->p = np;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, l + 1);
+  b->n += l;
+}
+
+static void sb_addf(sbuf *b, const char *fmt, ...) HONE_PRINTF(2, 3);
+static void sb_addf(sbuf *b, const char *fmt, ...) {
+  char *tmp = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    b->oom = true;
+    return;
+  }
+  sb_add(b, tmp);
+  free(tmp);
+}
+
+/* The file name of every generated line: diagnostics that point there are dropped. */
+#define GEN "<hone>"
+
+char *hone__snippet_source(const hone__snippet_spec *spec) {
+  static const char *const headers[] = {
+      "assert.h",  "ctype.h",  "errno.h",  "float.h", "inttypes.h", "limits.h", "math.h",
+      "stdbool.h", "stddef.h", "stdint.h", "stdio.h", "stdlib.h",   "string.h", "time.h"};
+  sbuf b = {0};
+  sb_add(&b, "#line 1 \"" GEN "\"\n");
+  for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
+    sb_addf(&b, "#include <%s>\n", headers[i]);
+  if (spec->includes) {
+    for (size_t i = 0; i < spec->includes->n; i++) {
+      const char *h = spec->includes->v[i];
+      sb_addf(&b, "#line %zu \"-i\"\n", i + 1);
+      if (h[0] == '<' || h[0] == '"')
+        sb_addf(&b, "#include %s\n", h);
+      else
+        sb_addf(&b, "#include <%s>\n", h);
+    }
+    sb_add(&b, "#line 100 \"" GEN "\"\n");
+  }
+  /* keep(x): x's value is computed and considered used; clobber(): memory is considered read.
+   * The copy lets keep() take any expression, including one of a const type. */
+  sb_add(&b, "#define keep(x) do { __typeof__(x) hone__kept = (x); "
+             "__asm__ volatile(\"\" : : \"r,m\"(hone__kept) : \"memory\"); } while (0)\n"
+             "#define clobber() __asm__ volatile(\"\" : : : \"memory\")\n");
+  sb_addf(&b,
+          "typedef struct hone__snippet_driver {\n"
+          "  uint32_t abi;\n"
+          "  void *run;\n"
+          "  uint64_t (*next)(void *run);\n"
+          "  void (*start)(void *run);\n"
+          "  void (*stop)(void *run);\n"
+          "} hone__snippet_driver;\n"
+          "int %s(const hone__snippet_driver *hone__d);\n"
+          "int %s(const hone__snippet_driver *hone__d) {\n"
+          "  if (hone__d->abi != %d) return -1;\n"
+          "  void *const hone__run = hone__d->run;\n"
+          "  uint64_t (*const hone__next)(void *) = hone__d->next;\n"
+          "  void (*const hone__start)(void *) = hone__d->start;\n"
+          "  void (*const hone__stop)(void *) = hone__d->stop;\n"
+          "  uint64_t hone__n;\n",
+          HONE__SNIPPET_SYMBOL, HONE__SNIPPET_SYMBOL, HONE__SNIPPET_ABI);
+  sb_add(&b, "#line 1 \"setup\"\n");
+  sb_add(&b, spec->setup ? spec->setup : "");
+  sb_add(&b, "\n#line 1000 \"" GEN "\"\n"
+             "  ;\n"
+             "  while ((hone__n = hone__next(hone__run)) > 0) {\n"
+             "    hone__start(hone__run);\n"
+             "    for (uint64_t hone__i = 0; hone__i < hone__n; hone__i++) {\n"
+             "#line 1 \"stmt\"\n");
+  sb_add(&b, spec->stmt ? spec->stmt : "");
+  sb_add(&b, "\n#line 2000 \"" GEN "\"\n"
+             "      ;\n"
+             "    }\n"
+             "    hone__stop(hone__run);\n"
+             "  }\n"
+             "  return 0;\n"
+             "}\n");
+  if (b.oom) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}
+
+/* ---- running programs ---- */
+
+/* Finds prog in PATH (or takes it as a path when it has a '/'); malloc'd or NULL. */
+static char *find_program(const char *prog) {
+  if (!prog || !*prog) return NULL;
+  if (strchr(prog, '/')) return access(prog, X_OK) == 0 ? strdup(prog) : NULL;
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+  const char *p = path;
+  while (1) {
+    const char *e = strchr(p, ':');
+    size_t l = e ? (size_t)(e - p) : strlen(p);
+    char *dir = l ? strndup(p, l) : strdup(".");
+    if (!dir) return NULL;
+    char *full = path_join(dir, prog);
+    free(dir);
+    if (!full) return NULL;
+    struct stat st;
+    if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0) return full;
+    free(full);
+    if (!e) break;
+    p = e + 1;
+  }
+  return NULL;
+}
+
+/* Runs argv[0] (a path) with stdin from /dev/null and stdout+stderr into out_path. Returns the
+ * wait status, or -1 when it could not be started. */
+static int run_to_file(char *const argv[], const char *out_path) {
+  posix_spawn_file_actions_t fa;
+  if (posix_spawn_file_actions_init(&fa) != 0) return -1;
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return status;
+}
+
+/* ---- diagnostics ---- */
+
+static bool starts_with(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Line `n` (1-based) of text, as a pointer and length; false when text is shorter. */
+static bool nth_line(const char *text, long n, const char **line, size_t *len) {
+  const char *p = text ? text : "";
+  for (long i = 1; i < n; i++) {
+    p = strchr(p, '\n');
+    if (!p) return false;
+    p++;
+  }
+  *line = p;
+  *len = strcspn(p, "\n");
+  return true;
+}
+
+/* Under a diagnostic "setup:L:C: ..." shows the user's line L with a caret at column C (the
+ * compiler cannot: the "file" it names is the user's command line). */
+static void show_excerpt(const char *diag, const hone__snippet_spec *spec, FILE *out) {
+  const char *text = NULL;
+  const char *rest = NULL;
+  if (starts_with(diag, "setup:"))
+    text = spec->setup, rest = diag + 6;
+  else if (starts_with(diag, "stmt:"))
+    text = spec->stmt, rest = diag + 5;
+  else
+    return;
+  char *end;
+  long ln = strtol(rest, &end, 10);
+  if (end == rest || *end != ':') return;
+  long col = strtol(end + 1, &end, 10);
+  const char *line;
+  size_t len;
+  if (ln < 1 || !nth_line(text, ln, &line, &len)) return;
+  fprintf(out, "%5ld | %.*s\n", ln, (int)len, line);
+  if (col < 1) return;
+  fprintf(out, "      | ");
+  for (long i = 0; i + 1 < col && (size_t)i < len; i++) fputc(line[i] == '\t' ? '\t' : ' ', out);
+  fprintf(out, "^\n");
+}
+
+/* Prints the compiler's output with every reference to the generated code removed: lines located
+ * in GEN, source excerpts (replaced by our own, from the user's text), "In function" headers and
+ * summaries. Returns true when something located in the user's text (setup:, stmt:, -i:) was
+ * printed. */
+static bool print_mapped(const char *text, const hone__snippet_spec *spec, FILE *out) {
+  bool user = false;
+  const char *p = text;
+  while (*p) {
+    const char *e = strchr(p, '\n');
+    size_t l = e ? (size_t)(e - p) : strlen(p);
+    char *line = strndup(p, l);
+    p = e ? e + 1 : p + l;
+    if (!line) break;
+    bool located =
+        starts_with(line, "setup:") || starts_with(line, "stmt:") || starts_with(line, "-i:");
+    if (located && !strstr(line, ": In function ") && !strstr(line, ": At top level:")) {
+      user = true;
+      fprintf(out, "%s\n", line);
+      if (!strstr(line, ": note: ")) show_excerpt(line, spec, out);
+    }
+    free(line);
+  }
+  return user;
+}
+
+/* The first "error:" message of the compiler or linker that is not about the user's text, for a
+ * one-line report; malloc'd or NULL. */
+static char *first_tool_error(const char *text, const char *cc) {
+  const char *m = strstr(text, "cannot find -l");
+  if (m) {
+    const char *e = m + strlen("cannot find ");
+    size_t l = strcspn(e, ": \n");
+    char *lib = strndup(e, l);
+    char *msg = NULL;
+    if (lib && asprintf(&msg, "library not found: %s", lib) < 0) msg = NULL;
+    free(lib);
+    return msg;
+  }
+  m = strstr(text, "undefined reference to");
+  if (m) {
+    size_t l = strcspn(m, "\n");
+    char *ref = strndup(m, l), *msg = NULL;
+    if (ref && asprintf(&msg, "link error: %s (a missing -l LIB?)", ref) < 0) msg = NULL;
+    free(ref);
+    return msg;
+  }
+  const char *p = text;
+  while (*p) {
+    size_t l = strcspn(p, "\n");
+    char *line = strndup(p, l);
+    if (!line) return NULL;
+    char *err = strstr(line, "error: ");
+    bool located = starts_with(line, "setup:") || starts_with(line, "stmt:") ||
+                   starts_with(line, "-i:") || starts_with(line, GEN);
+    if (err && !located && !strstr(line, "ld returned") && !strstr(line, "linker command failed")) {
+      char *msg = NULL;
+      if (asprintf(&msg, "%s: %s", cc, err + strlen("error: ")) < 0) msg = NULL;
+      free(line);
+      return msg;
+    }
+    free(line);
+    p += l;
+    if (*p) p++;
+  }
+  return NULL;
+}
+
+/* ---- cache entries ---- */
+
+typedef struct cc_identity {
+  char *path;       /* resolved (realpath) */
+  hone__strv words; /* the CC string split: words.v[0] is the program as named */
+  struct stat st;
+} cc_identity;
+
+static void cc_identity_free(cc_identity *id) {
+  free(id->path);
+  hone__strv_free(&id->words);
+}
+
+static void key_add(hone__sha256 *c, const char *tag, const char *s) {
+  hone__sha256_update(c, tag, strlen(tag) + 1);
+  hone__sha256_update(c, s, strlen(s) + 1);
+}
+
+static void compute_key(const char *source, const cc_identity *id, const hone__strv *flags,
+                        const hone__compile_opts *o, char out[65]) {
+  hone__sha256 c;
+  hone__sha256_init(&c);
+  char abi[64];
+  snprintf(abi, sizeof abi, "hone-timeit-snippet abi %d", HONE__SNIPPET_ABI);
+  key_add(&c, "abi", abi);
+  key_add(&c, "source", source);
+  key_add(&c, "cc", id->path);
+  char st[128];
+  snprintf(st, sizeof st, "%llu %llu %lld %lld.%09ld", (unsigned long long)id->st.st_dev,
+           (unsigned long long)id->st.st_ino, (long long)id->st.st_size,
+           (long long)id->st.st_mtim.tv_sec, (long)id->st.st_mtim.tv_nsec);
+  key_add(&c, "cc-stat", st);
+  for (size_t i = 1; i < id->words.n; i++) key_add(&c, "cc-arg", id->words.v[i]);
+  for (size_t i = 0; i < flags->n; i++) key_add(&c, "flag", flags->v[i]);
+  const hone__strv *lists[3] = {o->incdirs, o->libdirs, o->libs};
+  const char *tags[3] = {"-I", "-L", "-l"};
+  for (int k = 0; k < 3; k++)
+    if (lists[k])
+      for (size_t i = 0; i < lists[k]->n; i++) key_add(&c, tags[k], lists[k]->v[i]);
+  hone__sha256_hex(&c, out);
+}
+
+/* meta: "key value" lines. Returns the value of `key` (malloc'd) or NULL. */
+static char *meta_get(const char *meta, const char *key) {
+  size_t kl = strlen(key);
+  const char *p = meta;
+  while (*p) {
+    size_t l = strcspn(p, "\n");
+    if (l > kl && strncmp(p, key, kl) == 0 && p[kl] == ' ') return strndup(p + kl + 1, l - kl - 1);
+    p += l;
+    if (*p) p++;
+  }
+  return NULL;
+}
+
+/* Whether dir holds a complete, intact entry; fills obj's paths and version when it does. */
+static bool entry_valid(const char *dir, hone__snippet_obj *obj) {
+  char *meta_path = path_join(dir, "meta");
+  char *so_path = path_join(dir, "snippet.so");
+  char *meta = meta_path ? read_whole(meta_path, NULL) : NULL;
+  bool ok = false;
+  if (meta && so_path && starts_with(meta, "hone-timeit-entry 1\n")) {
+    char *want = meta_get(meta, "so_sha256");
+    char have[65];
+    if (want && file_sha256(so_path, have, NULL) && strcmp(want, have) == 0) {
+      ok = true;
+      if (obj) {
+        free(obj->so_path);
+        obj->so_path = so_path;
+        so_path = NULL;
+        free(obj->cc_version);
+        obj->cc_version = meta_get(meta, "cc_version");
+      }
+    }
+    free(want);
+  }
+  free(meta);
+  free(meta_path);
+  free(so_path);
+  return ok;
+}
+
+static char *compiler_version(const char *cc_path, const char *tmpdir) {
+  char *out_path = path_join(tmpdir, "version.txt");
+  if (!out_path) return NULL;
+  char *argv[] = {(char *)cc_path, "--version", NULL};
+  int st = run_to_file(argv, out_path);
+  char *text = st >= 0 ? read_whole(out_path, NULL) : NULL;
+  unlink(out_path);
+  free(out_path);
+  if (!text) return NULL;
+  text[strcspn(text, "\n")] = '\0';
+  return text;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Compiles source in dir (snippet.c -> snippet.so). Prints and returns an exit status. */
+static int compile_in(const char *cmd, const char *dir, const char *source,
+                      const hone__snippet_spec *spec, const cc_identity *id,
+                      const hone__strv *flags, const hone__compile_opts *o) {
+  char *src = path_join(dir, "snippet.c"), *so = path_join(dir, "snippet.so");
+  char *log = path_join(dir, "compiler.txt");
+  hone__strv argv = {0};
+  int rc = HONE_EXIT_FAILURE;
+  if (!src || !so || !log) goto out;
+  int w = write_whole(src, source, strlen(source));
+  if (w) {
+    hone__cli_error(cmd, "cannot write %s: %s", src, strerror(-w));
+    goto out;
+  }
+  bool oom = hone__strv_push(&argv, id->path) != 0;
+  for (size_t i = 1; i < id->words.n; i++) oom |= hone__strv_push(&argv, id->words.v[i]) != 0;
+  for (size_t i = 0; i < flags->n; i++) oom |= hone__strv_push(&argv, flags->v[i]) != 0;
+  if (o->incdirs)
+    for (size_t i = 0; i < o->incdirs->n; i++) {
+      oom |= hone__strv_push(&argv, "-I") != 0;
+      oom |= hone__strv_push(&argv, o->incdirs->v[i]) != 0;
+    }
+  const char *fixed[] = {"-fPIC", "-shared", "-Wl,-z,defs", "-o", so, src};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    oom |= hone__strv_push(&argv, fixed[i]) != 0;
+  if (o->libdirs)
+    for (size_t i = 0; i < o->libdirs->n; i++) {
+      char *a = NULL, *r = NULL;
+      if (asprintf(&a, "-L%s", o->libdirs->v[i]) < 0) a = NULL;
+      /* The object is dlopen'ed later: it must find its libraries where it was linked. */
+      if (asprintf(&r, "-Wl,-rpath,%s", o->libdirs->v[i]) < 0) r = NULL;
+      oom |= !a || !r || hone__strv_push(&argv, a) != 0 || hone__strv_push(&argv, r) != 0;
+      free(a);
+      free(r);
+    }
+  if (o->libs)
+    for (size_t i = 0; i < o->libs->n; i++) {
+      char *a = NULL;
+      if (asprintf(&a, "-l%s", o->libs->v[i]) < 0) a = NULL;
+      oom |= !a || hone__strv_push(&argv, a) != 0;
+      free(a);
+    }
+  oom |= hone__strv_push(&argv, "-lm") != 0;
+  if (oom) {
+    hone__cli_error(cmd, "out of memory");
+    goto out;
+  }
+  int status = run_to_file(argv.v, log);
+  char *text = read_whole(log, NULL);
+  if (status < 0) {
+    hone__cli_error(cmd, "cannot run the compiler %s: %s", id->path, strerror(errno));
+    rc = HONE_EXIT_USAGE;
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && access(so, R_OK) == 0) {
+    if (o->show_warnings && text && *text) {
+      hone__cli_progress_done();
+      print_mapped(text, spec, stderr);
+    }
+    rc = HONE_EXIT_OK;
+  } else {
+    hone__cli_progress_done();
+    rc = HONE_EXIT_USAGE;
+    bool user = text && print_mapped(text, spec, stderr);
+    char *msg = text ? first_tool_error(text, id->words.v[0]) : NULL;
+    if (msg)
+      hone__cli_error(cmd, "%s", msg);
+    else if (user)
+      fprintf(stderr, "hone %s: the snippet does not compile\n", cmd);
+    else if (WIFSIGNALED(status))
+      hone__cli_error(cmd, "the compiler %s was killed by signal %d", id->words.v[0],
+                      WTERMSIG(status));
+    else
+      hone__cli_error(cmd, "the compiler '%s' failed (exit status %d)", id->words.v[0],
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    free(msg);
+  }
+  free(text);
+  unlink(log);
+out:
+  hone__strv_free(&argv);
+  free(src);
+  free(so);
+  free(log);
+  return rc;
+}
+
+static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone__compile_opts *o) {
+  char *so = path_join(dir, "snippet.so"), *meta_path = path_join(dir, "meta");
+  char sum[65];
+  long long size = 0;
+  int rc = -ENOMEM;
+  if (so && meta_path) {
+    rc = -EIO;
+    if (file_sha256(so, sum, &size)) {
+      char *meta = NULL;
+      int n = asprintf(&meta,
+                       "hone-timeit-entry 1\nso_sha256 %s\nso_size %lld\ncc %s\ncc_path %s\n"
+                       "cc_version %s\ncflags %s\ncreated %lld\n",
+                       sum, size, o->cc, obj->cc_path, obj->cc_version ? obj->cc_version : "",
+                       o->cflags, (long long)time(NULL));
+      rc = n < 0 ? -ENOMEM : write_whole(meta_path, meta, (size_t)n);
+      free(meta);
+    }
+  }
+  free(so);
+  free(meta_path);
+  return rc;
+}
+
+static int resolve_cc(const char *cmd, const char *cc, cc_identity *id) {
+  memset(id, 0, sizeof *id);
+  if (hone__strv_split(&id->words, cc) != 0) return hone__cli_error(cmd, "out of memory");
+  if (id->words.n == 0) return hone__cli_usage_error(cmd, "the compiler command is empty");
+  char *found = find_program(id->words.v[0]);
+  if (!found) {
+    hone__cli_error(cmd, "compiler not found: '%s' (set CC or use --cc)", id->words.v[0]);
+    return HONE_EXIT_USAGE;
+  }
+  char *real = realpath(found, NULL);
+  /* Keep the name as found (cc -> gcc-12 would also do) but key on the file actually run. */
+  id->path = found;
+  if (!real || stat(real, &id->st) != 0) {
+    free(real);
+    hone__cli_error(cmd, "compiler not usable: '%s'", found);
+    return HONE_EXIT_USAGE;
+  }
+  free(real);
+  return HONE_EXIT_OK;
+}
+
+int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
+                        const hone__compile_opts *o, hone__snippet_obj *out) {
+  memset(out, 0, sizeof *out);
+  cc_identity id;
+  int rc = resolve_cc(cmd, o->cc, &id);
+  if (rc) {
+    cc_identity_free(&id);
+    return rc;
+  }
+  hone__strv flags = {0};
+  char *source = hone__snippet_source(spec);
+  char *root = NULL, *tdir = NULL, *tmp = NULL, *entry = NULL;
+  rc = HONE_EXIT_FAILURE;
+  if (!source || hone__strv_split(&flags, o->cflags) != 0) {
+    hone__cli_error(cmd, "out of memory");
+    goto out;
+  }
+  out->cc_path = strdup(id.path);
+  compute_key(source, &id, &flags, o, out->key);
+
+  if (o->use_cache) {
+    root = hone__cache_dir();
+    if (!root) {
+      hone__cli_error(cmd, "no cache directory: set HOME or XDG_CACHE_HOME, or use --no-cache");
+      goto out;
+    }
+    tdir = path_join(root, "timeit");
+    entry = tdir ? path_join(tdir, out->key) : NULL;
+    if (!entry) goto oom;
+    int m = hone__mkdir_p(tdir);
+    if (m) {
+      hone__cli_error(cmd, "cannot create the cache directory %s: %s", tdir, strerror(-m));
+      goto out;
+    }
+    if (entry_valid(entry, out)) {
+      out->cache_hit = true;
+      out->entry_dir = entry;
+      entry = NULL;
+      rc = HONE_EXIT_OK;
+      goto out;
+    }
+    if (asprintf(&tmp, "%s/.tmp-XXXXXX", tdir) < 0) tmp = NULL;
+  } else {
+    const char *t = getenv("TMPDIR");
+    if (asprintf(&tmp, "%s/hone-timeit-XXXXXX", t && *t ? t : "/tmp") < 0) tmp = NULL;
+  }
+  if (!tmp) goto oom;
+  if (!mkdtemp(tmp)) {
+    hone__cli_error(cmd, "cannot create a directory %s: %s", tmp, strerror(errno));
+    free(tmp);
+    tmp = NULL;
+    goto out;
+  }
+  double t0 = now_seconds();
+  rc = compile_in(cmd, tmp, source, spec, &id, &flags, o);
+  out->compile_seconds = now_seconds() - t0;
+  if (rc) {
+    hone__rm_rf(tmp);
+    goto out;
+  }
+  out->cc_version = compiler_version(id.path, tmp);
+  if (write_meta(tmp, out, o) != 0) {
+    hone__cli_error(cmd, "cannot write the build's metadata in %s", tmp);
+    hone__rm_rf(tmp);
+    rc = HONE_EXIT_FAILURE;
+    goto out;
+  }
+  if (o->use_cache) {
+    if (rename(tmp, entry) != 0) {
+      /* An entry exists: another run finished first (use it), or it is corrupt (replace it). */
+      if (entry_valid(entry, NULL)) {
+        hone__rm_rf(tmp);
+      } else {
+        char *trash = NULL;
+        if (asprintf(&trash, "%s/.trash-%s-%ld", tdir, out->key, (long)getpid()) >= 0) {
+          if (rename(entry, trash) == 0) hone__rm_rf(trash);
+          free(trash);
+        }
+        if (rename(tmp, entry) != 0) {
+          /* Lost a race again: keep our private copy for this run. */
+          out->temporary = true;
+          out->entry_dir = tmp;
+          tmp = NULL;
+        }
+      }
+    }
+    if (!out->entry_dir) {
+      out->entry_dir = entry;
+      entry = NULL;
+    }
+  } else {
+    out->temporary = true;
+    out->entry_dir = tmp;
+    tmp = NULL;
+  }
+  free(out->so_path);
+  out->so_path = path_join(out->entry_dir, "snippet.so");
+  rc = out->so_path ? HONE_EXIT_OK : HONE_EXIT_FAILURE;
+  goto out;
+oom:
+  hone__cli_error(cmd, "out of memory");
+  rc = HONE_EXIT_FAILURE;
+out:
+  free(tmp);
+  free(entry);
+  free(tdir);
+  free(root);
+  free(source);
+  hone__strv_free(&flags);
+  cc_identity_free(&id);
+  if (rc) hone__snippet_release(out);
+  return rc;
+}
+
+void hone__snippet_invalidate(hone__snippet_obj *obj) {
+  if (!obj->entry_dir || obj->temporary) return;
+  char *trash = NULL;
+  if (asprintf(&trash, "%s.trash-%ld", obj->entry_dir, (long)getpid()) < 0) return;
+  if (rename(obj->entry_dir, trash) == 0) hone__rm_rf(trash);
+  free(trash);
+}
+
+void hone__snippet_release(hone__snippet_obj *obj) {
+  if (obj->temporary && obj->entry_dir) hone__rm_rf(obj->entry_dir);
+  free(obj->so_path);
+  free(obj->entry_dir);
+  free(obj->cc_path);
+  free(obj->cc_version);
+  memset(obj, 0, sizeof *obj);
+}
