@@ -61,7 +61,10 @@ typedef struct hone_timing_config {
   unsigned repeat;         /* trials (default 5) */
   double autorange_target; /* autorange: smallest trial length in seconds (default 0.2) */
   bool counters;           /* also count hardware/software events (default false) */
-  /* Called after each trial when not NULL (progress display): phase is "autorange" or "trial". */
+  /* Called after each trial when not NULL (progress display): phase is "autorange" or "trial";
+   * index counts from 0 within the phase; total is the number of trials (0 during autorange,
+   * whose length is not known ahead); trial_ns is the trial's total time in ns (converted when
+   * the clock is the cycle counter). */
   void (*on_trial)(void *arg, const char *phase, unsigned index, unsigned total, uint64_t number,
                    double trial_ns);
   void *on_trial_arg;
@@ -89,18 +92,21 @@ HONE_API int hone_timer_set_stmt(hone_timer *t, hone_stmt_fn stmt, void *arg);
 HONE_API int hone_timer_set_loop(hone_timer *t, hone_loop_fn loop, void *arg);
 HONE_API int hone_timer_set_fixture(hone_timer *t, hone_fixture_fn setup, hone_fixture_fn teardown,
                                     void *arg);
-/* Copies cfg (clock, autorange target, counters, on_trial; number/repeat are arguments below). */
+/* Copies cfg (clock, autorange target, counters, on_trial; number/repeat are arguments below).
+ * HONE_EINVAL for an unknown clock or a negative or NaN target; HONE_ENOTSUP for a clock the
+ * machine lacks. */
 HONE_API int hone_timer_configure(hone_timer *t, const hone_timing_config *cfg);
 
 /* Python's Timer.timeit(number): setup, `number` loops timed, teardown; *elapsed_ns is the total
- * (clock units). */
+ * (clock units). HONE_EINVAL for number 0 or no statement. */
 HONE_API HONE_NODISCARD int hone_timer_timeit(hone_timer *t, uint64_t number, double *elapsed_ns);
 /* Python's Timer.autorange(): number = 1, 2, 5, 10, 20, 50, ... until one trial takes at least
  * the autorange target; returns that number and that trial's total time. */
 HONE_API HONE_NODISCARD int hone_timer_autorange(hone_timer *t, uint64_t *number,
                                                  double *elapsed_ns);
 /* Python's Timer.repeat(repeat, number): `repeat` trials of `number` loops (number 0 = autorange
- * first). On success *out is a new result. HONE_EINVAL for repeat 0 or no statement. */
+ * first; its trials are not part of the result). On success *out is a new result. HONE_EINVAL for
+ * repeat 0 or no statement; a setup's or teardown's negative return is returned as is. */
 HONE_API HONE_NODISCARD int hone_timer_repeat(hone_timer *t, unsigned repeat, uint64_t number,
                                               hone_result **out);
 
@@ -116,9 +122,13 @@ HONE_API HONE_NODISCARD int hone_timer_repeat(hone_timer *t, unsigned repeat, ui
  *   hone_result *res; hone_run_finish(run, &res);
  *
  * hone_run_next() walks autorange (when cfg.number is 0) and then the cfg.repeat trials; the
- * clock (and counters) are read in hone_run_start / hone_run_stop, outside the loop. */
+ * clock (and counters) are read in hone_run_start / hone_run_stop, outside the loop. Counters
+ * count the thread that first calls hone_run_next(). Calls out of this order make the run fail
+ * with HONE_ESTATE. */
 typedef struct hone_run hone_run;
 
+/* cfg NULL means the defaults. HONE_EINVAL for an unknown clock, repeat 0 or (with number 0) a
+ * negative or NaN autorange target; HONE_ENOTSUP for a clock the machine lacks. */
 HONE_API HONE_NODISCARD int hone_run_new(const hone_timing_config *cfg, hone_run **out);
 HONE_API void hone_run_free(hone_run *r);
 /* Loops for the next trial, or 0 when the measurement is complete (or failed). */
