@@ -9,5 +9,7 @@
 #include "hone/stats.h"
 #include "hone/timeit.h"
 #include "hone/profdata.h"
+#include "hone/queue.h"
+#include "hone/pool.h"
 
 #endif /* HONE_HONE_H */

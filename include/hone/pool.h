@@ -1,0 +1,235 @@
+/* hone/pool.h: worker pools, futures, map and as_completed — concurrent.futures for C.
+ *
+ * One API whatever runs the work: the backend is chosen when the pool is created
+ * (HONE_POOL_THREADS today; processes and MPI ranks plug in behind the same calls).
+ *
+ * Tasks. A task is a function registered under a name (hone_task_register); pools run tasks by
+ * id, never by raw function pointer, so that the same task means the same thing in another process
+ * or on another machine. A task reads an argument buffer and writes a result buffer of the size
+ * given at registration. Semantics are copy-in, copy-out on every backend: hone_pool_submit copies
+ * the argument before it returns, and the result lives in the future until it is released. A task
+ * returns 0, or a negative code (conventionally a hone_err) with an optional message set by
+ * hone_task_fail; the future carries both (hone_future_error).
+ *
+ * Futures are reference counted. hone_pool_submit hands the caller one reference; drop it with
+ * hone_future_release (any thread; the pool keeps its own reference while the task is queued or
+ * running, so releasing early never cancels). Pointers returned by hone_future_* accessors stay
+ * valid while the caller holds a reference.
+ *
+ * Timeouts are integer nanoseconds: < 0 (HONE_WAIT_FOREVER) waits without limit, 0 only polls.
+ *
+ * Waiting inside a task. A task running on a worker that waits on a future of the SAME pool
+ * (hone_future_result, _error, _wait, as_completed, hone_pool_map) does not block the worker:
+ * meanwhile it runs tasks from the pool's queue (as TBB and OpenMP taskwait do), so a task that
+ * submits sub-tasks and waits on them cannot deadlock the pool, whatever the worker count.
+ * Submitting from inside a task to its own pool never blocks either: when the queue is full, the
+ * new task runs at once in the submitting worker (like a function call) and the returned future
+ * is already done. The timeout of such a submit is not used.
+ *
+ * Thread-safety: every function may be called from any thread at the same time, except
+ * hone_pool_free (the last call on a pool, never from one of its own tasks).
+ */
+#ifndef HONE_POOL_H
+#define HONE_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hone/error.h"
+#include "hone/queue.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- CPUs ------------------------------------------------------------------------------------ */
+
+/* The CPUs this process may use: the size of its affinity mask (sched_getaffinity), lowered to
+ * the cgroup CPU quota when there is one (cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cfs_period_us,
+ * rounded up). Always >= 1. Thread-safe; reads the system each call. */
+HONE_API unsigned hone_cpu_count(void);
+
+/* ---- tasks ----------------------------------------------------------------------------------- */
+
+typedef struct hone_task_ctx hone_task_ctx; /* what a running task may ask of the pool */
+typedef int hone_task_id;                   /* >= 0; from hone_task_register / hone_task_lookup */
+
+/* A task: reads arg[0..arg_size), writes at most result_size bytes into result (result_size is the
+ * size given at registration; result is zero-filled before the call). Returns 0 or a negative
+ * code. Called concurrently from several workers: a task must be thread-safe. */
+typedef int (*hone_task_fn)(hone_task_ctx *ctx, const void *arg, size_t arg_size, void *result,
+                            size_t result_size);
+
+/* Longest message a task failure carries (longer ones are truncated). */
+#define HONE_TASK_MESSAGE_MAX 256
+
+/* Registers `fn` under `name` (copied) with a result of `result_size` bytes; *id receives its id.
+ * Registering the same name with the same fn and size again returns the same id (idempotent);
+ * with another fn or size, HONE_EEXIST. Register tasks before creating the pools that run them
+ * (a process backend forks workers that inherit the registry). At most 4096 tasks.
+ * Thread-safe. Errors: HONE_EINVAL, HONE_EEXIST, HONE_EFULL, HONE_ENOMEM. */
+HONE_API HONE_NODISCARD int hone_task_register(const char *name, hone_task_fn fn,
+                                               size_t result_size, hone_task_id *id)
+    HONE_NONNULL(1, 2, 4);
+/* The id registered under `name`: 0 and *id, or HONE_ENOENT. Thread-safe. */
+HONE_API int hone_task_lookup(const char *name, hone_task_id *id) HONE_NONNULL(1, 2);
+/* The name of a registered task, or NULL. The string lives as long as the process. */
+HONE_API const char *hone_task_name(hone_task_id id);
+
+/* Inside a task: records a failure with a printf-style message and returns `code` (negative;
+ * HONE_ETASK is used if code >= 0), so that a task can `return hone_task_fail(ctx, ...)`. */
+HONE_API int hone_task_fail(hone_task_ctx *ctx, int code, const char *fmt, ...) HONE_PRINTF(3, 4);
+/* Inside a task: the pool running it (to submit sub-tasks) and the worker's index (0..workers-1;
+ * -1 for a task run by a non-worker thread). */
+HONE_API struct hone_pool *hone_task_pool(hone_task_ctx *ctx) HONE_NONNULL(1);
+HONE_API int hone_task_worker(hone_task_ctx *ctx) HONE_NONNULL(1);
+
+/* ---- pools ----------------------------------------------------------------------------------- */
+
+typedef struct hone_pool hone_pool;
+typedef struct hone_future hone_future;
+
+typedef enum hone_pool_backend {
+  HONE_POOL_THREADS = 1,   /* workers are threads of this process (no copies are made for map) */
+  HONE_POOL_PROCESSES = 2, /* reserved: worker processes (a later release) */
+  HONE_POOL_MPI = 3,       /* reserved: MPI ranks (a later release) */
+} hone_pool_backend;
+
+/* Runs once in each worker before it takes any task; a non-zero return fails hone_pool_new_ex
+ * with that code. */
+typedef int (*hone_pool_init_fn)(void *arg, unsigned worker);
+
+/* Creation options. Stable: fields are only ever appended; always start from
+ * hone_pool_options_init so that new fields get their defaults. */
+typedef struct hone_pool_options {
+  hone_pool_backend backend;     /* default HONE_POOL_THREADS */
+  unsigned workers;              /* 0 (default) = hone_cpu_count() */
+  size_t queue_size;             /* bound on queued tasks (at least 2); 0 (default) = 16384 */
+  hone_pool_init_fn initializer; /* optional */
+  void *initializer_arg;
+} hone_pool_options;
+
+HONE_API void hone_pool_options_init(hone_pool_options *opts) HONE_NONNULL(1);
+
+/* A pool. hone_pool_new(out, backend, workers) is hone_pool_new_ex with defaults otherwise.
+ * Returns once every worker is running (and has run the initializer). Errors: HONE_EINVAL,
+ * HONE_ENOTSUP (backend not built in), HONE_ENOMEM, HONE_ESYS, an initializer's code. */
+HONE_API HONE_NODISCARD int hone_pool_new(hone_pool **out, hone_pool_backend backend,
+                                          unsigned workers) HONE_NONNULL(1);
+HONE_API HONE_NODISCARD int hone_pool_new_ex(hone_pool **out, const hone_pool_options *opts)
+    HONE_NONNULL(1);
+
+/* Stops accepting work (submit then fails with HONE_ESHUTDOWN). cancel_pending cancels every task
+ * not yet started (their futures end HONE_ECANCELED; a map in progress stops and returns
+ * HONE_ECANCELED); wait returns only when every worker has finished (else at once). May be called
+ * more than once; HONE_EBUSY when called with wait from one of the pool's own tasks. */
+HONE_API int hone_pool_shutdown(hone_pool *pool, bool wait, bool cancel_pending) HONE_NONNULL(1);
+/* Shuts down (cancel pending, wait for running tasks), then frees. Futures still held stay valid
+ * (done or cancelled). NULL is a no-op. Never call it from one of the pool's own tasks. */
+HONE_API void hone_pool_free(hone_pool *pool);
+
+HONE_API unsigned hone_pool_workers(const hone_pool *pool) HONE_NONNULL(1);
+HONE_API hone_pool_backend hone_pool_backend_of(const hone_pool *pool) HONE_NONNULL(1);
+
+/* Queues task(arg) and returns its future in *out (one reference, the caller's). Blocks while the
+ * queue is full, at most timeout_ns (then HONE_ETIMEDOUT). Errors: HONE_EINVAL (unknown task),
+ * HONE_ESHUTDOWN, HONE_ETIMEDOUT, HONE_ENOMEM. */
+HONE_API HONE_NODISCARD int hone_pool_submit(hone_pool *pool, hone_task_id task, const void *arg,
+                                             size_t arg_size, int64_t timeout_ns, hone_future **out)
+    HONE_NONNULL(1, 6);
+
+/* Where a map stopped: the first item (in input order) whose task failed, with its code and
+ * message. Every item before `index` completed and its output is written. Plain data, stable. */
+typedef struct hone_map_error {
+  size_t index;
+  int code;
+  char message[HONE_TASK_MESSAGE_MAX];
+} hone_map_error;
+
+/* out[i] = task(in[i]) for i in [0, n): item i's argument is the in_stride bytes at
+ * in + i*in_stride, its result goes to out + i*out_stride (out_stride >= the task's result size).
+ * Blocks until done. chunk = items per scheduling step; 0 = automatic (sized from a timed probe so
+ * that scheduling costs well under 1 % of the work). On the first failing item it stops handing
+ * out work and returns HONE_ETASK with *err (optional) filled. The thread backend reads `in` and
+ * writes `out` in place: neither may change during the call. Errors also: HONE_EINVAL,
+ * HONE_ESHUTDOWN, HONE_ECANCELED (pool shut down with cancel_pending), HONE_ENOMEM. */
+HONE_API int hone_pool_map(hone_pool *pool, hone_task_id task, const void *in, size_t in_stride,
+                           void *out, size_t out_stride, size_t n, size_t chunk,
+                           hone_map_error *err) HONE_NONNULL(1);
+
+/* A lazy map: inputs are produced on demand and results delivered in order, with at most
+ * max_in_flight items submitted and not yet delivered (0 = 2 * workers), so memory stays constant
+ * whatever the number of items.
+ *   next(user, index, &arg, &arg_size): 1 = an item (arg stays valid until next is called again),
+ *     0 = no more items, < 0 = stop with that error (reported with index).
+ *   put(user, index, result, result_size): called in index order from the calling thread;
+ *     a non-zero return stops the map and is returned.
+ * Returns 0, HONE_ETASK (*err filled), a callback's error, or a submit error. */
+typedef int (*hone_map_next_fn)(void *user, size_t index, const void **arg, size_t *arg_size);
+typedef int (*hone_map_put_fn)(void *user, size_t index, const void *result, size_t result_size);
+HONE_API int hone_pool_imap(hone_pool *pool, hone_task_id task, hone_map_next_fn next,
+                            hone_map_put_fn put, void *user, size_t max_in_flight,
+                            hone_map_error *err) HONE_NONNULL(1, 3, 4);
+
+/* ---- futures --------------------------------------------------------------------------------- */
+
+HONE_API hone_future *hone_future_retain(hone_future *f) HONE_NONNULL(1);
+/* Drops one reference; the last one frees. NULL is a no-op. */
+HONE_API void hone_future_release(hone_future *f);
+
+/* Waits at most timeout_ns for the task, then copies its result (at most out_size bytes; out may
+ * be NULL when out_size is 0). 0, HONE_ETIMEDOUT, HONE_ECANCELED, HONE_ETASK (the task failed:
+ * see hone_future_error). */
+HONE_API int hone_future_result(hone_future *f, int64_t timeout_ns, void *out, size_t out_size)
+    HONE_NONNULL(1);
+/* The result in place (borrowed, valid while the reference is held) and its size, or NULL when the
+ * future is not done successfully. Never waits. */
+HONE_API const void *hone_future_result_data(hone_future *f, size_t *size) HONE_NONNULL(1);
+/* Python's exception(): waits like _result, then 0 (the task succeeded; *code = 0), or
+ * HONE_ETASK with the task's code and message (borrowed; never NULL), HONE_ECANCELED,
+ * HONE_ETIMEDOUT. */
+HONE_API int hone_future_error(hone_future *f, int64_t timeout_ns, int *code, const char **message)
+    HONE_NONNULL(1);
+
+HONE_API bool hone_future_done(const hone_future *f) HONE_NONNULL(1); /* finished or cancelled */
+HONE_API bool hone_future_running(const hone_future *f) HONE_NONNULL(1);
+HONE_API bool hone_future_cancelled(const hone_future *f) HONE_NONNULL(1);
+/* Cancels a task that has not started: 0 (now cancelled, or was already), HONE_EBUSY (running or
+ * finished: nothing changed). Done callbacks run in the calling thread. */
+HONE_API int hone_future_cancel(hone_future *f) HONE_NONNULL(1);
+
+/* Calls cb(f, arg) once the future is done (finished or cancelled): in the thread that completes
+ * it, or at once in the caller if it is already done. Callbacks run in the order added; they must
+ * not block for long (they run on a worker). 0 or HONE_ENOMEM. */
+typedef void (*hone_future_callback)(hone_future *f, void *arg);
+HONE_API int hone_future_add_done_callback(hone_future *f, hone_future_callback cb, void *arg)
+    HONE_NONNULL(1, 2);
+
+typedef enum hone_wait_mode {
+  HONE_ALL_COMPLETED = 0,
+  HONE_FIRST_COMPLETED = 1,
+  HONE_FIRST_EXCEPTION = 2, /* a task failed (cancelled does not count), or all are done */
+} hone_wait_mode;
+
+/* Waits at most timeout_ns until the condition holds over fs[0..n). 0 or HONE_ETIMEDOUT;
+ * *n_done (optional) = how many are done on return (check each with hone_future_done). */
+HONE_API int hone_futures_wait(hone_future *const *fs, size_t n, hone_wait_mode mode,
+                               int64_t timeout_ns, size_t *n_done);
+
+/* as_completed: yields the futures of fs[0..n) as they complete (finished or cancelled), each
+ * once. The iterator holds its own reference on every future; the futures it yields are borrowed
+ * (valid until hone_as_completed_free, or retain them). */
+typedef struct hone_as_completed hone_as_completed;
+HONE_API HONE_NODISCARD int hone_as_completed_new(hone_as_completed **out, hone_future *const *fs,
+                                                  size_t n) HONE_NONNULL(1);
+/* 0 and *f: the next completed future; HONE_ENOENT: all yielded; HONE_ETIMEDOUT: none completed
+ * within timeout_ns (counted from this call). */
+HONE_API int hone_as_completed_next(hone_as_completed *it, int64_t timeout_ns, hone_future **f)
+    HONE_NONNULL(1, 3);
+HONE_API void hone_as_completed_free(hone_as_completed *it);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HONE_POOL_H */

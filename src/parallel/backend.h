@@ -1,0 +1,37 @@
+/* backend.h: the table of operations behind every pool. The generic layer (pool.c, future.c)
+ * owns tasks, futures, waiting and the lazy map; a backend owns workers, the queue, and running
+ * jobs. Adding a backend = one backend_<name>.c defining a hone__pool_ops, plus one line in
+ * hone__backend_for (pool.c). */
+#ifndef HONE_PARALLEL_BACKEND_H
+#define HONE_PARALLEL_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hone/pool.h"
+
+struct hone__task;
+
+typedef struct hone__pool_ops {
+  const char *name;
+  /* Starts pool->workers workers (each runs the initializer) and returns once all run. On
+   * failure nothing is left running. */
+  int (*create)(hone_pool *pool, const hone_pool_options *opts);
+  /* Queues the future (its job); blocks while full at most timeout_ns. The future carries one
+   * reference for the queue; on failure the backend has not taken it. */
+  int (*submit)(hone_pool *pool, hone_future *f, int64_t timeout_ns);
+  /* hone_pool_map after argument checks. */
+  int (*map)(hone_pool *pool, const struct hone__task *task, const void *in, size_t in_stride,
+             void *out, size_t out_stride, size_t n, size_t chunk, hone_map_error *err);
+  /* Called by one of the pool's own workers while it waits: runs one queued job if there is one
+   * and returns true, else returns false at once. */
+  bool (*help)(hone_pool *pool);
+  int (*shutdown)(hone_pool *pool, bool wait, bool cancel_pending);
+  /* Frees the backend's state; called after shutdown(wait, cancel_pending). */
+  void (*destroy)(hone_pool *pool);
+} hone__pool_ops;
+
+extern const hone__pool_ops hone__backend_thread;
+
+#endif /* HONE_PARALLEL_BACKEND_H */

@@ -1,0 +1,577 @@
+/* backend_thread.c: the thread backend — worker threads, the bounded lock-free job queue, parking
+ * and waking, and map (chunks claimed from a shared counter, in place, no copies).
+ *
+ * Queue: a bounded MPMC ring with a sequence number per cell (the classic Vyukov design): one CAS
+ * per push or pop, no lock, exact capacity. Waking: a submitter wakes a parked worker only when no
+ * worker is spinning; at most one worker spins at a time (an idle pool then answers a submit in
+ * about a microsecond without every worker burning a CPU), and a spinner that finds work wakes a
+ * parked worker if more is queued. All orderings that decide "must I wake someone?" are seq_cst
+ * (sync.h explains the eventcount). Shutdown: `closed` refuses new work; once no submit is in
+ * flight (`submitting` is 0) `stop` tells workers to exit when the queue is empty. */
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel/pool_internal.h"
+#include "parallel/sync.h"
+
+typedef struct cell {
+  _Atomic size_t seq;
+  hone__job *job;
+} cell;
+
+typedef struct tpool tpool;
+
+typedef struct worker {
+  tpool *tp;
+  unsigned index;
+  pthread_t thread;
+  bool started;
+} worker;
+
+struct tpool {
+  hone_pool *pool;
+  size_t cap;
+  cell *cells;
+  alignas(64) _Atomic size_t enq;
+  alignas(64) _Atomic size_t deq;
+  alignas(64) _Atomic uint32_t spinners;
+  hone__event work_ev;  /* parked workers */
+  hone__event space_ev; /* submitters waiting for room */
+  _Atomic uint32_t submitting;
+  _Atomic uint32_t closed, stop, cancelling;
+  _Atomic uint32_t ready; /* workers past their initializer (futex word for create) */
+  _Atomic int init_error;
+  hone_pool_init_fn init;
+  void *init_arg;
+  pthread_mutex_t join_mu; /* guards joined */
+  bool joined;
+  unsigned nworkers;
+  worker *workers;
+};
+
+/* ---- the ring ---- */
+
+static bool ring_push(tpool *tp, hone__job *job) {
+  size_t pos = atomic_load_explicit(&tp->enq, memory_order_relaxed);
+  cell *c;
+  for (;;) {
+    c = &tp->cells[pos % tp->cap];
+    size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+    intptr_t diff = (intptr_t)seq - (intptr_t)pos;
+    if (diff == 0) {
+      if (atomic_compare_exchange_weak_explicit(&tp->enq, &pos, pos + 1, memory_order_relaxed,
+                                                memory_order_relaxed))
+        break;
+    } else if (diff < 0) {
+      return false; /* full */
+    } else {
+      pos = atomic_load_explicit(&tp->enq, memory_order_relaxed);
+    }
+  }
+  c->job = job;
+  atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+  return true;
+}
+
+static hone__job *ring_pop(tpool *tp) {
+  size_t pos = atomic_load_explicit(&tp->deq, memory_order_relaxed);
+  cell *c;
+  for (;;) {
+    c = &tp->cells[pos % tp->cap];
+    size_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+    intptr_t diff = (intptr_t)seq - (intptr_t)(pos + 1);
+    if (diff == 0) {
+      if (atomic_compare_exchange_weak_explicit(&tp->deq, &pos, pos + 1, memory_order_relaxed,
+                                                memory_order_relaxed))
+        break;
+    } else if (diff < 0) {
+      return NULL; /* empty */
+    } else {
+      pos = atomic_load_explicit(&tp->deq, memory_order_relaxed);
+    }
+  }
+  hone__job *job = c->job;
+  atomic_store_explicit(&c->seq, pos + tp->cap, memory_order_release);
+  return job;
+}
+
+static bool ring_maybe_nonempty(tpool *tp) {
+  return atomic_load_explicit(&tp->enq, memory_order_relaxed) !=
+         atomic_load_explicit(&tp->deq, memory_order_relaxed);
+}
+
+/* Pops a job and lets a blocked submitter know there is room. */
+static hone__job *take(tpool *tp) {
+  hone__job *job = ring_pop(tp);
+  if (job) hone__ev_notify(&tp->space_ev, 1);
+  return job;
+}
+
+/* After a push: make sure someone will run it. */
+static void wake_worker(tpool *tp) {
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&tp->spinners, memory_order_seq_cst) == 0)
+    hone__ev_notify(&tp->work_ev, 1);
+}
+
+/* Pushes, blocking while full until the deadline. 0, HONE_ETIMEDOUT, HONE_ESHUTDOWN. The caller
+ * holds a `submitting` count. */
+static int push_blocking(tpool *tp, hone__job *job, int64_t timeout_ns) {
+  if (ring_push(tp, job)) return 0;
+  if (timeout_ns == 0) return HONE_ETIMEDOUT;
+  int64_t deadline = hone__deadline(timeout_ns);
+  for (;;) {
+    uint32_t key = hone__ev_prepare(&tp->space_ev);
+    if (atomic_load_explicit(&tp->closed, memory_order_seq_cst)) {
+      hone__ev_cancel(&tp->space_ev);
+      return HONE_ESHUTDOWN;
+    }
+    if (ring_push(tp, job)) {
+      hone__ev_cancel(&tp->space_ev);
+      return 0;
+    }
+    if (hone__now_ns() >= deadline) {
+      hone__ev_cancel(&tp->space_ev);
+      return HONE_ETIMEDOUT;
+    }
+    hone__ev_wait(&tp->space_ev, key, deadline);
+  }
+}
+
+/* ---- workers ---- */
+
+static void run_job(hone__job *job, hone_task_ctx *ctx) {
+  job->run(job, ctx);
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  tpool *tp = w->tp;
+  hone__tls_pool = tp->pool;
+  hone__tls_worker = (int)w->index;
+  if (tp->init) {
+    int rc = tp->init(tp->init_arg, w->index);
+    if (rc != 0) {
+      int none = 0;
+      atomic_compare_exchange_strong(&tp->init_error, &none, rc < 0 ? rc : HONE_ETASK);
+    }
+  }
+  atomic_fetch_add_explicit(&tp->ready, 1, memory_order_seq_cst);
+  hone__futex_wake(&tp->ready, INT_MAX);
+  hone_task_ctx ctx;
+  hone__task_ctx_init(&ctx, tp->pool, (int)w->index);
+  for (;;) {
+    hone__job *job = take(tp);
+    if (job) {
+      run_job(job, &ctx);
+      continue;
+    }
+    uint32_t idle = 0;
+    if (atomic_compare_exchange_strong_explicit(&tp->spinners, &idle, 1, memory_order_seq_cst,
+                                                memory_order_relaxed)) {
+      int64_t end = hone__now_ns() + HONE__SPIN_NS;
+      for (unsigned i = 1;; i++) {
+        if ((job = take(tp))) break;
+        if (atomic_load_explicit(&tp->stop, memory_order_relaxed)) break;
+        if ((i & 63) == 0 && hone__now_ns() >= end) break;
+        hone__cpu_relax();
+      }
+      atomic_fetch_sub_explicit(&tp->spinners, 1, memory_order_seq_cst);
+      if (job) {
+        if (ring_maybe_nonempty(tp)) wake_worker(tp);
+        run_job(job, &ctx);
+        continue;
+      }
+    }
+    uint32_t key = hone__ev_prepare(&tp->work_ev);
+    if ((job = take(tp))) {
+      hone__ev_cancel(&tp->work_ev);
+      run_job(job, &ctx);
+      continue;
+    }
+    if (atomic_load_explicit(&tp->stop, memory_order_seq_cst)) {
+      hone__ev_cancel(&tp->work_ev);
+      break;
+    }
+    hone__ev_wait(&tp->work_ev, key, INT64_MAX);
+  }
+  return NULL;
+}
+
+static void join_workers(tpool *tp) {
+  pthread_mutex_lock(&tp->join_mu);
+  if (!tp->joined) {
+    for (unsigned i = 0; i < tp->nworkers; i++)
+      if (tp->workers[i].started) pthread_join(tp->workers[i].thread, NULL);
+    tp->joined = true;
+  }
+  pthread_mutex_unlock(&tp->join_mu);
+}
+
+static void tp_free(tpool *tp) {
+  pthread_mutex_destroy(&tp->join_mu);
+  free(tp->workers);
+  free(tp->cells);
+  free(tp);
+}
+
+/* Refuses new work, waits for submits in flight, optionally discards queued jobs, then lets the
+ * workers exit once the queue is empty. */
+static void stop_workers(tpool *tp, bool cancel_pending) {
+  if (cancel_pending) atomic_store_explicit(&tp->cancelling, 1, memory_order_seq_cst);
+  atomic_store_explicit(&tp->closed, 1, memory_order_seq_cst);
+  hone__ev_notify(&tp->space_ev, INT_MAX);
+  while (atomic_load_explicit(&tp->submitting, memory_order_seq_cst)) {
+    hone__ev_notify(&tp->space_ev, INT_MAX);
+    sched_yield();
+  }
+  if (cancel_pending) {
+    hone__job *job;
+    while ((job = take(tp))) job->discard(job);
+  }
+  atomic_store_explicit(&tp->stop, 1, memory_order_seq_cst);
+  hone__ev_notify(&tp->work_ev, INT_MAX);
+}
+
+static int tp_create(hone_pool *pool, const hone_pool_options *opts) {
+  tpool *tp = calloc(1, sizeof *tp);
+  if (!tp) return HONE_ENOMEM;
+  tp->pool = pool;
+  tp->cap = opts->queue_size;
+  tp->cells = malloc(tp->cap * sizeof *tp->cells);
+  tp->nworkers = opts->workers;
+  tp->workers = calloc(opts->workers, sizeof *tp->workers);
+  pthread_mutex_init(&tp->join_mu, NULL);
+  if (!tp->cells || !tp->workers) {
+    tp_free(tp);
+    return HONE_ENOMEM;
+  }
+  for (size_t i = 0; i < tp->cap; i++) atomic_init(&tp->cells[i].seq, i);
+  tp->init = opts->initializer;
+  tp->init_arg = opts->initializer_arg;
+  pool->impl = tp;
+  int rc = 0;
+  unsigned started = 0;
+  for (unsigned i = 0; i < tp->nworkers; i++) {
+    worker *w = &tp->workers[i];
+    w->tp = tp;
+    w->index = i;
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+      rc = HONE_ESYS;
+      break;
+    }
+    w->started = true;
+    started++;
+  }
+  uint32_t r;
+  while ((r = atomic_load_explicit(&tp->ready, memory_order_seq_cst)) < started)
+    hone__futex_wait(&tp->ready, r, INT64_MAX);
+  if (rc == 0) rc = atomic_load(&tp->init_error);
+  if (rc < 0) {
+    stop_workers(tp, true);
+    join_workers(tp);
+    tp_free(tp);
+    pool->impl = NULL;
+  }
+  return rc;
+}
+
+static int tp_submit(hone_pool *pool, hone_future *f, int64_t timeout_ns) {
+  tpool *tp = pool->impl;
+  atomic_fetch_add_explicit(&tp->submitting, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&tp->closed, memory_order_seq_cst)) {
+    atomic_fetch_sub_explicit(&tp->submitting, 1, memory_order_seq_cst);
+    return HONE_ESHUTDOWN;
+  }
+  int rc;
+  if (hone__tls_pool == pool) {
+    /* One of our own workers: never block on a full queue (the workers that would make room may
+     * all be waiting on us); run the task here instead, like a function call. */
+    if (ring_push(tp, &f->job)) {
+      rc = 0;
+    } else {
+      atomic_fetch_sub_explicit(&tp->submitting, 1, memory_order_seq_cst);
+      hone_task_ctx ctx;
+      hone__task_ctx_init(&ctx, pool, hone__tls_worker);
+      hone__future_execute(f, &ctx);
+      atomic_fetch_sub_explicit(&f->refs, 1, memory_order_relaxed); /* the queue's: never queued */
+      return 0;
+    }
+  } else {
+    rc = push_blocking(tp, &f->job, timeout_ns);
+  }
+  atomic_fetch_sub_explicit(&tp->submitting, 1, memory_order_seq_cst);
+  if (rc == 0) wake_worker(tp);
+  return rc;
+}
+
+static bool tp_help(hone_pool *pool) {
+  tpool *tp = pool->impl;
+  hone__job *job = take(tp);
+  if (!job) return false;
+  hone_task_ctx ctx;
+  hone__task_ctx_init(&ctx, pool, hone__tls_worker);
+  run_job(job, &ctx);
+  return true;
+}
+
+static int tp_shutdown(hone_pool *pool, bool wait, bool cancel_pending) {
+  tpool *tp = pool->impl;
+  stop_workers(tp, cancel_pending);
+  if (wait) join_workers(tp);
+  return 0;
+}
+
+static void tp_destroy(hone_pool *pool) {
+  tpool *tp = pool->impl;
+  join_workers(tp);
+  tp_free(tp);
+  pool->impl = NULL;
+}
+
+/* ---- map ---- */
+
+/* Scheduling one chunk costs a few hundred nanoseconds at worst; chunks of this much work keep
+ * that well under 1 %. */
+#define HONE__MAP_CHUNK_NS 100000
+#define HONE__MAP_PROBE_NS 20000
+
+typedef struct map_state map_state;
+
+typedef struct map_runner {
+  hone__job job;
+  map_state *m;
+} map_runner;
+
+struct map_state {
+  _Atomic uint32_t refs; /* the caller's + one per queued runner */
+  tpool *tp;
+  const hone__task *task;
+  const unsigned char *in;
+  unsigned char *out;
+  size_t in_stride, out_stride, n, chunk;
+  alignas(64) _Atomic size_t next;
+  alignas(64) _Atomic size_t done;       /* items run or abandoned */
+  alignas(64) _Atomic size_t fail_index; /* SIZE_MAX: no failure */
+  _Atomic uint32_t finished;             /* futex word: 1 once done == n */
+  _Atomic uint32_t waiters;
+  _Atomic uint32_t cancelled;
+  pthread_mutex_t err_mu; /* guards err_code, err_msg (with fail_index stores) */
+  int err_code;
+  char err_msg[HONE_TASK_MESSAGE_MAX];
+  size_t nrunners;
+  map_runner runners[];
+};
+
+static void map_unref(map_state *m) {
+  if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
+  pthread_mutex_destroy(&m->err_mu);
+  free(m);
+}
+
+static void map_add_done(map_state *m, size_t k) {
+  if (atomic_fetch_add_explicit(&m->done, k, memory_order_acq_rel) + k != m->n) return;
+  atomic_store_explicit(&m->finished, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&m->waiters, memory_order_seq_cst))
+    hone__futex_wake(&m->finished, INT_MAX);
+}
+
+/* No more chunks are handed out; the unclaimed items count as done. */
+static void map_stop_claims(map_state *m) {
+  size_t old = atomic_exchange_explicit(&m->next, m->n, memory_order_acq_rel);
+  if (old < m->n) map_add_done(m, m->n - old);
+}
+
+static void map_record_failure(map_state *m, size_t i, int rc, hone_task_ctx *ctx) {
+  pthread_mutex_lock(&m->err_mu);
+  if (i < atomic_load_explicit(&m->fail_index, memory_order_relaxed)) {
+    m->err_code = rc;
+    snprintf(m->err_msg, sizeof m->err_msg, "%s",
+             ctx->has_message ? ctx->message : hone_strerror(rc));
+    atomic_store_explicit(&m->fail_index, i, memory_order_release);
+  }
+  pthread_mutex_unlock(&m->err_mu);
+}
+
+/* Runs items [a, b); returns false if one failed. Items past a known earlier failure are left. */
+static bool map_run_range(map_state *m, size_t a, size_t b, hone_task_ctx *ctx) {
+  hone_task_fn fn = m->task->fn;
+  const unsigned char *in = m->in;
+  unsigned char *out = m->out;
+  size_t is = m->in_stride, os = m->out_stride;
+  for (size_t i = a; i < b; i++) {
+    if (i > atomic_load_explicit(&m->fail_index, memory_order_relaxed)) break;
+    ctx->has_message = false;
+    int rc = fn(ctx, in + i * is, is, out + i * os, os);
+    if (rc != 0) {
+      map_record_failure(m, i, rc < 0 ? rc : HONE_ETASK, ctx);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* A participant's loop: claim chunks until none is left. ctx NULL: discard (never run items). */
+static void map_participate(map_state *m, hone_task_ctx *ctx) {
+  for (;;) {
+    if (!ctx || atomic_load_explicit(&m->tp->cancelling, memory_order_relaxed)) {
+      size_t old = atomic_exchange_explicit(&m->next, m->n, memory_order_acq_rel);
+      if (old < m->n) {
+        atomic_store_explicit(&m->cancelled, 1, memory_order_relaxed);
+        map_add_done(m, m->n - old);
+      }
+      return;
+    }
+    size_t a = atomic_fetch_add_explicit(&m->next, m->chunk, memory_order_relaxed);
+    if (a >= m->n) return;
+    size_t b = m->n - a < m->chunk ? m->n : a + m->chunk;
+    bool ok = map_run_range(m, a, b, ctx);
+    map_add_done(m, b - a);
+    if (!ok) map_stop_claims(m);
+  }
+}
+
+static void map_runner_run(hone__job *job, hone_task_ctx *ctx) {
+  map_state *m = ((map_runner *)job)->m;
+  map_participate(m, ctx);
+  map_unref(m);
+}
+
+static void map_runner_discard(hone__job *job) {
+  map_state *m = ((map_runner *)job)->m;
+  map_participate(m, NULL);
+  map_unref(m);
+}
+
+/* Runs items from `next` on in the calling thread for about HONE__MAP_PROBE_NS and returns a
+ * chunk size that makes each chunk about HONE__MAP_CHUNK_NS of work, but leaves several chunks
+ * per worker for balance. */
+static size_t map_probe(map_state *m, hone_task_ctx *ctx, unsigned workers) {
+  int64_t t0 = hone__now_ns(), el = 0;
+  size_t k = 0, limit = m->n / (4 * (size_t)workers + 4) + 1;
+  while (k < limit) {
+    size_t step = k < 8 ? 1 : k; /* doubling: few clock reads */
+    if (step > limit - k) step = limit - k;
+    bool ok = map_run_range(m, k, k + step, ctx);
+    atomic_store_explicit(&m->next, k + step, memory_order_relaxed);
+    map_add_done(m, step);
+    k += step;
+    if (!ok) {
+      map_stop_claims(m);
+      return 1;
+    }
+    el = hone__now_ns() - t0;
+    if (el >= HONE__MAP_PROBE_NS) break;
+  }
+  double per = (double)(el > 0 ? el : 1) / (double)k;
+  double c = HONE__MAP_CHUNK_NS / per;
+  size_t left = m->n - k;
+  size_t balance = left / (4 * (size_t)workers) + 1;
+  size_t chunk = c < 1 ? 1 : c > (double)balance ? balance : (size_t)c;
+  return chunk ? chunk : 1;
+}
+
+static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_t in_stride,
+                  void *out, size_t out_stride, size_t n, size_t chunk, hone_map_error *err) {
+  tpool *tp = pool->impl;
+  size_t nr = tp->nworkers;
+  map_state *m = calloc(1, sizeof *m + nr * sizeof(map_runner));
+  if (!m) return HONE_ENOMEM;
+  m->tp = tp;
+  m->task = task;
+  m->in = in;
+  m->out = out;
+  m->in_stride = in_stride;
+  m->out_stride = out_stride;
+  m->n = n;
+  atomic_init(&m->fail_index, SIZE_MAX);
+  atomic_init(&m->refs, 1);
+  pthread_mutex_init(&m->err_mu, NULL);
+  hone_task_ctx ctx;
+  hone__task_ctx_init(&ctx, pool, hone__tls_worker);
+  bool own = hone__tls_pool == pool;
+
+  int rc = 0;
+  if (atomic_load_explicit(&tp->closed, memory_order_seq_cst)) {
+    map_unref(m);
+    if (err) err->code = HONE_ESHUTDOWN;
+    return HONE_ESHUTDOWN;
+  }
+  m->chunk = chunk ? chunk : map_probe(m, &ctx, tp->nworkers);
+  atomic_fetch_add_explicit(&tp->submitting, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&tp->closed, memory_order_seq_cst)) {
+    rc = HONE_ESHUTDOWN;
+    map_stop_claims(m);
+  } else {
+    size_t left = n - atomic_load_explicit(&m->next, memory_order_relaxed);
+    size_t chunks = left ? (left - 1) / m->chunk + 1 : 0;
+    if (chunks < nr) nr = chunks;
+    if (own && nr) nr--; /* this worker takes a share itself */
+    for (size_t i = 0; i < nr; i++) {
+      map_runner *r = &m->runners[i];
+      r->job.run = map_runner_run;
+      r->job.discard = map_runner_discard;
+      r->m = m;
+      atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+      bool pushed =
+          own ? ring_push(tp, &r->job) : push_blocking(tp, &r->job, HONE_WAIT_FOREVER) == 0;
+      if (!pushed) {
+        atomic_fetch_sub_explicit(&m->refs, 1, memory_order_relaxed);
+        if (!own && i == 0) { /* shut down while we waited: nobody would run it */
+          rc = HONE_ESHUTDOWN;
+          map_stop_claims(m);
+        }
+        break;
+      }
+      wake_worker(tp);
+    }
+  }
+  atomic_fetch_sub_explicit(&tp->submitting, 1, memory_order_seq_cst);
+
+  if (rc == 0 && own) map_participate(m, &ctx);
+  if (rc == 0) {
+    /* Wait for every claimed item; a worker of this pool helps with queued jobs meanwhile. */
+    int64_t spin_end = hone__now_ns() + HONE__SPIN_NS;
+    for (unsigned i = 1; !atomic_load_explicit(&m->finished, memory_order_acquire); i++) {
+      if (own && tp_help(pool)) continue;
+      if ((i & 63) != 0 || hone__now_ns() < spin_end) {
+        hone__cpu_relax();
+        continue;
+      }
+      atomic_fetch_add_explicit(&m->waiters, 1, memory_order_seq_cst);
+      if (!atomic_load_explicit(&m->finished, memory_order_seq_cst))
+        hone__futex_wait(&m->finished, 0, own ? hone__now_ns() + 200000 : INT64_MAX);
+      atomic_fetch_sub_explicit(&m->waiters, 1, memory_order_seq_cst);
+    }
+    size_t fi = atomic_load_explicit(&m->fail_index, memory_order_acquire);
+    if (fi != SIZE_MAX) {
+      pthread_mutex_lock(&m->err_mu);
+      if (err) {
+        err->index = fi;
+        err->code = m->err_code;
+        memcpy(err->message, m->err_msg, sizeof err->message);
+      }
+      pthread_mutex_unlock(&m->err_mu);
+      rc = HONE_ETASK;
+    } else if (atomic_load_explicit(&m->cancelled, memory_order_relaxed)) {
+      rc = HONE_ECANCELED;
+    }
+  }
+  if (rc < 0 && rc != HONE_ETASK && err) err->code = rc;
+  map_unref(m);
+  return rc;
+}
+
+const hone__pool_ops hone__backend_thread = {
+    .name = "threads",
+    .create = tp_create,
+    .submit = tp_submit,
+    .map = tp_map,
+    .help = tp_help,
+    .shutdown = tp_shutdown,
+    .destroy = tp_destroy,
+};

@@ -1,0 +1,449 @@
+/* future.c: futures — state, result and error storage, reference counts, done callbacks, and
+ * every way of waiting on them (result, error, hone_futures_wait, as_completed).
+ *
+ * State moves PENDING -> RUNNING -> FINISHED|FAILED, or PENDING -> CANCELLED, by CAS; the state
+ * word is also the futex that single-future waiters park on. Listeners (done callbacks, and the
+ * waiter objects of wait/as_completed) sit on a list under the future's mutex; `has_listeners`
+ * lets completion skip that mutex when nobody listens (see complete()). A thread that is a worker
+ * of a pool runs queued tasks of that pool while it waits (the waiting-worker-helps rule). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel/pool_internal.h"
+#include "parallel/sync.h"
+
+/* A helping worker re-checks its pool's queue at least this often while parked. */
+#define HONE__HELP_POLL_NS 200000
+
+static void future_job_run(hone__job *job, hone_task_ctx *ctx);
+static void future_job_discard(hone__job *job);
+
+hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const void *arg,
+                              size_t arg_size) {
+  size_t rsz = task->result_size;
+  if (arg_size > SIZE_MAX - sizeof(hone_future) - rsz) return NULL;
+  hone_future *f = malloc(sizeof *f + arg_size + rsz);
+  if (!f) return NULL;
+  f->job.run = future_job_run;
+  f->job.discard = future_job_discard;
+  atomic_init(&f->state, HONE__F_PENDING);
+  atomic_init(&f->waiters, 0);
+  atomic_init(&f->refs, 2);
+  atomic_init(&f->has_listeners, 0);
+  f->pool = pool;
+  f->task = task;
+  f->code = 0;
+  f->message = NULL;
+  f->arg_size = arg_size;
+  f->result_size = rsz;
+  f->result = (unsigned char *)(f + 1);
+  f->arg = f->result + rsz;
+  if (arg_size) memcpy(f->arg, arg, arg_size);
+  pthread_mutex_init(&f->mu, NULL);
+  f->listeners = NULL;
+  f->listeners_closed = false;
+  return f;
+}
+
+hone_future *hone_future_retain(hone_future *f) {
+  atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+  return f;
+}
+
+void hone_future_release(hone_future *f) {
+  if (!f) return;
+  if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+  hone__listener *l = f->listeners; /* only possible if never completed: cannot happen */
+  while (l) {
+    hone__listener *next = l->next;
+    free(l);
+    l = next;
+  }
+  free(f->message);
+  pthread_mutex_destroy(&f->mu);
+  free(f);
+}
+
+/* Publishes the final state, wakes parked waiters, then runs the listeners in the order added.
+ * has_listeners is read after the state store (seq_cst): a listener added concurrently either
+ * is seen here or sees the final state itself (add_listener). */
+static void complete(hone_future *f, uint32_t final) {
+  atomic_store_explicit(&f->state, final, memory_order_seq_cst);
+  if (atomic_load_explicit(&f->waiters, memory_order_seq_cst)) hone__futex_wake(&f->state, INT_MAX);
+  if (!atomic_load_explicit(&f->has_listeners, memory_order_seq_cst)) return;
+  pthread_mutex_lock(&f->mu);
+  hone__listener *l = f->listeners, *rev = NULL;
+  f->listeners = NULL;
+  f->listeners_closed = true;
+  pthread_mutex_unlock(&f->mu);
+  while (l) { /* newest first -> oldest first */
+    hone__listener *next = l->next;
+    l->next = rev;
+    rev = l;
+    l = next;
+  }
+  while (rev) {
+    hone__listener *next = rev->next;
+    rev->fn(f, rev->arg);
+    free(rev);
+    rev = next;
+  }
+}
+
+void hone__future_execute(hone_future *f, hone_task_ctx *ctx) {
+  uint32_t expect = HONE__F_PENDING;
+  if (!atomic_compare_exchange_strong_explicit(&f->state, &expect, HONE__F_RUNNING,
+                                               memory_order_acq_rel, memory_order_acquire))
+    return; /* cancelled */
+  memset(f->result, 0, f->result_size);
+  int rc = hone__task_call(f->task, ctx, f->arg, f->arg_size, f->result, f->result_size);
+  if (rc < 0) {
+    f->code = rc;
+    f->message = strdup(ctx->has_message ? ctx->message : hone_strerror(rc));
+  }
+  complete(f, rc < 0 ? HONE__F_FAILED : HONE__F_FINISHED);
+}
+
+static void future_job_run(hone__job *job, hone_task_ctx *ctx) {
+  hone_future *f = (hone_future *)job;
+  hone__future_execute(f, ctx);
+  hone_future_release(f);
+}
+
+static void future_job_discard(hone__job *job) {
+  hone_future *f = (hone_future *)job;
+  hone__future_cancel_pending(f);
+  hone_future_release(f);
+}
+
+void hone__future_cancel_pending(hone_future *f) {
+  uint32_t expect = HONE__F_PENDING;
+  if (atomic_compare_exchange_strong_explicit(&f->state, &expect, HONE__F_CANCELLED,
+                                              memory_order_acq_rel, memory_order_acquire))
+    complete(f, HONE__F_CANCELLED);
+}
+
+int hone_future_cancel(hone_future *f) {
+  hone__future_cancel_pending(f);
+  return atomic_load_explicit(&f->state, memory_order_acquire) == HONE__F_CANCELLED ? 0
+                                                                                    : HONE_EBUSY;
+}
+
+static inline uint32_t state_of(const hone_future *f) {
+  return atomic_load_explicit(&((hone_future *)f)->state, memory_order_acquire);
+}
+
+bool hone_future_done(const hone_future *f) {
+  return state_of(f) >= HONE__F_FINISHED;
+}
+
+bool hone_future_running(const hone_future *f) {
+  return state_of(f) == HONE__F_RUNNING;
+}
+
+bool hone_future_cancelled(const hone_future *f) {
+  return state_of(f) == HONE__F_CANCELLED;
+}
+
+/* Runs one queued job of the pool the calling thread works for, if any. */
+static bool help_once(void) {
+  hone_pool *p = hone__tls_pool;
+  return p && p->ops->help(p);
+}
+
+/* Waits until the future is done or the deadline passes; true when done. */
+static bool wait_done(hone_future *f, int64_t deadline) {
+  if (state_of(f) >= HONE__F_FINISHED) return true;
+  if (deadline != INT64_MAX && hone__now_ns() >= deadline) return false;
+  bool helper = hone__tls_pool != NULL;
+  int64_t spin_end = hone__now_ns() + HONE__SPIN_NS;
+  if (spin_end > deadline) spin_end = deadline;
+  for (unsigned i = 0;; i++) {
+    if (state_of(f) >= HONE__F_FINISHED) return true;
+    if (helper && help_once()) continue;
+    if ((i & 63) == 63 && hone__now_ns() >= spin_end) break;
+    hone__cpu_relax();
+  }
+  for (;;) {
+    if (helper)
+      while (help_once())
+        if (state_of(f) >= HONE__F_FINISHED) return true;
+    int64_t now = hone__now_ns();
+    if (now >= deadline) return state_of(f) >= HONE__F_FINISHED;
+    int64_t until = deadline;
+    if (helper && now + HONE__HELP_POLL_NS < until) until = now + HONE__HELP_POLL_NS;
+    atomic_fetch_add_explicit(&f->waiters, 1, memory_order_seq_cst);
+    uint32_t s = atomic_load_explicit(&f->state, memory_order_seq_cst);
+    if (s < HONE__F_FINISHED) hone__futex_wait(&f->state, s, until);
+    atomic_fetch_sub_explicit(&f->waiters, 1, memory_order_seq_cst);
+    if (state_of(f) >= HONE__F_FINISHED) return true;
+  }
+}
+
+int hone_future_result(hone_future *f, int64_t timeout_ns, void *out, size_t out_size) {
+  if (!wait_done(f, hone__deadline(timeout_ns))) return HONE_ETIMEDOUT;
+  switch (state_of(f)) {
+  case HONE__F_CANCELLED:
+    return HONE_ECANCELED;
+  case HONE__F_FAILED:
+    return HONE_ETASK;
+  default:
+    break;
+  }
+  if (out_size && out)
+    memcpy(out, f->result, out_size < f->result_size ? out_size : f->result_size);
+  return 0;
+}
+
+const void *hone_future_result_data(hone_future *f, size_t *size) {
+  if (state_of(f) != HONE__F_FINISHED) return NULL;
+  if (size) *size = f->result_size;
+  return f->result;
+}
+
+int hone_future_error(hone_future *f, int64_t timeout_ns, int *code, const char **message) {
+  if (code) *code = 0;
+  if (message) *message = "";
+  if (!wait_done(f, hone__deadline(timeout_ns))) return HONE_ETIMEDOUT;
+  uint32_t s = state_of(f);
+  if (s == HONE__F_CANCELLED) {
+    if (code) *code = HONE_ECANCELED;
+    if (message) *message = hone_strerror(HONE_ECANCELED);
+    return HONE_ECANCELED;
+  }
+  if (s == HONE__F_FINISHED) return 0;
+  if (code) *code = f->code;
+  if (message) *message = f->message ? f->message : hone_strerror(f->code);
+  return HONE_ETASK;
+}
+
+/* Adds a listener, or returns 1 (nothing added) when the future is already done: the caller
+ * then runs it itself. 0 added, HONE_ENOMEM. */
+static int add_listener(hone_future *f, hone_future_callback fn, void *arg) {
+  if (hone_future_done(f)) return 1;
+  hone__listener *l = malloc(sizeof *l);
+  if (!l) return HONE_ENOMEM;
+  l->fn = fn;
+  l->arg = arg;
+  atomic_store_explicit(&f->has_listeners, 1, memory_order_seq_cst);
+  pthread_mutex_lock(&f->mu);
+  bool closed = f->listeners_closed ||
+                atomic_load_explicit(&f->state, memory_order_seq_cst) >= HONE__F_FINISHED;
+  if (!closed) {
+    l->next = f->listeners;
+    f->listeners = l;
+  }
+  pthread_mutex_unlock(&f->mu);
+  if (closed) {
+    free(l);
+    return 1;
+  }
+  return 0;
+}
+
+/* Removes a listener not yet run; true if it was found (it will then never run). */
+static bool remove_listener(hone_future *f, hone_future_callback fn, void *arg) {
+  bool found = false;
+  pthread_mutex_lock(&f->mu);
+  for (hone__listener **pp = &f->listeners; *pp; pp = &(*pp)->next) {
+    if ((*pp)->fn == fn && (*pp)->arg == arg) {
+      hone__listener *l = *pp;
+      *pp = l->next;
+      free(l);
+      found = true;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&f->mu);
+  return found;
+}
+
+int hone_future_add_done_callback(hone_future *f, hone_future_callback cb, void *arg) {
+  int rc = add_listener(f, cb, arg);
+  if (rc == 1) {
+    cb(f, arg);
+    rc = 0;
+  }
+  return rc;
+}
+
+/* ---- waiting on many futures: a waiter listens on each and collects completions ---- */
+
+typedef struct waiter {
+  _Atomic uint32_t refs; /* the owner's + one per registered listener */
+  hone__event ev;        /* notified on each completion */
+  pthread_mutex_t mu;    /* guards ring, head, tail, failed */
+  hone_future **ring;    /* completed, in completion order; capacity n (each completes once) */
+  size_t n, head, tail, failed;
+} waiter;
+
+static void waiter_unref(waiter *w) {
+  if (atomic_fetch_sub_explicit(&w->refs, 1, memory_order_acq_rel) != 1) return;
+  pthread_mutex_destroy(&w->mu);
+  free(w->ring);
+  free(w);
+}
+
+static void waiter_on_done(hone_future *f, void *arg) {
+  waiter *w = arg;
+  pthread_mutex_lock(&w->mu);
+  w->ring[w->tail++] = f;
+  if (state_of(f) == HONE__F_FAILED) w->failed++;
+  pthread_mutex_unlock(&w->mu);
+  hone__ev_notify(&w->ev, INT_MAX);
+  waiter_unref(w);
+}
+
+static waiter *waiter_new(hone_future *const *fs, size_t n) {
+  waiter *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  w->ring = malloc((n ? n : 1) * sizeof *w->ring);
+  if (!w->ring) {
+    free(w);
+    return NULL;
+  }
+  w->n = n;
+  pthread_mutex_init(&w->mu, NULL);
+  atomic_init(&w->refs, 1);
+  for (size_t i = 0; i < n; i++) {
+    atomic_fetch_add_explicit(&w->refs, 1, memory_order_relaxed);
+    int rc = add_listener(fs[i], waiter_on_done, w);
+    if (rc == 1)
+      waiter_on_done(fs[i], w);
+    else if (rc < 0) {
+      /* Out of memory for a listener: poll this future instead would complicate every reader;
+       * give up cleanly. */
+      atomic_fetch_sub_explicit(&w->refs, 1, memory_order_relaxed);
+      for (size_t j = 0; j < i; j++)
+        if (remove_listener(fs[j], waiter_on_done, w)) waiter_unref(w);
+      waiter_unref(w);
+      return NULL;
+    }
+  }
+  return w;
+}
+
+static void waiter_detach(waiter *w, hone_future *const *fs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (remove_listener(fs[i], waiter_on_done, w)) waiter_unref(w);
+  waiter_unref(w);
+}
+
+/* Waits until pred(w) holds or the deadline; helping meanwhile if a worker. */
+static bool waiter_wait(waiter *w, bool (*pred)(waiter *), int64_t deadline) {
+  bool helper = hone__tls_pool != NULL;
+  int64_t spin_end = hone__now_ns() + HONE__SPIN_NS;
+  for (unsigned i = 0;; i++) {
+    pthread_mutex_lock(&w->mu);
+    bool ok = pred(w);
+    pthread_mutex_unlock(&w->mu);
+    if (ok) return true;
+    if (helper && help_once()) continue;
+    int64_t now = hone__now_ns();
+    if (now >= deadline) return false;
+    if (now < spin_end) {
+      for (int k = 0; k < 64; k++) hone__cpu_relax();
+      continue;
+    }
+    uint32_t key = hone__ev_prepare(&w->ev);
+    pthread_mutex_lock(&w->mu);
+    ok = pred(w);
+    pthread_mutex_unlock(&w->mu);
+    if (ok) {
+      hone__ev_cancel(&w->ev);
+      return true;
+    }
+    int64_t until = deadline;
+    if (helper && now + HONE__HELP_POLL_NS < until) until = now + HONE__HELP_POLL_NS;
+    hone__ev_wait(&w->ev, key, until);
+  }
+}
+
+static bool pred_any(waiter *w) {
+  return w->tail > 0;
+}
+
+static bool pred_first_exception(waiter *w) {
+  return w->failed > 0 || w->tail == w->n;
+}
+
+int hone_futures_wait(hone_future *const *fs, size_t n, hone_wait_mode mode, int64_t timeout_ns,
+                      size_t *n_done) {
+  if (n && !fs) return HONE_EINVAL;
+  if (mode != HONE_ALL_COMPLETED && mode != HONE_FIRST_COMPLETED && mode != HONE_FIRST_EXCEPTION)
+    return HONE_EINVAL;
+  int64_t deadline = hone__deadline(timeout_ns);
+  int rc = 0;
+  if (mode == HONE_ALL_COMPLETED || n == 0) {
+    for (size_t i = 0; i < n; i++)
+      if (!wait_done(fs[i], deadline)) {
+        rc = HONE_ETIMEDOUT;
+        break;
+      }
+  } else {
+    waiter *w = waiter_new(fs, n);
+    if (!w) return HONE_ENOMEM;
+    bool ok =
+        waiter_wait(w, mode == HONE_FIRST_COMPLETED ? pred_any : pred_first_exception, deadline);
+    waiter_detach(w, fs, n);
+    rc = ok ? 0 : HONE_ETIMEDOUT;
+  }
+  if (n_done) {
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += hone_future_done(fs[i]);
+    *n_done = d;
+  }
+  return rc;
+}
+
+struct hone_as_completed {
+  waiter *w;
+  hone_future **fs; /* our references */
+  size_t n, yielded;
+};
+
+int hone_as_completed_new(hone_as_completed **out, hone_future *const *fs, size_t n) {
+  *out = NULL;
+  if (n && !fs) return HONE_EINVAL;
+  hone_as_completed *it = calloc(1, sizeof *it);
+  if (!it) return HONE_ENOMEM;
+  it->fs = calloc(n ? n : 1, sizeof *it->fs);
+  if (!it->fs) {
+    free(it);
+    return HONE_ENOMEM;
+  }
+  for (size_t i = 0; i < n; i++) it->fs[i] = hone_future_retain(fs[i]);
+  it->n = n;
+  it->w = waiter_new(it->fs, n);
+  if (!it->w) {
+    for (size_t i = 0; i < n; i++) hone_future_release(it->fs[i]);
+    free(it->fs);
+    free(it);
+    return HONE_ENOMEM;
+  }
+  *out = it;
+  return 0;
+}
+
+static bool pred_unyielded(waiter *w) {
+  return w->head < w->tail;
+}
+
+int hone_as_completed_next(hone_as_completed *it, int64_t timeout_ns, hone_future **f) {
+  *f = NULL;
+  if (it->yielded == it->n) return HONE_ENOENT;
+  if (!waiter_wait(it->w, pred_unyielded, hone__deadline(timeout_ns))) return HONE_ETIMEDOUT;
+  pthread_mutex_lock(&it->w->mu);
+  *f = it->w->ring[it->w->head++];
+  pthread_mutex_unlock(&it->w->mu);
+  it->yielded++;
+  return 0;
+}
+
+void hone_as_completed_free(hone_as_completed *it) {
+  if (!it) return;
+  waiter_detach(it->w, it->fs, it->n);
+  for (size_t i = 0; i < it->n; i++) hone_future_release(it->fs[i]);
+  free(it->fs);
+  free(it);
+}

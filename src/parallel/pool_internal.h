@@ -1,0 +1,106 @@
+/* pool_internal.h: what the generic pool layer (pool.c, future.c, registry.c) shares with the
+ * backends: the task registry, the future and job structures, the running task's context, and
+ * the thread-locals that tell a thread which pool it works for (the waiting-worker-helps rule). */
+#ifndef HONE_PARALLEL_POOL_INTERNAL_H
+#define HONE_PARALLEL_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hone/pool.h"
+#include "parallel/backend.h"
+
+/* ---- registry (registry.c) ---- */
+typedef struct hone__task {
+  const char *name;
+  hone_task_fn fn;
+  size_t result_size;
+} hone__task;
+
+/* The registered task `id`, or NULL. Lock-free: entries never change once published. */
+const hone__task *hone__task_get(hone_task_id id);
+
+/* ---- the running task's context ---- */
+struct hone_task_ctx {
+  hone_pool *pool;
+  int worker;
+  bool has_message;
+  char message[HONE_TASK_MESSAGE_MAX];
+};
+
+void hone__task_ctx_init(hone_task_ctx *ctx, hone_pool *pool, int worker);
+/* Calls the task; normalises its code (a failure is always negative); returns it. */
+int hone__task_call(const hone__task *t, hone_task_ctx *ctx, const void *arg, size_t arg_size,
+                    void *result, size_t result_size);
+
+/* ---- jobs: what a backend's queue holds ---- */
+typedef struct hone__job hone__job;
+struct hone__job {
+  /* Runs the job on a worker (ctx->pool is the pool) and drops the queue's hold on it. */
+  void (*run)(hone__job *job, hone_task_ctx *ctx);
+  /* Drops a job that will never run (pool shutting down with cancel_pending). */
+  void (*discard)(hone__job *job);
+};
+
+/* ---- futures (future.c) ---- */
+enum {
+  HONE__F_PENDING = 0,
+  HONE__F_RUNNING = 1,
+  HONE__F_FINISHED = 2,
+  HONE__F_FAILED = 3,
+  HONE__F_CANCELLED = 4,
+};
+
+typedef struct hone__listener hone__listener;
+struct hone__listener {
+  hone_future_callback fn;
+  void *arg;
+  hone__listener *next;
+};
+
+struct hone_future {
+  hone__job job;            /* first: the queue holds &f->job */
+  _Atomic uint32_t state;   /* HONE__F_*; futex word for waiters */
+  _Atomic uint32_t waiters; /* threads parked on state */
+  _Atomic uint32_t refs;
+  _Atomic uint32_t has_listeners;
+  hone_pool *pool;
+  const hone__task *task;
+  int code;      /* the task's code; written before state leaves RUNNING */
+  char *message; /* malloc'd on failure; NULL otherwise */
+  size_t arg_size, result_size;
+  unsigned char *arg, *result; /* both point into the same allocation, after the struct */
+  pthread_mutex_t mu;          /* guards listeners, listeners_closed */
+  hone__listener *listeners;   /* newest first */
+  bool listeners_closed;       /* completion has taken the list */
+};
+
+/* A new pending future for `task` with a copy of arg; refs = 2 (the caller's and the queue's). */
+hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const void *arg,
+                              size_t arg_size);
+/* Runs the future's task in the calling thread unless it was cancelled; completes it. Does not
+ * drop any reference. */
+void hone__future_execute(hone_future *f, hone_task_ctx *ctx);
+/* Marks a pending future cancelled (no-op otherwise). */
+void hone__future_cancel_pending(hone_future *f);
+
+/* ---- the pool (pool.c) ---- */
+struct hone_pool {
+  const hone__pool_ops *ops;
+  hone_pool_backend backend;
+  unsigned workers;
+  void *impl;
+};
+
+/* The pool the calling thread is a worker of (NULL: not a worker), and its index. Set by the
+ * backend's worker threads. */
+extern _Thread_local hone_pool *hone__tls_pool;
+extern _Thread_local int hone__tls_worker;
+
+/* Spin budget of a waiting thread before it parks (an idle virtual CPU takes tens of
+ * microseconds to wake, a spin of this length answers a quick task far sooner). */
+#define HONE__SPIN_NS 30000
+
+#endif /* HONE_PARALLEL_POOL_INTERNAL_H */

@@ -1,0 +1,90 @@
+/* sync.h: the parallel layer's waiting primitives — monotonic deadlines, a CPU pause for spin
+ * loops, futex wait/wake (the one Linux-specific piece), and an eventcount that lets a thread park
+ * on "some condition may have changed" without losing a wake-up.
+ *
+ * Eventcount protocol (lost-wake-up free): the waiter calls key = hone__ev_prepare(ev), re-checks
+ * its condition, then either hone__ev_cancel(ev) or hone__ev_wait(ev, key, ...). The notifier makes
+ * the condition true and then calls hone__ev_notify. Both sides order through seq_cst, so either
+ * the notifier sees the waiter registered or the waiter's re-check sees the condition. */
+#ifndef HONE_PARALLEL_SYNC_H
+#define HONE_PARALLEL_SYNC_H
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline int64_t hone__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The absolute deadline of a timeout: INT64_MAX for "forever" (negative). */
+static inline int64_t hone__deadline(int64_t timeout_ns) {
+  if (timeout_ns < 0) return INT64_MAX;
+  int64_t now = hone__now_ns();
+  return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
+
+static inline void hone__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Sleeps while *addr == val, until woken or the deadline (INT64_MAX: none). Spurious returns are
+ * allowed: callers loop on their condition. */
+static inline void hone__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
+  struct timespec ts, *tsp = NULL;
+  if (deadline != INT64_MAX) {
+    int64_t left = deadline - hone__now_ns();
+    if (left <= 0) return;
+    ts.tv_sec = (time_t)(left / 1000000000);
+    ts.tv_nsec = (long)(left % 1000000000);
+    tsp = &ts;
+  }
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+static inline void hone__futex_wake(_Atomic uint32_t *addr, int n) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+typedef struct hone__event {
+  _Atomic uint32_t seq;
+  _Atomic uint32_t waiters;
+} hone__event;
+
+static inline uint32_t hone__ev_prepare(hone__event *ev) {
+  atomic_fetch_add_explicit(&ev->waiters, 1, memory_order_seq_cst);
+  atomic_thread_fence(memory_order_seq_cst);
+  return atomic_load_explicit(&ev->seq, memory_order_seq_cst);
+}
+
+static inline void hone__ev_cancel(hone__event *ev) {
+  atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_seq_cst);
+}
+
+static inline void hone__ev_wait(hone__event *ev, uint32_t key, int64_t deadline) {
+  if (atomic_load_explicit(&ev->seq, memory_order_seq_cst) == key)
+    hone__futex_wait(&ev->seq, key, deadline);
+  atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_seq_cst);
+}
+
+/* Wakes up to n parked waiters (INT_MAX: all) if any is registered. */
+static inline void hone__ev_notify(hone__event *ev, int n) {
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&ev->waiters, memory_order_seq_cst) == 0) return;
+  atomic_fetch_add_explicit(&ev->seq, 1, memory_order_seq_cst);
+  hone__futex_wake(&ev->seq, n);
+}
+
+#endif /* HONE_PARALLEL_SYNC_H */

@@ -1,0 +1,659 @@
+/* test_pool.c: pools on threads — task registry, submit/result, map order and early stop, cancel,
+ * timeouts, errors, wait modes, as_completed, callbacks, shutdown, nested submits (the full-queue
+ * rule and the waiting-worker-helps rule), initializers, lazy map.
+ * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "hone/pool.h"
+
+static hone_task_id T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB, T_SLEEP, T_COUNT, T_MAPIN;
+
+static atomic_int gate_open; /* T_GATE tasks spin until this is non-zero */
+static atomic_int gate_started;
+static atomic_long runs;
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ns(long ns) {
+  struct timespec ts = {ns / 1000000000, ns % 1000000000};
+  nanosleep(&ts, NULL);
+}
+
+static int t_double(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t v;
+  memcpy(&v, arg, sizeof v);
+  v *= 2;
+  memcpy(res, &v, sizeof v);
+  atomic_fetch_add(&runs, 1);
+  return 0;
+}
+
+/* Fails on the item whose value is 1000. */
+static int t_fail_at(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t v;
+  memcpy(&v, arg, sizeof v);
+  atomic_fetch_add(&runs, 1);
+  if (v == 1000) return hone_task_fail(ctx, HONE_ERANGE, "item %lld is bad", (long long)v);
+  v += 1;
+  memcpy(res, &v, sizeof v);
+  return 0;
+}
+
+/* Waits for the gate; its argument (an int) becomes the result. */
+static int t_gate(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  atomic_fetch_add(&gate_started, 1);
+  int want = 1;
+  if (n == sizeof(int)) memcpy(&want, arg, sizeof want);
+  while (atomic_load(&gate_open) < want) sleep_ns(100000);
+  memcpy(res, &want, sizeof want);
+  return 0;
+}
+
+static int t_fail(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  return hone_task_fail(ctx, HONE_EIO, "disk %d on fire", 7);
+}
+
+static int t_sleep(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  sleep_ns(200000);
+  atomic_fetch_add(&runs, 1);
+  return 0;
+}
+
+static int t_count(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  atomic_fetch_add(&runs, 1);
+  return 0;
+}
+
+/* Submits `k` children (T_DOUBLE) to its own pool and waits on each: needs the full-queue rule and
+ * the waiting-worker-helps rule. Result: {sum of results, children done at once after submit}. */
+static int t_nested(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int k;
+  memcpy(&k, arg, sizeof k);
+  hone_pool *p = hone_task_pool(ctx);
+  hone_future *fs[64];
+  int64_t out[2] = {0, 0};
+  for (int64_t i = 0; i < k; i++) {
+    int rc = hone_pool_submit(p, T_DOUBLE, &i, sizeof i, HONE_WAIT_FOREVER, &fs[i]);
+    if (rc) return hone_task_fail(ctx, rc, "submit %lld", (long long)i);
+    if (hone_future_done(fs[i])) out[1]++;
+  }
+  for (int i = 0; i < k; i++) {
+    int64_t v = 0;
+    int rc = hone_future_result(fs[i], HONE_WAIT_FOREVER, &v, sizeof v);
+    hone_future_release(fs[i]);
+    if (rc) return rc;
+    out[0] += v;
+  }
+  memcpy(res, out, sizeof out);
+  return 0;
+}
+
+/* fib(n) by submitting fib(n-1) and computing fib(n-2) inline, then waiting. */
+static int t_fib(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t k;
+  memcpy(&k, arg, sizeof k);
+  if (k < 2) {
+    memcpy(res, &k, sizeof k);
+    return 0;
+  }
+  int64_t a = k - 1, b = k - 2, ra = 0, rb = 0;
+  hone_future *f;
+  int rc = hone_pool_submit(hone_task_pool(ctx), T_FIB, &a, sizeof a, HONE_WAIT_FOREVER, &f);
+  if (rc) return rc;
+  rc = t_fib(ctx, &b, sizeof b, &rb, sizeof rb);
+  int rc2 = hone_future_result(f, HONE_WAIT_FOREVER, &ra, sizeof ra);
+  hone_future_release(f);
+  if (rc || rc2) return rc ? rc : rc2;
+  int64_t s = ra + rb;
+  memcpy(res, &s, sizeof s);
+  return 0;
+}
+
+/* Runs a map over 64 items from inside a task (the worker takes part and helps). */
+static int t_mapin(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t in[64], out[64], sum = 0;
+  for (int i = 0; i < 64; i++) in[i] = i;
+  int rc = hone_pool_map(hone_task_pool(ctx), T_DOUBLE, in, sizeof in[0], out, sizeof out[0], 64, 1,
+                         NULL);
+  if (rc) return rc;
+  for (int i = 0; i < 64; i++) sum += out[i];
+  memcpy(res, &sum, sizeof sum);
+  return 0;
+}
+
+static int setup(void **state) {
+  atomic_store(&gate_open, 0);
+  atomic_store(&gate_started, 0);
+  atomic_store(&runs, 0);
+  return 0;
+}
+
+static hone_pool *make_pool(unsigned workers, size_t queue) {
+  hone_pool_options o;
+  hone_pool_options_init(&o);
+  o.workers = workers;
+  o.queue_size = queue;
+  hone_pool *p = NULL;
+  assert_int_equal(hone_pool_new_ex(&p, &o), 0);
+  assert_non_null(p);
+  return p;
+}
+
+static void wait_started(int n) {
+  while (atomic_load(&gate_started) < n) sleep_ns(100000);
+}
+
+static void test_registry(void **state) {
+  hone_task_id id, id2;
+  assert_int_equal(hone_task_register("test.double", t_double, 8, &id), 0);
+  assert_int_equal(id, T_DOUBLE);
+  assert_int_equal(hone_task_register("test.double", t_fail, 8, &id2), HONE_EEXIST);
+  assert_int_equal(hone_task_register("test.double", t_double, 16, &id2), HONE_EEXIST);
+  assert_int_equal(hone_task_register("", t_double, 8, &id2), HONE_EINVAL);
+  assert_int_equal(hone_task_lookup("test.double", &id2), 0);
+  assert_int_equal(id2, T_DOUBLE);
+  assert_int_equal(hone_task_lookup("no.such.task", &id2), HONE_ENOENT);
+  assert_string_equal(hone_task_name(T_GATE), "test.gate");
+  assert_null(hone_task_name(99999));
+  assert_null(hone_task_name(-1));
+  hone_pool *p = NULL;
+  assert_int_equal(hone_pool_new(&p, HONE_POOL_PROCESSES, 2), HONE_ENOTSUP);
+  assert_int_equal(hone_pool_new(&p, (hone_pool_backend)42, 2), HONE_EINVAL);
+  assert_null(p);
+}
+
+static void test_submit_result_copy_in(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  assert_int_equal(hone_pool_workers(p), 2);
+  assert_int_equal(hone_pool_backend_of(p), HONE_POOL_THREADS);
+  int64_t v = 21;
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_DOUBLE, &v, sizeof v, HONE_WAIT_FOREVER, &f), 0);
+  v = 1000; /* copy-in: the task saw 21 */
+  int64_t r = 0;
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+  assert_int_equal(r, 42);
+  size_t sz = 0;
+  const int64_t *data = hone_future_result_data(f, &sz);
+  assert_non_null(data);
+  assert_int_equal(sz, 8);
+  assert_int_equal(*data, 42);
+  assert_true(hone_future_done(f));
+  assert_false(hone_future_cancelled(f));
+  int code = 1;
+  const char *msg = NULL;
+  assert_int_equal(hone_future_error(f, 0, &code, &msg), 0);
+  assert_int_equal(code, 0);
+  assert_int_equal(hone_future_cancel(f), HONE_EBUSY);
+  hone_future_release(f);
+  assert_int_equal(hone_pool_submit(p, 9999, &v, sizeof v, 0, &f), HONE_EINVAL);
+  assert_null(f);
+  hone_pool_free(p);
+  hone_pool_free(NULL);
+  hone_future_release(NULL);
+}
+
+static void check_map(hone_pool *p, size_t n, size_t chunk) {
+  int64_t *in = malloc(n * sizeof *in), *out = calloc(n, sizeof *out);
+  for (size_t i = 0; i < n; i++) in[i] = (int64_t)i;
+  hone_map_error err;
+  assert_int_equal(hone_pool_map(p, T_DOUBLE, in, 8, out, 8, n, chunk, &err), 0);
+  for (size_t i = 0; i < n; i++)
+    if (out[i] != 2 * (int64_t)i) fail_msg("out[%zu] = %lld", i, (long long)out[i]);
+  free(in);
+  free(out);
+}
+
+static void test_map_order(void **state) {
+  hone_pool *p = make_pool(3, 0);
+  check_map(p, 100000, 0);
+  check_map(p, 10007, 7);
+  check_map(p, 1, 0);
+  check_map(p, 5, 100);
+  assert_int_equal(hone_pool_map(p, T_DOUBLE, NULL, 0, NULL, 0, 0, 0, NULL), 0);
+  int64_t x = 1, y;
+  assert_int_equal(hone_pool_map(p, T_DOUBLE, &x, 8, &y, 4, 1, 0, NULL), HONE_EINVAL);
+  hone_pool_free(p);
+}
+
+static void test_map_stops_on_first_error(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  size_t n = 400000;
+  int64_t *in = malloc(n * sizeof *in), *out = calloc(n, sizeof *out);
+  for (size_t i = 0; i < n; i++) in[i] = (int64_t)i;
+  for (size_t chunk = 0; chunk <= 64; chunk += 64) {
+    atomic_store(&runs, 0);
+    hone_map_error err;
+    assert_int_equal(hone_pool_map(p, T_FAIL_AT, in, 8, out, 8, n, chunk, &err), HONE_ETASK);
+    assert_int_equal(err.index, 1000);
+    assert_int_equal(err.code, HONE_ERANGE);
+    assert_string_equal(err.message, "item 1000 is bad");
+    for (size_t i = 0; i < 1000; i++) assert_int_equal(out[i], (int64_t)i + 1);
+    assert_true(atomic_load(&runs) < (long)n / 2); /* stopped early */
+  }
+  /* The failing item last: everything before it is done. */
+  assert_int_equal(hone_pool_map(p, T_FAIL_AT, in, 8, out, 8, 1001, 3, NULL), HONE_ETASK);
+  for (size_t i = 0; i < 1000; i++) assert_int_equal(out[i], (int64_t)i + 1);
+  free(in);
+  free(out);
+  hone_pool_free(p);
+}
+
+static void test_cancel_before_and_after_start(void **state) {
+  hone_pool *p = make_pool(1, 0);
+  hone_future *running, *queued;
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &running), 0);
+  wait_started(1);
+  assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, HONE_WAIT_FOREVER, &queued), 0);
+  assert_true(hone_future_running(running));
+  assert_int_equal(hone_future_cancel(running), HONE_EBUSY);
+  assert_false(hone_future_running(queued));
+  assert_int_equal(hone_future_cancel(queued), 0);
+  assert_int_equal(hone_future_cancel(queued), 0); /* idempotent */
+  assert_true(hone_future_cancelled(queued));
+  assert_true(hone_future_done(queued));
+  assert_int_equal(hone_future_result(queued, 0, NULL, 0), HONE_ECANCELED);
+  int code;
+  const char *msg;
+  assert_int_equal(hone_future_error(queued, 0, &code, &msg), HONE_ECANCELED);
+  atomic_store(&gate_open, 1);
+  int r = 0;
+  assert_int_equal(hone_future_result(running, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+  assert_int_equal(r, 1);
+  assert_int_equal(hone_future_cancel(running), HONE_EBUSY);
+  assert_false(hone_future_cancelled(running));
+  hone_pool_shutdown(p, true, false);
+  assert_int_equal(atomic_load(&runs), 0); /* the cancelled task never ran */
+  hone_future_release(running);
+  hone_future_release(queued);
+  hone_pool_free(p);
+}
+
+static void test_timeouts(void **state) {
+  hone_pool *p = make_pool(1, 2);
+  hone_future *a, *b, *b2, *c;
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &a), 0);
+  wait_started(1);
+  int64_t t0 = now_ns();
+  assert_int_equal(hone_future_result(a, 50000000, NULL, 0), HONE_ETIMEDOUT);
+  int64_t el = now_ns() - t0;
+  assert_true(el >= 50000000);
+  assert_true(el < 2000000000);
+  assert_int_equal(hone_future_result(a, 0, NULL, 0), HONE_ETIMEDOUT);
+  int code;
+  assert_int_equal(hone_future_error(a, 1000000, &code, NULL), HONE_ETIMEDOUT);
+  /* The queue (size 2) takes two more; the next submit times out. */
+  assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, HONE_WAIT_FOREVER, &b), 0);
+  assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, HONE_WAIT_FOREVER, &b2), 0);
+  t0 = now_ns();
+  assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, 30000000, &c), HONE_ETIMEDOUT);
+  el = now_ns() - t0;
+  assert_true(el >= 30000000);
+  assert_true(el < 2000000000);
+  assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, 0, &c), HONE_ETIMEDOUT);
+  hone_future *fs[2] = {a, b};
+  size_t nd = 99;
+  assert_int_equal(hone_futures_wait(fs, 2, HONE_ALL_COMPLETED, 20000000, &nd), HONE_ETIMEDOUT);
+  assert_int_equal(nd, 0);
+  atomic_store(&gate_open, 1);
+  assert_int_equal(hone_futures_wait(fs, 2, HONE_ALL_COMPLETED, HONE_WAIT_FOREVER, &nd), 0);
+  assert_int_equal(nd, 2);
+  assert_int_equal(hone_future_result(b2, HONE_WAIT_FOREVER, NULL, 0), 0);
+  hone_future_release(a);
+  hone_future_release(b);
+  hone_future_release(b2);
+  hone_pool_free(p);
+}
+
+static void test_error_fails_only_its_future(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  hone_future *fs[10];
+  for (int64_t i = 0; i < 10; i++) {
+    hone_task_id t = i == 3 ? T_FAIL : T_DOUBLE;
+    assert_int_equal(hone_pool_submit(p, t, &i, sizeof i, HONE_WAIT_FOREVER, &fs[i]), 0);
+  }
+  for (int64_t i = 0; i < 10; i++) {
+    int64_t r = -1;
+    int rc = hone_future_result(fs[i], HONE_WAIT_FOREVER, &r, sizeof r);
+    int code = 0;
+    const char *msg = NULL;
+    int erc = hone_future_error(fs[i], HONE_WAIT_FOREVER, &code, &msg);
+    if (i == 3) {
+      assert_int_equal(rc, HONE_ETASK);
+      assert_int_equal(erc, HONE_ETASK);
+      assert_int_equal(code, HONE_EIO);
+      assert_string_equal(msg, "disk 7 on fire");
+      assert_null(hone_future_result_data(fs[i], NULL));
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal(r, 2 * i);
+      assert_int_equal(erc, 0);
+    }
+    hone_future_release(fs[i]);
+  }
+  hone_pool_free(p);
+}
+
+static void test_wait_first_completed_and_exception(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  hone_future *slow, *quick, *bad;
+  int two = 2;
+  assert_int_equal(hone_pool_submit(p, T_GATE, &two, sizeof two, HONE_WAIT_FOREVER, &slow), 0);
+  int64_t v = 1;
+  assert_int_equal(hone_pool_submit(p, T_DOUBLE, &v, sizeof v, HONE_WAIT_FOREVER, &quick), 0);
+  hone_future *fs[2] = {slow, quick};
+  size_t nd = 0;
+  assert_int_equal(hone_futures_wait(fs, 2, HONE_FIRST_COMPLETED, HONE_WAIT_FOREVER, &nd), 0);
+  assert_int_equal(nd, 1);
+  assert_true(hone_future_done(quick));
+  assert_false(hone_future_done(slow));
+  /* FIRST_EXCEPTION with no failure: waits for all, so it times out while slow runs. */
+  assert_int_equal(hone_futures_wait(fs, 2, HONE_FIRST_EXCEPTION, 20000000, &nd), HONE_ETIMEDOUT);
+  assert_int_equal(nd, 1);
+  /* A failure ends FIRST_EXCEPTION while slow still runs. */
+  assert_int_equal(hone_pool_submit(p, T_FAIL, NULL, 0, HONE_WAIT_FOREVER, &bad), 0);
+  hone_future *fs3[3] = {slow, quick, bad};
+  assert_int_equal(hone_futures_wait(fs3, 3, HONE_FIRST_EXCEPTION, HONE_WAIT_FOREVER, &nd), 0);
+  assert_int_equal(nd, 2);
+  assert_false(hone_future_done(slow));
+  /* FIRST_COMPLETED times out when none completes. */
+  hone_future *only[1] = {slow};
+  int64_t t0 = now_ns();
+  assert_int_equal(hone_futures_wait(only, 1, HONE_FIRST_COMPLETED, 20000000, &nd), HONE_ETIMEDOUT);
+  assert_true(now_ns() - t0 >= 20000000);
+  assert_int_equal(nd, 0);
+  assert_int_equal(hone_futures_wait(fs, 2, (hone_wait_mode)9, 0, NULL), HONE_EINVAL);
+  atomic_store(&gate_open, 2);
+  assert_int_equal(hone_futures_wait(fs3, 3, HONE_FIRST_EXCEPTION, HONE_WAIT_FOREVER, &nd), 0);
+  assert_int_equal(hone_futures_wait(fs3, 3, HONE_ALL_COMPLETED, HONE_WAIT_FOREVER, &nd), 0);
+  assert_int_equal(nd, 3);
+  hone_future_release(slow);
+  hone_future_release(quick);
+  hone_future_release(bad);
+  hone_pool_free(p);
+}
+
+static void test_as_completed_order(void **state) {
+  hone_pool *p = make_pool(3, 0);
+  hone_future *fs[3];
+  for (int i = 0; i < 3; i++) {
+    int want = 3 - i; /* fs[2] is released first, then fs[1], then fs[0] */
+    assert_int_equal(hone_pool_submit(p, T_GATE, &want, sizeof want, HONE_WAIT_FOREVER, &fs[i]), 0);
+  }
+  wait_started(3);
+  hone_as_completed *it;
+  assert_int_equal(hone_as_completed_new(&it, fs, 3), 0);
+  hone_future *f;
+  assert_int_equal(hone_as_completed_next(it, 10000000, &f), HONE_ETIMEDOUT);
+  for (int k = 1; k <= 3; k++) {
+    atomic_store(&gate_open, k);
+    assert_int_equal(hone_as_completed_next(it, HONE_WAIT_FOREVER, &f), 0);
+    assert_ptr_equal(f, fs[3 - k]);
+  }
+  assert_int_equal(hone_as_completed_next(it, HONE_WAIT_FOREVER, &f), HONE_ENOENT);
+  hone_as_completed_free(it);
+  /* Futures already done are yielded at once; an iterator dropped early is fine. */
+  assert_int_equal(hone_as_completed_new(&it, fs, 3), 0);
+  assert_int_equal(hone_as_completed_next(it, 0, &f), 0);
+  hone_as_completed_free(it);
+  for (int i = 0; i < 3; i++) hone_future_release(fs[i]);
+  assert_int_equal(hone_as_completed_new(&it, NULL, 0), 0);
+  assert_int_equal(hone_as_completed_next(it, 0, &f), HONE_ENOENT);
+  hone_as_completed_free(it);
+  hone_as_completed_free(NULL);
+  hone_pool_free(p);
+}
+
+static void on_done(hone_future *f, void *arg) {
+  atomic_int *calls = arg;
+  /* Callbacks see the future done; order: the first added bumps by 1, the second by 10. */
+  if (hone_future_done(f)) atomic_fetch_add(calls, atomic_load(calls) == 0 ? 1 : 10);
+}
+
+static void test_done_callbacks(void **state) {
+  hone_pool *p = make_pool(1, 0);
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  atomic_int calls = 0;
+  assert_int_equal(hone_future_add_done_callback(f, on_done, &calls), 0);
+  assert_int_equal(hone_future_add_done_callback(f, on_done, &calls), 0);
+  assert_int_equal(atomic_load(&calls), 0);
+  atomic_store(&gate_open, 1);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), 0);
+  /* The callbacks run in the worker right after the result is published. */
+  while (atomic_load(&calls) != 11) sleep_ns(100000);
+  atomic_int late = 0;
+  assert_int_equal(hone_future_add_done_callback(f, on_done, &late), 0);
+  assert_int_equal(atomic_load(&late), 1); /* already done: ran at once */
+  hone_future_release(f);
+  /* A callback on a cancelled future runs too. */
+  atomic_store(&gate_open, 0);
+  atomic_store(&gate_started, 0);
+  hone_future *g, *h;
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+  wait_started(1);
+  assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, HONE_WAIT_FOREVER, &h), 0);
+  atomic_int ccalls = 0;
+  assert_int_equal(hone_future_add_done_callback(h, on_done, &ccalls), 0);
+  assert_int_equal(hone_future_cancel(h), 0);
+  assert_int_equal(atomic_load(&ccalls), 1);
+  atomic_store(&gate_open, 1);
+  hone_future_release(g);
+  hone_future_release(h);
+  hone_pool_free(p);
+}
+
+static void shutdown_with_pending(bool cancel) {
+  atomic_store(&gate_open, 0);
+  atomic_store(&gate_started, 0);
+  atomic_store(&runs, 0);
+  hone_pool *p = make_pool(1, 0);
+  hone_future *first, *rest[5];
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &first), 0);
+  wait_started(1);
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, HONE_WAIT_FOREVER, &rest[i]), 0);
+  assert_int_equal(hone_pool_shutdown(p, false, cancel), 0);
+  hone_future *late;
+  assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, 0, &late), HONE_ESHUTDOWN);
+  int64_t one = 1, o;
+  assert_int_equal(hone_pool_map(p, T_DOUBLE, &one, 8, &o, 8, 1, 0, NULL), HONE_ESHUTDOWN);
+  for (int i = 0; i < 5; i++) assert_int_equal(hone_future_cancelled(rest[i]), cancel);
+  atomic_store(&gate_open, 1);
+  assert_int_equal(hone_pool_shutdown(p, true, cancel), 0);
+  assert_int_equal(hone_future_result(first, 0, NULL, 0), 0);
+  for (int i = 0; i < 5; i++) {
+    assert_true(hone_future_done(rest[i]));
+    assert_int_equal(hone_future_result(rest[i], 0, NULL, 0), cancel ? HONE_ECANCELED : 0);
+    hone_future_release(rest[i]);
+  }
+  assert_int_equal(atomic_load(&runs), cancel ? 0 : 5);
+  hone_future_release(first);
+  hone_pool_free(p);
+}
+
+static void test_shutdown_with_pending(void **state) {
+  shutdown_with_pending(true);
+  shutdown_with_pending(false);
+}
+
+static void test_free_with_work_in_flight(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  enum { N = 200 };
+  hone_future *fs[N];
+  for (int i = 0; i < N; i++)
+    assert_int_equal(hone_pool_submit(p, T_SLEEP, NULL, 0, HONE_WAIT_FOREVER, &fs[i]), 0);
+  hone_pool_free(p); /* cancels what has not started, waits for what runs */
+  long done = 0, cancelled = 0;
+  for (int i = 0; i < N; i++) {
+    assert_true(hone_future_done(fs[i]));
+    int rc = hone_future_result(fs[i], 0, NULL, 0);
+    assert_true(rc == 0 || rc == HONE_ECANCELED);
+    done += rc == 0;
+    cancelled += rc == HONE_ECANCELED;
+    hone_future_release(fs[i]);
+  }
+  assert_int_equal(done + cancelled, N);
+  assert_int_equal(done, atomic_load(&runs));
+  assert_true(cancelled > 0);
+}
+
+static void test_submit_from_task_full_queue(void **state) {
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    hone_pool *p = make_pool(workers, 2);
+    int k = 40;
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, T_NESTED, &k, sizeof k, HONE_WAIT_FOREVER, &f), 0);
+    int64_t out[2];
+    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, out, sizeof out), 0);
+    assert_int_equal(out[0], 2 * (39 * 40 / 2));
+    if (workers == 1) assert_true(out[1] >= k - 2); /* queue of 2: the rest ran inline */
+    hone_future_release(f);
+    hone_pool_free(p);
+  }
+}
+
+static void test_waiting_worker_helps(void **state) {
+  /* Recursive fib: every task waits on a child of the same pool; with few workers this would
+   * deadlock without helping. */
+  for (unsigned workers = 1; workers <= 2; workers++) {
+    hone_pool *p = make_pool(workers, 4);
+    int64_t n = 14, r = 0;
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, T_FIB, &n, sizeof n, HONE_WAIT_FOREVER, &f), 0);
+    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+    assert_int_equal(r, 377);
+    hone_future_release(f);
+    assert_int_equal(hone_pool_submit(p, T_MAPIN, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+    assert_int_equal(r, 2 * (63 * 64 / 2));
+    hone_future_release(f);
+    assert_int_equal(hone_pool_shutdown(p, true, false), 0);
+    hone_pool_free(p);
+  }
+}
+
+static atomic_int init_calls;
+static int init_ok(void *arg, unsigned worker) {
+  atomic_fetch_add(&init_calls, 1);
+  return 0;
+}
+static int init_bad(void *arg, unsigned worker) {
+  return worker == 1 ? HONE_EPERM : 0;
+}
+
+static void test_initializer(void **state) {
+  hone_pool_options o;
+  hone_pool_options_init(&o);
+  o.workers = 3;
+  o.initializer = init_ok;
+  hone_pool *p;
+  assert_int_equal(hone_pool_new_ex(&p, &o), 0);
+  assert_int_equal(atomic_load(&init_calls), 3); /* all ran before new returned */
+  hone_pool_free(p);
+  o.initializer = init_bad;
+  p = (hone_pool *)1;
+  assert_int_equal(hone_pool_new_ex(&p, &o), HONE_EPERM);
+  assert_null(p);
+  o.initializer = NULL;
+  o.workers = 0; /* = hone_cpu_count() */
+  assert_int_equal(hone_pool_new_ex(&p, &o), 0);
+  assert_int_equal(hone_pool_workers(p), hone_cpu_count());
+  hone_pool_free(p);
+}
+
+typedef struct gen {
+  size_t n, next_calls, put_calls, max_ahead, fail_put_at;
+  bool any; /* accept any result value */
+  int64_t value, sum;
+} gen;
+
+static int gen_next(void *user, size_t index, const void **arg, size_t *arg_size) {
+  gen *g = user;
+  if (index != g->next_calls) return HONE_EINVAL;
+  if (index == g->n) return 0;
+  g->next_calls++;
+  if (g->next_calls - g->put_calls > g->max_ahead) g->max_ahead = g->next_calls - g->put_calls;
+  g->value = (int64_t)index;
+  *arg = &g->value;
+  *arg_size = sizeof g->value;
+  return 1;
+}
+
+static int gen_put(void *user, size_t index, const void *result, size_t size) {
+  gen *g = user;
+  if (index != g->put_calls || size != 8) return HONE_EINVAL;
+  if (index == g->fail_put_at) return HONE_EIO;
+  int64_t v;
+  memcpy(&v, result, sizeof v);
+  if (!g->any && v != 2 * (int64_t)index) return HONE_EFORMAT;
+  g->sum += v;
+  g->put_calls++;
+  return 0;
+}
+
+static void test_imap_lazy_bounded(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  gen g = {.n = 20000, .fail_put_at = SIZE_MAX};
+  hone_map_error err;
+  assert_int_equal(hone_pool_imap(p, T_DOUBLE, gen_next, gen_put, &g, 8, &err), 0);
+  assert_int_equal(g.put_calls, g.n);
+  assert_int_equal(g.sum, (int64_t)(g.n * (g.n - 1)));
+  assert_true(g.max_ahead <= 8);
+  gen g2 = {.n = 1000, .fail_put_at = 500};
+  assert_int_equal(hone_pool_imap(p, T_DOUBLE, gen_next, gen_put, &g2, 0, &err), HONE_EIO);
+  assert_int_equal(err.index, 500);
+  assert_true(g2.next_calls < 500 + 2 * 2 + 1); /* stopped asking for input */
+  gen g3 = {.n = 2000, .fail_put_at = SIZE_MAX, .any = true};
+  assert_int_equal(hone_pool_imap(p, T_FAIL_AT, gen_next, gen_put, &g3, 4, &err), HONE_ETASK);
+  assert_int_equal(err.index, 1000);
+  assert_int_equal(err.code, HONE_ERANGE);
+  hone_pool_free(p);
+}
+
+int main(void) {
+  if (hone_task_register("test.double", t_double, 8, &T_DOUBLE) ||
+      hone_task_register("test.fail_at", t_fail_at, 8, &T_FAIL_AT) ||
+      hone_task_register("test.gate", t_gate, sizeof(int), &T_GATE) ||
+      hone_task_register("test.fail", t_fail, 0, &T_FAIL) ||
+      hone_task_register("test.nested", t_nested, 16, &T_NESTED) ||
+      hone_task_register("test.fib", t_fib, 8, &T_FIB) ||
+      hone_task_register("test.sleep", t_sleep, 0, &T_SLEEP) ||
+      hone_task_register("test.count", t_count, 0, &T_COUNT) ||
+      hone_task_register("test.mapin", t_mapin, 8, &T_MAPIN))
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_registry, setup),
+      cmocka_unit_test_setup(test_submit_result_copy_in, setup),
+      cmocka_unit_test_setup(test_map_order, setup),
+      cmocka_unit_test_setup(test_map_stops_on_first_error, setup),
+      cmocka_unit_test_setup(test_cancel_before_and_after_start, setup),
+      cmocka_unit_test_setup(test_timeouts, setup),
+      cmocka_unit_test_setup(test_error_fails_only_its_future, setup),
+      cmocka_unit_test_setup(test_wait_first_completed_and_exception, setup),
+      cmocka_unit_test_setup(test_as_completed_order, setup),
+      cmocka_unit_test_setup(test_done_callbacks, setup),
+      cmocka_unit_test_setup(test_shutdown_with_pending, setup),
+      cmocka_unit_test_setup(test_free_with_work_in_flight, setup),
+      cmocka_unit_test_setup(test_submit_from_task_full_queue, setup),
+      cmocka_unit_test_setup(test_waiting_worker_helps, setup),
+      cmocka_unit_test_setup(test_initializer, setup),
+      cmocka_unit_test_setup(test_imap_lazy_bounded, setup),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

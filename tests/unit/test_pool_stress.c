@@ -1,0 +1,118 @@
+/* test_pool_stress.c: 10^6 tasks submitted from 4 threads at once to one pool: each task runs
+ * exactly once (nothing lost, nothing run twice) and every future gives its own result back; the
+ * futures are all released (LeakSanitizer checks that nothing is left). Sizes shrink under
+ * sanitizers, which run ~10x slower; the release run uses the full size.
+ * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hone/pool.h"
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TASKS 100000
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define TASKS 100000
+#endif
+#endif
+#ifndef TASKS
+#define TASKS 1000000
+#endif
+enum { SUBMITTERS = 4, BATCH = 512 };
+
+static hone_task_id T_MARK;
+static atomic_uchar *ran; /* ran[id]: times task id ran */
+
+static int t_mark(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  uint32_t id;
+  if (n != sizeof id) return HONE_EINVAL;
+  memcpy(&id, arg, sizeof id);
+  atomic_fetch_add_explicit(&ran[id], 1, memory_order_relaxed);
+  uint64_t r = (uint64_t)id * 2654435761u;
+  memcpy(res, &r, sizeof r);
+  return 0;
+}
+
+typedef struct sub {
+  hone_pool *pool;
+  uint32_t first, count;
+  long bad;
+} sub;
+
+static void *submitter(void *arg) {
+  sub *s = arg;
+  hone_future *fs[BATCH];
+  for (uint32_t done = 0; done < s->count;) {
+    uint32_t k = s->count - done < BATCH ? s->count - done : BATCH;
+    for (uint32_t i = 0; i < k; i++) {
+      uint32_t id = s->first + done + i;
+      if (hone_pool_submit(s->pool, T_MARK, &id, sizeof id, HONE_WAIT_FOREVER, &fs[i]) != 0) {
+        s->bad++;
+        fs[i] = NULL;
+      }
+    }
+    for (uint32_t i = 0; i < k; i++) {
+      if (!fs[i]) continue;
+      uint64_t r = 0;
+      uint32_t id = s->first + done + i;
+      if (hone_future_result(fs[i], HONE_WAIT_FOREVER, &r, sizeof r) != 0 ||
+          r != (uint64_t)id * 2654435761u)
+        s->bad++;
+      hone_future_release(fs[i]);
+    }
+    done += k;
+  }
+  return NULL;
+}
+
+static void run_stress(unsigned workers, size_t queue) {
+  ran = calloc(TASKS, sizeof *ran);
+  assert_non_null(ran);
+  hone_pool_options o;
+  hone_pool_options_init(&o);
+  o.workers = workers;
+  o.queue_size = queue; /* small: submitters block on a full queue a lot */
+  hone_pool *p;
+  assert_int_equal(hone_pool_new_ex(&p, &o), 0);
+  sub subs[SUBMITTERS];
+  pthread_t th[SUBMITTERS];
+  for (int i = 0; i < SUBMITTERS; i++) {
+    subs[i] = (sub){
+        .pool = p, .first = (uint32_t)(i * (TASKS / SUBMITTERS)), .count = TASKS / SUBMITTERS};
+    assert_int_equal(pthread_create(&th[i], NULL, submitter, &subs[i]), 0);
+  }
+  for (int i = 0; i < SUBMITTERS; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(subs[i].bad, 0);
+  }
+  hone_pool_free(p);
+  for (size_t i = 0; i < TASKS; i++)
+    if (atomic_load_explicit(&ran[i], memory_order_relaxed) != 1)
+      fail_msg("task %zu ran %d times", i, (int)ran[i]);
+  free(ran);
+}
+
+static void test_million_tasks_four_submitters(void **state) {
+  run_stress(2, 256);
+}
+
+static void test_small_queue_many_workers(void **state) {
+  run_stress(5, 4); /* more workers than CPUs, a tiny queue: parking and waking all the time */
+}
+
+int main(void) {
+  if (hone_task_register("stress.mark", t_mark, sizeof(uint64_t), &T_MARK)) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_million_tasks_four_submitters),
+      cmocka_unit_test(test_small_queue_many_workers),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
