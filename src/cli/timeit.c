@@ -1,0 +1,1071 @@
+/* timeit.c: `hone timeit` — Python's `python -m timeit` for C snippets: the snippet is compiled
+ * (snippet.c, cached), loaded into a forked child that runs the timing loop through the hone_run
+ * driver and sends the trials back over a pipe, and the parent prints Python's line, hone's richer
+ * statistics, a comparison of variants, JSON or CSV.
+ *
+ * The child is what keeps hone safe from the snippet: a crash or a hang ends the child, never
+ * hone, and is reported with the signal and the phase (setup or stmt) it happened in.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "hone/clock.h"
+#include "hone/counters.h"
+#include "hone/stats.h"
+#include "hone/timeit.h"
+#include "snippet.h"
+
+#define CMD "timeit"
+
+/* Defaults chosen by measurement (bench/timeit.sh): trials of at least 20 ms and the best of 5
+ * give a median that varies by well under 2 % between invocations for sub-microsecond statements,
+ * in about 0.2 s (Python: 0.2 s trials, best of 5, 1.4 to 2.6 s). */
+#define DEFAULT_TARGET 0.02
+#define DEFAULT_REPEAT 5
+/* Below this per-loop time the statement has most likely been optimised away. */
+#define OPTIMISED_AWAY_NS 0.25
+
+/* ---- options ---- */
+
+typedef struct timeit_opts {
+  uint64_t number; /* 0: autorange */
+  unsigned repeat;
+  double target;
+  bool process;
+  const char *unit; /* NULL: chosen per value as Python does */
+  int verbose;
+  int precision;
+  hone__strv setup_lines, stmts, includes, libs, libdirs, incdirs, ccs, cflags;
+  char *setup_file_text;
+  bool compare, no_cache, csv;
+  const char *json;
+  double timeout; /* seconds; 0 = none */
+} timeit_opts;
+
+/* One combination of compiler, flags and statement, and what its measurement gave. */
+typedef struct variant {
+  const char *cc, *cflags;
+  char *stmt;
+  char *label;
+  hone__snippet_obj obj;
+  bool measured;
+  uint64_t number;
+  unsigned trials;
+  double *per_loop; /* ns */
+  hone_stats stats;
+  bool have_counters;
+  double counters[HONE_COUNTER_COUNT];
+  bool counter_avail[HONE_COUNTER_COUNT];
+  char *counter_note;
+  size_t nauto;
+  uint64_t auto_number[64];
+  double auto_ns[64];
+} variant;
+
+static void usage(FILE *out) {
+  fprintf(
+      out,
+      "usage: hone timeit [-n N] [-r R] [-s SETUP]... [-p] [-u nsec|usec|msec|sec] [-v]\n"
+      "                   [-i HEADER]... [-l LIB]... [-L DIR]... [-I DIR]...\n"
+      "                   [--setup-file FILE] [--cc CC]... [--cflags FLAGS]... [--compare]\n"
+      "                   [--no-cache] [--timeout SECONDS] [--target SECONDS]\n"
+      "                   [--json FILE] [--csv] [STMT...]\n"
+      "\n"
+      "Times a C statement, like python -m timeit: SETUP runs once, then STMT runs N times in a\n"
+      "loop between two clock reads (no function call per iteration), for R trials; the best\n"
+      "trial is reported as Python reports it, then median +- MAD, min, max and counters.\n"
+      "The snippet is compiled to a shared object, cached, and run in a child process.\n"
+      "\n"
+      "Snippet:\n"
+      "  STMT...               lines of the statement (none: the empty statement)\n"
+      "  -s, --setup SETUP     a line of setup, run once in the statement's scope (repeatable)\n"
+      "      --setup-file FILE  setup read from FILE (before any -s)\n"
+      "  -i, --include HEADER  #include HEADER too (stdio, stdlib, string, stdint, stdbool,\n"
+      "                        math, time, ... are always included)\n"
+      "  keep(x) marks a value as used, clobber() marks memory as read: use them so the\n"
+      "  compiler cannot delete the work being timed.\n"
+      "\n"
+      "Measurement:\n"
+      "  -n, --number N        loops per trial (default: autorange, as Python: 1, 2, 5, 10, ...\n"
+      "                        until a trial takes --target seconds)\n"
+      "  -r, --repeat R        trials (default %d; Python's is 5)\n"
+      "      --target SECONDS  autorange trial length (default %g; Python's is 0.2)\n"
+      "  -p, --process         measure process CPU time instead of wall-clock time\n"
+      "  -u, --unit UNIT       nsec, usec, msec or sec for the output\n"
+      "  -v, --verbose         print every autorange step and the raw times (-vv: 4 digits)\n"
+      "      --timeout SECONDS stop a snippet that runs longer than this\n"
+      "\n"
+      "Compilation:\n"
+      "      --cc CC           the compiler (default $CC, else cc); repeat to compare\n"
+      "      --cflags FLAGS    compiler flags (default -O2); repeat to compare\n"
+      "  -l LIB, -L DIR, -I DIR  link a library, search a directory, as the compiler does\n"
+      "      --no-cache        compile afresh into a temporary directory\n"
+      "  Compiled snippets are cached in $XDG_CACHE_HOME/hone (see hone cache).\n"
+      "\n"
+      "Comparison and output:\n"
+      "      --compare         time each STMT on its own and compare them\n"
+      "      --json FILE       write every trial, statistics and machine facts as JSON\n"
+      "                        (FILE '-': standard output, instead of the text)\n"
+      "      --csv             print one CSV row per variant instead of the text\n"
+      "  -h, --help            show this help\n"
+      "\n"
+      "Exit status: 0 measured, 1 the snippet crashed or timed out, 2 usage error or the\n"
+      "snippet does not compile.\n",
+      DEFAULT_REPEAT, DEFAULT_TARGET);
+}
+
+static void opts_free(timeit_opts *o) {
+  hone__strv *lists[] = {&o->setup_lines, &o->stmts,   &o->includes, &o->libs,
+                         &o->libdirs,     &o->incdirs, &o->ccs,      &o->cflags};
+  for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) hone__strv_free(lists[i]);
+  free(o->setup_file_text);
+}
+
+static char *join_lines(const hone__strv *v, const char *prefix) {
+  size_t len = (prefix ? strlen(prefix) + 1 : 0) + 1;
+  for (size_t i = 0; i < v->n; i++) len += strlen(v->v[i]) + 1;
+  char *s = malloc(len);
+  if (!s) return NULL;
+  s[0] = '\0';
+  if (prefix && *prefix) {
+    strcat(s, prefix);
+    if (v->n) strcat(s, "\n");
+  }
+  for (size_t i = 0; i < v->n; i++) {
+    strcat(s, v->v[i]);
+    if (i + 1 < v->n) strcat(s, "\n");
+  }
+  return s;
+}
+
+/* ---- Python's formatting ---- */
+
+static const struct {
+  const char *name;
+  double scale;
+} units[] = {{"sec", 1.0}, {"msec", 1e-3}, {"usec", 1e-6}, {"nsec", 1e-9}};
+
+/* Python's format_time: the largest unit the value reaches (nsec below that), %.*g. */
+static char *format_time(const timeit_opts *o, double seconds, char *buf, size_t len) {
+  size_t i = 0;
+  if (o->unit) {
+    while (strcmp(units[i].name, o->unit) != 0) i++;
+  } else {
+    while (i + 1 < sizeof units / sizeof units[0] && !(seconds >= units[i].scale)) i++;
+  }
+  snprintf(buf, len, "%.*g %s", o->precision, seconds / units[i].scale, units[i].name);
+  return buf;
+}
+
+/* ---- the measuring child ---- */
+
+enum { MSG_SETUP_DONE = 1, MSG_AUTORANGE = 2, MSG_TRIAL = 3, MSG_RESULT = 4, MSG_ERROR = 5 };
+enum { ERR_LOAD = 1, ERR_RUN = 2 };
+
+static int child_fd = -1;
+static bool child_setup_done;
+static hone_run *child_run;
+
+static void child_send(uint32_t type, const void *payload, uint32_t len) {
+  unsigned char *buf = malloc(8 + (size_t)len);
+  if (!buf) return;
+  memcpy(buf, &type, 4);
+  memcpy(buf + 4, &len, 4);
+  if (len) memcpy(buf + 8, payload, len);
+  size_t off = 0, total = 8 + (size_t)len;
+  while (off < total) {
+    ssize_t w = write(child_fd, buf + off, total - off);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    off += (size_t)w;
+  }
+  free(buf);
+}
+
+static void child_error(uint32_t kind, const char *msg) {
+  size_t l = strlen(msg);
+  unsigned char *p = malloc(4 + l);
+  if (!p) return;
+  memcpy(p, &kind, 4);
+  memcpy(p + 4, msg, l);
+  child_send(MSG_ERROR, p, (uint32_t)(4 + l));
+  free(p);
+}
+
+static uint64_t drv_next(void *run) {
+  if (!child_setup_done) {
+    child_setup_done = true;
+    child_send(MSG_SETUP_DONE, NULL, 0);
+  }
+  return hone_run_next(run);
+}
+static void drv_start(void *run) {
+  hone_run_start(run);
+}
+static void drv_stop(void *run) {
+  hone_run_stop(run);
+}
+
+static void on_trial(void *arg, const char *phase, unsigned index, unsigned total, uint64_t number,
+                     double trial_ns) {
+  (void)arg;
+  unsigned char p[24];
+  uint32_t idx = index, tot = total;
+  memcpy(p, &idx, 4);
+  memcpy(p + 4, &tot, 4);
+  memcpy(p + 8, &number, 8);
+  memcpy(p + 16, &trial_ns, 8);
+  child_send(strcmp(phase, "autorange") == 0 ? MSG_AUTORANGE : MSG_TRIAL, p, sizeof p);
+}
+
+static void send_result(hone_result *res) {
+  uint64_t number = hone_result_number(res);
+  uint32_t trials = (uint32_t)hone_result_trials(res);
+  double values[HONE_COUNTER_COUNT] = {0};
+  bool avail[HONE_COUNTER_COUNT] = {0};
+  const char *note = NULL;
+  uint32_t have = hone_result_counters(res, values, avail, &note) == 0;
+  size_t nl = note ? strlen(note) : 0;
+  size_t len = 8 + 4 + (size_t)trials * 8 + 4 + sizeof values + HONE_COUNTER_COUNT + nl;
+  unsigned char *p = malloc(len), *q = p;
+  if (!p) return;
+  memcpy(q, &number, 8), q += 8;
+  memcpy(q, &trials, 4), q += 4;
+  memcpy(q, hone_result_per_loop(res), (size_t)trials * 8), q += (size_t)trials * 8;
+  memcpy(q, &have, 4), q += 4;
+  memcpy(q, values, sizeof values), q += sizeof values;
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) *q++ = avail[i];
+  if (nl) memcpy(q, note, nl);
+  child_send(MSG_RESULT, p, (uint32_t)len);
+  free(p);
+}
+
+static void child_main(const timeit_opts *o, const char *so_path) {
+  /* The snippet's faults must end this process with their own signal, whatever handlers the
+   * parent (or a sanitizer runtime) installed. */
+  static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  signal(SIGPIPE, SIG_DFL);
+
+  void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    child_error(ERR_LOAD, e ? e : "dlopen failed");
+    _exit(3);
+  }
+  hone__snippet_fn fn;
+  *(void **)&fn = dlsym(h, HONE__SNIPPET_SYMBOL);
+  if (!fn) {
+    child_error(ERR_LOAD, "the object has no " HONE__SNIPPET_SYMBOL);
+    _exit(3);
+  }
+  hone_timing_config cfg;
+  hone_timing_config_init(&cfg);
+  cfg.clock = o->process ? HONE_CLOCK_PROCESS_CPU : HONE_CLOCK_MONOTONIC;
+  cfg.number = o->number;
+  cfg.repeat = o->repeat;
+  cfg.autorange_target = o->target;
+  cfg.counters = true;
+  cfg.on_trial = on_trial;
+  int rc = hone_run_new(&cfg, &child_run);
+  if (rc < 0) {
+    child_error(ERR_RUN, hone_strerror(rc));
+    _exit(4);
+  }
+  hone__snippet_driver d = {HONE__SNIPPET_ABI, child_run, drv_next, drv_start, drv_stop};
+  if (fn(&d) != 0) {
+    child_error(ERR_LOAD, "the object was built for another version of hone");
+    _exit(3);
+  }
+  fflush(NULL);
+  hone_result *res = NULL;
+  rc = hone_run_finish(child_run, &res);
+  if (rc < 0) {
+    child_error(ERR_RUN, rc == HONE_ESTATE ? "the statement left the timing loop (return or "
+                                             "goto?) before the measurement ended"
+                                           : hone_strerror(rc));
+    _exit(4);
+  }
+  send_result(res);
+  hone_result_free(res);
+  hone_run_free(child_run);
+  _exit(0);
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Outcome of one measurement. */
+enum { MEASURED = 0, LOAD_FAILED = 1, FAILED = 2 };
+
+static void progress_trial(const variant *v, size_t nvar, const char *what, unsigned i,
+                           unsigned n) {
+  if (nvar > 1)
+    hone__cli_progress("hone timeit: %s: %s %u/%u", v->label, what, i, n);
+  else
+    hone__cli_progress("hone timeit: %s %u/%u", what, i, n);
+}
+
+static void parse_message(variant *v, size_t nvar, uint32_t type, const unsigned char *p,
+                          uint32_t len, bool *setup_done, char **err, uint32_t *err_kind) {
+  switch (type) {
+  case MSG_SETUP_DONE:
+    *setup_done = true;
+    break;
+  case MSG_AUTORANGE:
+  case MSG_TRIAL:
+    if (len == 24) {
+      uint32_t idx, tot;
+      uint64_t number;
+      double ns;
+      memcpy(&idx, p, 4);
+      memcpy(&tot, p + 4, 4);
+      memcpy(&number, p + 8, 8);
+      memcpy(&ns, p + 16, 8);
+      if (type == MSG_AUTORANGE) {
+        if (v->nauto < sizeof v->auto_ns / sizeof v->auto_ns[0]) {
+          v->auto_number[v->nauto] = number;
+          v->auto_ns[v->nauto++] = ns;
+        }
+        hone__cli_progress("hone timeit: %s%scalibrating: %llu loops", nvar > 1 ? v->label : "",
+                           nvar > 1 ? ": " : "", (unsigned long long)number);
+      } else {
+        progress_trial(v, nvar, "trial", idx + 1, tot);
+      }
+    }
+    break;
+  case MSG_RESULT: {
+    if (len < 12) break;
+    uint32_t trials;
+    memcpy(&v->number, p, 8);
+    memcpy(&trials, p + 8, 4);
+    size_t need = 12 + (size_t)trials * 8 + 4 + sizeof v->counters + HONE_COUNTER_COUNT;
+    if (len < need || trials == 0) break;
+    free(v->per_loop);
+    v->per_loop = malloc((size_t)trials * sizeof(double));
+    if (!v->per_loop) break;
+    memcpy(v->per_loop, p + 12, (size_t)trials * 8);
+    const unsigned char *q = p + 12 + (size_t)trials * 8;
+    uint32_t have;
+    memcpy(&have, q, 4);
+    q += 4;
+    v->have_counters = have != 0;
+    memcpy(v->counters, q, sizeof v->counters);
+    q += sizeof v->counters;
+    for (int i = 0; i < HONE_COUNTER_COUNT; i++) v->counter_avail[i] = *q++ != 0;
+    size_t nl = len - need;
+    free(v->counter_note);
+    v->counter_note = nl ? strndup((const char *)q, nl) : NULL;
+    v->trials = trials;
+    v->measured = true;
+    break;
+  }
+  case MSG_ERROR:
+    if (len >= 4) {
+      memcpy(err_kind, p, 4);
+      free(*err);
+      *err = strndup((const char *)p + 4, len - 4);
+    }
+    break;
+  }
+}
+
+/* Runs v's object in a child. Prints failures. */
+static int measure(const timeit_opts *o, variant *v, size_t nvar) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return hone__cli_error(CMD, "pipe: %s", strerror(errno)), FAILED;
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    hone__cli_error(CMD, "fork: %s", strerror(errno));
+    return FAILED;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    child_fd = fds[1];
+    child_main(o, v->obj.so_path);
+  }
+  close(fds[1]);
+  v->nauto = 0;
+  v->measured = false;
+  bool setup_done = false, timed_out = false;
+  char *err = NULL;
+  uint32_t err_kind = 0;
+  unsigned char *buf = NULL;
+  size_t have = 0, cap = 0;
+  double deadline = o->timeout > 0 ? now_s() + o->timeout : 0;
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline > 0) {
+      double left = deadline - now_s();
+      if (left <= 0) {
+        timed_out = true;
+        break;
+      }
+      wait_ms = (int)(left * 1000) + 1;
+    }
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    int pr = poll(&pfd, 1, wait_ms);
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr < 0) break;
+    if (pr == 0) continue;
+    if (cap - have < 65536) {
+      size_t ncap = cap ? cap * 2 : 65536 * 2;
+      unsigned char *nb = realloc(buf, ncap);
+      if (!nb) break;
+      buf = nb;
+      cap = ncap;
+    }
+    ssize_t r = read(fds[0], buf + have, cap - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    have += (size_t)r;
+    size_t off = 0;
+    while (have - off >= 8) {
+      uint32_t type, len;
+      memcpy(&type, buf + off, 4);
+      memcpy(&len, buf + off + 4, 4);
+      if (have - off - 8 < len) break;
+      parse_message(v, nvar, type, buf + off + 8, len, &setup_done, &err, &err_kind);
+      off += 8 + (size_t)len;
+    }
+    memmove(buf, buf + off, have - off);
+    have -= off;
+  }
+  close(fds[0]);
+  free(buf);
+  if (timed_out) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  hone__cli_progress_done();
+  char prefix[512] = "";
+  if (nvar > 1) snprintf(prefix, sizeof prefix, "%s: ", v->label);
+  const char *phase = setup_done ? "stmt" : "setup";
+  int outcome = FAILED;
+  if (timed_out) {
+    hone__cli_error(CMD, "%s%s timed out after %g s (--timeout)", prefix, phase, o->timeout);
+  } else if (WIFSIGNALED(status)) {
+    const char *name = sigabbrev_np(WTERMSIG(status));
+    hone__cli_error(CMD, "%s%s crashed: SIG%s", prefix, phase, name ? name : "?");
+  } else if (err) {
+    hone__cli_error(CMD, "%s%s%s", prefix, err_kind == ERR_LOAD ? "cannot load the snippet: " : "",
+                    err);
+    if (err_kind == ERR_LOAD) outcome = LOAD_FAILED;
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    hone__cli_error(CMD, "%s%s exited with status %d", prefix, phase,
+                    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  } else if (!v->measured) {
+    hone__cli_error(CMD, "%sthe measurement ended without a result", prefix);
+  } else {
+    outcome = MEASURED;
+  }
+  free(err);
+  if (outcome == MEASURED) {
+    if (hone_stats_compute(v->per_loop, v->trials, HONE_OUTLIER_TUKEY, &v->stats) < 0) {
+      hone__cli_error(CMD, "%sinvalid timings", prefix);
+      outcome = FAILED;
+    }
+  }
+  return outcome;
+}
+
+/* ---- text output ---- */
+
+static void print_python_lines(const timeit_opts *o, const variant *v) {
+  char b1[64], b2[64];
+  if (o->verbose) {
+    if (o->number == 0) {
+      for (size_t i = 0; i < v->nauto; i++)
+        printf("%llu loop%s -> %.*g secs\n", (unsigned long long)v->auto_number[i],
+               v->auto_number[i] != 1 ? "s" : "", o->precision, v->auto_ns[i] / 1e9);
+      printf("\n");
+    }
+    printf("raw times: ");
+    for (unsigned i = 0; i < v->trials; i++)
+      printf("%s%s", i ? ", " : "",
+             format_time(o, v->per_loop[i] * (double)v->number / 1e9, b1, sizeof b1));
+    printf("\n\n");
+  }
+  printf("%llu loop%s, best of %u: %s per loop\n", (unsigned long long)v->number,
+         v->number != 1 ? "s" : "", o->repeat, format_time(o, v->stats.min / 1e9, b1, sizeof b1));
+  (void)b2;
+}
+
+static void print_warnings(const timeit_opts *o, const variant *v, size_t nvar) {
+  char b1[64], b2[64];
+  char prefix[512] = "";
+  if (nvar > 1) snprintf(prefix, sizeof prefix, "%s: ", v->label);
+  if (v->stats.max >= v->stats.min * 4 && v->stats.min > 0)
+    fprintf(stderr,
+            "hone timeit: %swarning: The test results are likely unreliable. The worst time (%s) "
+            "was %0.1f times slower than the best time (%s).\n",
+            prefix, format_time(o, v->stats.max / 1e9, b1, sizeof b1), v->stats.max / v->stats.min,
+            format_time(o, v->stats.min / 1e9, b2, sizeof b2));
+  if (v->stats.min < OPTIMISED_AWAY_NS && !o->process)
+    fprintf(stderr,
+            "hone timeit: %swarning: %s per loop: the statement was probably optimised away; "
+            "pass its result to keep(), e.g. 'x = f(x); keep(x);'\n",
+            prefix, format_time(o, v->stats.min / 1e9, b1, sizeof b1));
+}
+
+static void print_rich_lines(const timeit_opts *o, const variant *v) {
+  char b1[64], b2[64];
+  printf("  median ± MAD:  %s ± %s\n", format_time(o, v->stats.median / 1e9, b1, sizeof b1),
+         format_time(o, v->stats.mad / 1e9, b2, sizeof b2));
+  printf("  min ... max:   %s ... %s\n", format_time(o, v->stats.min / 1e9, b1, sizeof b1),
+         format_time(o, v->stats.max / 1e9, b2, sizeof b2));
+  if (!v->have_counters) return;
+  bool cyc = v->counter_avail[HONE_COUNTER_CYCLES];
+  bool ins = v->counter_avail[HONE_COUNTER_INSTRUCTIONS];
+  if (cyc || ins) {
+    printf("  per loop:      ");
+    if (cyc) printf("%.4g cycles", v->counters[HONE_COUNTER_CYCLES]);
+    if (ins) printf("%s%.4g instructions", cyc ? ", " : "", v->counters[HONE_COUNTER_INSTRUCTIONS]);
+    if (cyc && ins && v->counters[HONE_COUNTER_CYCLES] > 0)
+      printf(" (%.2f IPC)",
+             v->counters[HONE_COUNTER_INSTRUCTIONS] / v->counters[HONE_COUNTER_CYCLES]);
+    printf("\n");
+    return;
+  }
+  printf("  counters:      %s\n", v->counter_note ? v->counter_note : "no hardware counters");
+  bool any = false;
+  for (int id = HONE_COUNTER_TASK_CLOCK; id < HONE_COUNTER_COUNT; id++) {
+    if (!v->counter_avail[id]) continue;
+    if (!any) printf("  software/loop: ");
+    if (id == HONE_COUNTER_TASK_CLOCK)
+      printf("%s%s %s", any ? ", " : "", hone_counter_name(id),
+             format_time(o, v->counters[id] / 1e9, b1, sizeof b1));
+    else
+      printf("%s%s %.3g", any ? ", " : "", hone_counter_name(id), v->counters[id]);
+    any = true;
+  }
+  if (any) printf("\n");
+}
+
+/* The comparison: every variant's row, then how much faster the fastest ran than each other. */
+static void print_comparison(const timeit_opts *o, variant *vs, size_t n) {
+  static const char *const headers[] = {"variant", "loops", "best", "median",
+                                        "± MAD",   "min",   "max",  "cycles/loop"};
+  hone__table *t = hone__table_new(8, headers, "lrrrrrrr");
+  if (!t) return;
+  for (size_t i = 0; i < n; i++) {
+    variant *v = &vs[i];
+    if (!v->measured) continue;
+    char b[5][64], cyc[32] = "-", loops[32];
+    snprintf(loops, sizeof loops, "%llu", (unsigned long long)v->number);
+    if (v->have_counters && v->counter_avail[HONE_COUNTER_CYCLES])
+      snprintf(cyc, sizeof cyc, "%.4g", v->counters[HONE_COUNTER_CYCLES]);
+    const char *cells[8] = {v->label,
+                            loops,
+                            format_time(o, v->stats.min / 1e9, b[0], 64),
+                            format_time(o, v->stats.median / 1e9, b[1], 64),
+                            format_time(o, v->stats.mad / 1e9, b[2], 64),
+                            format_time(o, v->stats.min / 1e9, b[3], 64),
+                            format_time(o, v->stats.max / 1e9, b[4], 64),
+                            cyc};
+    hone__table_add(t, cells);
+  }
+  printf("\n");
+  hone__table_print(t, stdout);
+  hone__table_free(t);
+  size_t best = n;
+  for (size_t i = 0; i < n; i++)
+    if (vs[i].measured && (best == n || vs[i].stats.mean < vs[best].stats.mean)) best = i;
+  if (best == n) return;
+  printf("\nSummary\n");
+  for (size_t i = 0; i < n; i++) {
+    if (i == best || !vs[i].measured) continue;
+    hone_ratio r;
+    if (hone_stats_ratio(vs[i].per_loop, vs[i].trials, vs[best].per_loop, vs[best].trials, &r) < 0)
+      continue;
+    printf("  %s ran %.2f ± %.2f times faster than %s\n", vs[best].label, r.value, r.uncertainty,
+           vs[i].label);
+  }
+}
+
+static void print_csv(variant *vs, size_t n, const timeit_opts *o) {
+  static const char *const headers[] = {"label",
+                                        "cc",
+                                        "cflags",
+                                        "stmt",
+                                        "loops",
+                                        "repeat",
+                                        "best_ns",
+                                        "median_ns",
+                                        "mad_ns",
+                                        "min_ns",
+                                        "max_ns",
+                                        "mean_ns",
+                                        "stdev_ns",
+                                        "cycles_per_loop",
+                                        "instructions_per_loop"};
+  enum { NC = sizeof headers / sizeof headers[0] };
+  hone__table *t = hone__table_new(NC, headers, NULL);
+  if (!t) return;
+  for (size_t i = 0; i < n; i++) {
+    variant *v = &vs[i];
+    if (!v->measured) continue;
+    char num[12][40];
+    snprintf(num[0], 40, "%llu", (unsigned long long)v->number);
+    snprintf(num[1], 40, "%u", o->repeat);
+    double f[7] = {v->stats.min, v->stats.median, v->stats.mad,  v->stats.min,
+                   v->stats.max, v->stats.mean,   v->stats.stdev};
+    for (int k = 0; k < 7; k++) snprintf(num[2 + k], 40, "%.6g", f[k]);
+    snprintf(num[9], 40, "%s", "");
+    snprintf(num[10], 40, "%s", "");
+    if (v->have_counters && v->counter_avail[HONE_COUNTER_CYCLES])
+      snprintf(num[9], 40, "%.6g", v->counters[HONE_COUNTER_CYCLES]);
+    if (v->have_counters && v->counter_avail[HONE_COUNTER_INSTRUCTIONS])
+      snprintf(num[10], 40, "%.6g", v->counters[HONE_COUNTER_INSTRUCTIONS]);
+    const char *cells[NC] = {v->label, v->cc,  v->cflags, v->stmt, num[0], num[1], num[2], num[3],
+                             num[4],   num[5], num[6],    num[7],  num[8], num[9], num[10]};
+    hone__table_add(t, cells);
+  }
+  hone__table_print_csv(t, stdout);
+  hone__table_free(t);
+}
+
+/* ---- JSON ---- */
+
+static char *cpu_model(void) {
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return NULL;
+  char line[512];
+  char *model = NULL;
+  while (!model && fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) == 0 || strncmp(line, "Model", 5) == 0) {
+      char *c = strchr(line, ':');
+      if (!c) continue;
+      c++;
+      while (*c == ' ' || *c == '\t') c++;
+      c[strcspn(c, "\n")] = '\0';
+      model = strdup(c);
+    }
+  }
+  fclose(f);
+  return model;
+}
+
+static cJSON *stats_json(const hone_stats *s) {
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddNumberToObject(j, "n", (double)s->n);
+  cJSON_AddNumberToObject(j, "min_ns", s->min);
+  cJSON_AddNumberToObject(j, "max_ns", s->max);
+  cJSON_AddNumberToObject(j, "mean_ns", s->mean);
+  cJSON_AddNumberToObject(j, "stdev_ns", s->stdev);
+  cJSON_AddNumberToObject(j, "median_ns", s->median);
+  cJSON_AddNumberToObject(j, "mad_ns", s->mad);
+  cJSON_AddNumberToObject(j, "q1_ns", s->q1);
+  cJSON_AddNumberToObject(j, "q3_ns", s->q3);
+  cJSON_AddNumberToObject(j, "outliers_low", (double)s->outliers_low);
+  cJSON_AddNumberToObject(j, "outliers_high", (double)s->outliers_high);
+  return j;
+}
+
+static int write_json(const timeit_opts *o, const char *setup, variant *vs, size_t n) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddNumberToObject(root, "version", 1);
+  cJSON_AddStringToObject(root, "tool", "hone timeit");
+  cJSON_AddStringToObject(root, "hone_version", hone_version());
+  cJSON *m = cJSON_AddObjectToObject(root, "machine");
+  char *cpu = cpu_model();
+  cJSON_AddStringToObject(m, "cpu", cpu ? cpu : "unknown");
+  free(cpu);
+  cJSON_AddNumberToObject(m, "nproc", (double)sysconf(_SC_NPROCESSORS_ONLN));
+  struct utsname u;
+  if (uname(&u) == 0) {
+    char k[600];
+    snprintf(k, sizeof k, "%s %s %s", u.sysname, u.release, u.machine);
+    cJSON_AddStringToObject(m, "kernel", k);
+  }
+  cJSON *c = cJSON_AddObjectToObject(root, "clock");
+  hone_clock_id cid = o->process ? HONE_CLOCK_PROCESS_CPU : HONE_CLOCK_MONOTONIC;
+  hone_clock_info ci;
+  cJSON_AddStringToObject(c, "name", hone_clock_name(cid) ? hone_clock_name(cid) : "?");
+  if (hone_clock_info_get(cid, &ci) == 0) {
+    cJSON_AddStringToObject(c, "source", ci.source ? ci.source : "");
+    cJSON_AddNumberToObject(c, "resolution_ns", ci.resolution_ns);
+    cJSON_AddNumberToObject(c, "cost_ns", ci.cost_ns);
+  }
+  cJSON_AddStringToObject(root, "setup", setup);
+  cJSON_AddNumberToObject(root, "number", (double)o->number);
+  cJSON_AddNumberToObject(root, "repeat", o->repeat);
+  cJSON_AddNumberToObject(root, "autorange_target_s", o->target);
+  cJSON *res = cJSON_AddArrayToObject(root, "results");
+  for (size_t i = 0; i < n; i++) {
+    variant *v = &vs[i];
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddItemToArray(res, r);
+    cJSON_AddStringToObject(r, "label", v->label);
+    cJSON_AddStringToObject(r, "stmt", v->stmt);
+    cJSON *cc = cJSON_AddObjectToObject(r, "compiler");
+    cJSON_AddStringToObject(cc, "command", v->cc);
+    cJSON_AddStringToObject(cc, "path", v->obj.cc_path ? v->obj.cc_path : "");
+    cJSON_AddStringToObject(cc, "version", v->obj.cc_version ? v->obj.cc_version : "");
+    cJSON_AddStringToObject(r, "cflags", v->cflags);
+    cJSON_AddBoolToObject(r, "cache_hit", v->obj.cache_hit);
+    cJSON_AddStringToObject(r, "cache_key", v->obj.key);
+    cJSON_AddNumberToObject(r, "compile_s", v->obj.compile_seconds);
+    cJSON_AddBoolToObject(r, "measured", v->measured);
+    if (!v->measured) continue;
+    cJSON_AddNumberToObject(r, "loops", (double)v->number);
+    cJSON *pl = cJSON_AddArrayToObject(r, "per_loop_ns");
+    cJSON *raw = cJSON_AddArrayToObject(r, "raw_ns");
+    for (unsigned k = 0; k < v->trials; k++) {
+      cJSON_AddItemToArray(pl, cJSON_CreateNumber(v->per_loop[k]));
+      cJSON_AddItemToArray(raw, cJSON_CreateNumber(v->per_loop[k] * (double)v->number));
+    }
+    cJSON *ar = cJSON_AddArrayToObject(r, "autorange");
+    for (size_t k = 0; k < v->nauto; k++) {
+      cJSON *step = cJSON_CreateObject();
+      cJSON_AddNumberToObject(step, "loops", (double)v->auto_number[k]);
+      cJSON_AddNumberToObject(step, "ns", v->auto_ns[k]);
+      cJSON_AddItemToArray(ar, step);
+    }
+    cJSON_AddItemToObject(r, "stats", stats_json(&v->stats));
+    cJSON *cn = cJSON_AddObjectToObject(r, "counters_per_loop");
+    if (v->have_counters)
+      for (int id = 0; id < HONE_COUNTER_COUNT; id++)
+        if (v->counter_avail[id])
+          cJSON_AddNumberToObject(cn, hone_counter_name((hone_counter_id)id), v->counters[id]);
+    if (v->counter_note)
+      cJSON_AddStringToObject(r, "counters_note", v->counter_note);
+    else
+      cJSON_AddNullToObject(r, "counters_note");
+  }
+  cJSON *cmp = cJSON_AddArrayToObject(root, "comparison");
+  size_t best = n;
+  for (size_t i = 0; i < n; i++)
+    if (vs[i].measured && (best == n || vs[i].stats.mean < vs[best].stats.mean)) best = i;
+  for (size_t i = 0; n > 1 && best < n && i < n; i++) {
+    hone_ratio rt;
+    if (i == best || !vs[i].measured ||
+        hone_stats_ratio(vs[i].per_loop, vs[i].trials, vs[best].per_loop, vs[best].trials, &rt) < 0)
+      continue;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "faster", vs[best].label);
+    cJSON_AddStringToObject(e, "slower", vs[i].label);
+    cJSON_AddNumberToObject(e, "ratio", rt.value);
+    cJSON_AddNumberToObject(e, "uncertainty", rt.uncertainty);
+    cJSON_AddItemToArray(cmp, e);
+  }
+  char *text = cJSON_Print(root);
+  cJSON_Delete(root);
+  if (!text) return hone__cli_error(CMD, "out of memory");
+  int rc = HONE_EXIT_OK;
+  if (strcmp(o->json, "-") == 0) {
+    printf("%s\n", text);
+  } else {
+    FILE *f = fopen(o->json, "w");
+    if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0) {
+      rc = hone__cli_error(CMD, "cannot write %s: %s", o->json, strerror(errno));
+    }
+  }
+  cJSON_free(text);
+  return rc;
+}
+
+/* ---- the command ---- */
+
+static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
+  enum {
+    OPT_CC = 256,
+    OPT_CFLAGS,
+    OPT_SETUP_FILE,
+    OPT_COMPARE,
+    OPT_NO_CACHE,
+    OPT_TIMEOUT,
+    OPT_JSON,
+    OPT_CSV,
+    OPT_TARGET
+  };
+  static const struct option longopts[] = {
+      {"number", required_argument, NULL, 'n'},
+      {"repeat", required_argument, NULL, 'r'},
+      {"setup", required_argument, NULL, 's'},
+      {"process", no_argument, NULL, 'p'},
+      {"unit", required_argument, NULL, 'u'},
+      {"verbose", no_argument, NULL, 'v'},
+      {"help", no_argument, NULL, 'h'},
+      {"include", required_argument, NULL, 'i'},
+      {"cc", required_argument, NULL, OPT_CC},
+      {"cflags", required_argument, NULL, OPT_CFLAGS},
+      {"setup-file", required_argument, NULL, OPT_SETUP_FILE},
+      {"compare", no_argument, NULL, OPT_COMPARE},
+      {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"target", required_argument, NULL, OPT_TARGET},
+      {"json", required_argument, NULL, OPT_JSON},
+      {"csv", no_argument, NULL, OPT_CSV},
+      {NULL, 0, NULL, 0},
+  };
+  optind = 1;
+  opterr = 0;
+  int c;
+  unsigned long long u;
+  while ((c = getopt_long(argc, argv, ":n:r:s:pu:vhi:l:L:I:", longopts, NULL)) != -1) {
+    int rc = 0;
+    switch (c) {
+    case 'n':
+      if (!hone__cli_parse_u64(optarg, &u))
+        return hone__cli_usage_error(CMD, "-n needs a number of loops, not '%s'", optarg);
+      o->number = u;
+      break;
+    case 'r':
+      if (!hone__cli_parse_u64(optarg, &u) || u > 1000000)
+        return hone__cli_usage_error(CMD, "-r needs a number of trials, not '%s'", optarg);
+      o->repeat = u ? (unsigned)u : 1; /* as Python: 0 means 1 */
+      break;
+    case 's':
+      rc = hone__strv_push(&o->setup_lines, optarg);
+      break;
+    case 'p':
+      o->process = true;
+      break;
+    case 'u': {
+      bool ok = false;
+      for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(optarg, units[i].name) == 0) ok = true;
+      if (!ok)
+        return hone__cli_usage_error(
+            CMD, "unrecognized unit '%s'. Please select nsec, usec, msec, or sec.", optarg);
+      o->unit = optarg;
+      break;
+    }
+    case 'v':
+      if (o->verbose) o->precision++;
+      o->verbose++;
+      break;
+    case 'h':
+      *help = true;
+      return HONE_EXIT_OK;
+    case 'i':
+      rc = hone__strv_push(&o->includes, optarg);
+      break;
+    case 'l':
+      rc = hone__strv_push(&o->libs, optarg);
+      break;
+    case 'L':
+      rc = hone__strv_push(&o->libdirs, optarg);
+      break;
+    case 'I':
+      rc = hone__strv_push(&o->incdirs, optarg);
+      break;
+    case OPT_CC:
+      rc = hone__strv_push(&o->ccs, optarg);
+      break;
+    case OPT_CFLAGS:
+      rc = hone__strv_push(&o->cflags, optarg);
+      break;
+    case OPT_SETUP_FILE: {
+      FILE *f = fopen(optarg, "r");
+      if (!f) return hone__cli_usage_error(CMD, "cannot read %s: %s", optarg, strerror(errno));
+      size_t cap = 4096, len = 0;
+      char *text = malloc(cap);
+      size_t r;
+      while (text && (r = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += r;
+        if (cap - len < 2) {
+          char *nt = realloc(text, cap * 2);
+          if (!nt) {
+            free(text);
+            text = NULL;
+          }
+          text = nt;
+          cap *= 2;
+        }
+      }
+      fclose(f);
+      if (!text) return hone__cli_error(CMD, "out of memory");
+      text[len] = '\0';
+      free(o->setup_file_text);
+      o->setup_file_text = text;
+      break;
+    }
+    case OPT_COMPARE:
+      o->compare = true;
+      break;
+    case OPT_NO_CACHE:
+      o->no_cache = true;
+      break;
+    case OPT_TIMEOUT:
+      if (!hone__cli_parse_double(optarg, &o->timeout) || o->timeout <= 0)
+        return hone__cli_usage_error(CMD, "--timeout needs a positive number of seconds, not '%s'",
+                                     optarg);
+      break;
+    case OPT_TARGET:
+      if (!hone__cli_parse_double(optarg, &o->target) || o->target <= 0 || o->target > 3600)
+        return hone__cli_usage_error(CMD, "--target needs a positive number of seconds, not '%s'",
+                                     optarg);
+      break;
+    case OPT_JSON:
+      o->json = optarg;
+      break;
+    case OPT_CSV:
+      o->csv = true;
+      break;
+    case ':':
+      return hone__cli_usage_error(CMD, "option '%s' needs an argument", argv[optind - 1]);
+    default:
+      if (optopt) return hone__cli_usage_error(CMD, "unknown option '-%c'", optopt);
+      return hone__cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+    }
+    if (rc) return hone__cli_error(CMD, "out of memory");
+  }
+  for (int i = optind; i < argc; i++)
+    if (hone__strv_push(&o->stmts, argv[i])) return hone__cli_error(CMD, "out of memory");
+  return HONE_EXIT_OK;
+}
+
+static char *make_label(const timeit_opts *o, const char *cc, const char *cflags,
+                        const char *stmt) {
+  char buf[1024] = "";
+  size_t ncc = o->ccs.n ? o->ccs.n : 1, nfl = o->cflags.n ? o->cflags.n : 1;
+  bool stmt_varies = o->compare && o->stmts.n > 1;
+  if (ncc > 1) snprintf(buf, sizeof buf, "%s", cc);
+  if (nfl > 1)
+    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", *buf ? " " : "", cflags);
+  if (stmt_varies || !*buf)
+    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", *buf ? " " : "", stmt);
+  return strdup(buf);
+}
+
+static void variants_free(variant *vs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    hone__snippet_release(&vs[i].obj);
+    free(vs[i].stmt);
+    free(vs[i].label);
+    free(vs[i].per_loop);
+    free(vs[i].counter_note);
+  }
+  free(vs);
+}
+
+int hone__cmd_timeit(int argc, char **argv) {
+  timeit_opts o = {0};
+  o.repeat = DEFAULT_REPEAT;
+  o.target = DEFAULT_TARGET;
+  o.precision = 3;
+  bool help = false;
+  int rc = parse_args(argc, argv, &o, &help);
+  if (rc || help) {
+    if (help) usage(stdout);
+    opts_free(&o);
+    return rc;
+  }
+  if (o.csv && o.json && strcmp(o.json, "-") == 0) {
+    opts_free(&o);
+    return hone__cli_usage_error(CMD, "--csv and --json - both want standard output");
+  }
+  const char *env_cc = getenv("CC");
+  const char *default_cc = env_cc && *env_cc ? env_cc : "cc";
+  char *setup = join_lines(&o.setup_lines, o.setup_file_text);
+  /* The statements: one variant per STMT with --compare, else the lines of one statement. */
+  hone__strv stmt_list = {0};
+  if (o.compare && o.stmts.n > 0) {
+    for (size_t i = 0; i < o.stmts.n; i++) hone__strv_push(&stmt_list, o.stmts.v[i]);
+  } else {
+    char *joined = join_lines(&o.stmts, NULL);
+    if (joined) hone__strv_push(&stmt_list, joined);
+    free(joined);
+  }
+  size_t ncc = o.ccs.n ? o.ccs.n : 1, nfl = o.cflags.n ? o.cflags.n : 1;
+  size_t nvar = ncc * nfl * stmt_list.n;
+  variant *vs = calloc(nvar ? nvar : 1, sizeof *vs);
+  if (!setup || !vs || stmt_list.n == 0) {
+    free(setup);
+    free(vs);
+    hone__strv_free(&stmt_list);
+    opts_free(&o);
+    return hone__cli_error(CMD, "out of memory");
+  }
+  size_t k = 0;
+  for (size_t a = 0; a < ncc; a++)
+    for (size_t b = 0; b < nfl; b++)
+      for (size_t s = 0; s < stmt_list.n; s++, k++) {
+        vs[k].cc = o.ccs.n ? o.ccs.v[a] : default_cc;
+        vs[k].cflags = o.cflags.n ? o.cflags.v[b] : "-O2";
+        vs[k].stmt = strdup(stmt_list.v[s]);
+        vs[k].label = make_label(&o, vs[k].cc, vs[k].cflags, stmt_list.v[s]);
+      }
+
+  int status = HONE_EXIT_OK;
+  for (size_t i = 0; i < nvar; i++) {
+    variant *v = &vs[i];
+    hone__snippet_spec spec = {setup, v->stmt, &o.includes};
+    hone__compile_opts co = {v->cc,      v->cflags,   &o.libs,      &o.libdirs,
+                             &o.incdirs, !o.no_cache, o.verbose > 0};
+    if (nvar > 1)
+      hone__cli_progress("hone timeit: %s: compiling", v->label);
+    else
+      hone__cli_progress("hone timeit: compiling");
+    for (int attempt = 0; attempt < 2; attempt++) {
+      int brc = hone__snippet_build(CMD, &spec, &co, &v->obj);
+      if (brc) {
+        status = brc;
+        break;
+      }
+      if (o.verbose)
+        fprintf(stderr, "hone timeit: %s%s%s %s\n", nvar > 1 ? v->label : "", nvar > 1 ? ": " : "",
+                v->obj.cache_hit ? "cache hit:" : "compiled and cached:", v->obj.so_path);
+      int m = measure(&o, v, nvar);
+      if (m == LOAD_FAILED && v->obj.cache_hit && attempt == 0) {
+        /* A cached object that does not load is corrupt: rebuild it once. */
+        fprintf(stderr, "hone timeit: rebuilding a corrupt cache entry\n");
+        hone__snippet_invalidate(&v->obj);
+        hone__snippet_release(&v->obj);
+        continue;
+      }
+      if (m != MEASURED && status == HONE_EXIT_OK) status = HONE_EXIT_FAILURE;
+      break;
+    }
+    if (status == HONE_EXIT_USAGE) break;
+    if (v->measured && !o.csv && !(o.json && strcmp(o.json, "-") == 0)) {
+      if (nvar > 1) printf("%s: ", v->label);
+      print_python_lines(&o, v);
+      if (nvar == 1) print_rich_lines(&o, v);
+      fflush(stdout);
+    }
+    if (v->measured) print_warnings(&o, v, nvar);
+  }
+  if (status != HONE_EXIT_USAGE) {
+    bool text = !o.csv && !(o.json && strcmp(o.json, "-") == 0);
+    if (text && nvar > 1) print_comparison(&o, vs, nvar);
+    if (o.csv) print_csv(vs, nvar, &o);
+    if (o.json) {
+      int jrc = write_json(&o, setup, vs, nvar);
+      if (jrc && status == HONE_EXIT_OK) status = jrc;
+    }
+  }
+  variants_free(vs, nvar);
+  free(setup);
+  hone__strv_free(&stmt_list);
+  opts_free(&o);
+  return status;
+}

@@ -1,0 +1,101 @@
+# timeit_basic.sh: hone timeit's Python parity — the first line, -n, -r, -s, STMT lines, -u, -v,
+# -p, the optimised-away warning, keep(), --setup-file, -i, -l/-L/-I, --help and option errors.
+. "$(dirname "$0")/lib.sh"
+py_line='^[0-9]+ loops?, best of [0-9]+: [0-9.e+-]+ (sec|msec|usec|nsec) per loop$'
+chain='x = (x ^ (x >> 13)) * 2654435761u; keep(x);'
+
+run "$HONE" timeit --help
+expect_status 0; expect_out '^usage: hone timeit'; expect_out 'default 5'; expect_out 'default 0.02'
+
+# The first line is Python's, then hone's richer lines.
+run "$HONE" timeit -n 1000 -r 3 -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_empty_err
+check "first line is Python's" bash -c "printf '%s\n' \"\$1\" | head -1 | grep -Eq '$py_line'" _ "$out"
+expect_out '^1000 loops, best of 3: '
+expect_out '^  median ± MAD: '; expect_out '^  min \.\.\. max: '
+# Counters: cycles where the machine has them, else one line saying why plus software events.
+expect_out '^  (per loop: .*cycles|counters: +.*(hardware|counters))'
+
+# -n 1: "loop", not "loops", as Python.
+run "$HONE" timeit -n 1 -r 1 'int y = 3; keep(y);'
+expect_status 0; expect_out '^1 loop, best of 1: '
+# -r 0 means 1, as in Python.
+run "$HONE" timeit -n 10 -r 0 'int y = 3; keep(y);'
+expect_status 0; expect_out '^10 loops, best of 1: '
+
+# Without -n, autorange picks 1, 2, 5 x 10^k loops.
+run "$HONE" timeit -r 2 -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_out '^(1|2|5)0*0 loops, best of 2: '
+
+# -u forces the unit; a bad one is refused.
+for u in nsec usec msec sec; do
+  run "$HONE" timeit -n 100 -r 1 -u $u -s 'unsigned x = 1;' "$chain"
+  expect_status 0; expect_out "^100 loops, best of 1: [0-9.e+-]+ $u per loop$"
+done
+run "$HONE" timeit -u parsec '1;'
+expect_status 2; expect_err 'Please select nsec, usec, msec, or sec'
+
+# -v: every autorange step and the raw times, as Python prints them.
+run "$HONE" timeit -v -r 2 --target 0.002 -s 'unsigned x = 1;' "$chain"
+expect_status 0
+expect_out '^1 loop -> [0-9.e+-]+ secs$'; expect_out '^2 loops -> [0-9.e+-]+ secs$'
+expect_out '^raw times: [0-9.e+-]+ [a-z]+, [0-9.e+-]+ [a-z]+$'
+expect_err 'compiled and cached|cache hit'
+# -n with -v: no autorange lines, but the raw times.
+run "$HONE" timeit -v -n 50 -r 3 -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_no_out 'loops? ->'; expect_out '^raw times: ([^,]+, ){2}[^,]+$'
+# -vv: one more digit.
+run "$HONE" timeit -vv -n 1000 -r 1 -u nsec -s 'volatile double d = 1.5;' 'd = d * 1.000001;'
+expect_status 0; expect_out '^1000 loops, best of 1: [0-9]\.?[0-9]{3} nsec per loop$|^1000 loops, best of 1: [0-9.]{5} nsec'
+
+# Several -s join as lines; several STMT are lines of one statement; setup declares variables.
+run "$HONE" timeit -n 10 -r 1 -s 'int a[100];' -s 'for (int i = 0; i < 100; i++) a[i] = i;' \
+  'int s = 0;' 'for (int i = 0; i < 100; i++) s += a[i];' 'keep(s);'
+expect_status 0; expect_out '^10 loops, best of 1: '
+# No semicolon needed at the end, as in Python.
+run "$HONE" timeit -n 10 -r 1 -s 'int x = 0' 'x++; keep(x)'
+expect_status 0
+
+# No statement: the empty statement, which is optimised away and said so.
+run "$HONE" timeit -n 1000 -r 2
+expect_status 0; expect_out '^1000 loops, best of 2: '; expect_err 'probably optimised away.*keep\('
+# The same warning for a statement whose result nobody uses...
+run "$HONE" timeit -n 100000 -r 2 -s 'int x = 0;' 'x = x * 3 + 1;'
+expect_status 0; expect_err 'optimised away'
+# ...and none once keep() holds on to it.
+run "$HONE" timeit -n 100000 -r 2 -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_no_err 'optimised away'
+
+# -p: process CPU time.
+run "$HONE" timeit -p -n 100000 -r 2 -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_out '^100000 loops, best of 2: '
+
+# --setup-file, -i, -l, -L, -I.
+printf 'unsigned x = 7;\nunsigned y = 3;\n' >"$T/setup.c"
+run "$HONE" timeit -n 10 -r 1 --setup-file "$T/setup.c" -s 'x += y;' "$chain"
+expect_status 0
+run "$HONE" timeit -n 10 -r 1 --setup-file "$T/nope.c" '1;'
+expect_status 2; expect_err 'cannot read'
+mkdir -p "$T/inc" "$T/lib"
+printf 'int twice(int v);\n#define THREE 3\n' >"$T/inc/mylib.h"
+printf 'int twice(int v) { return 2 * v; }\n' >"$T/lib/mylib.c"
+"${CC:-cc}" -shared -fPIC -o "$T/lib/libmylib.so" "$T/lib/mylib.c"
+run "$HONE" timeit -n 10 -r 1 -I "$T/inc" -i mylib.h -L "$T/lib" -l mylib -s 'int v = THREE;' 'v = twice(v); keep(v);'
+expect_status 0; expect_out '^10 loops, best of 1: '
+run "$HONE" timeit -n 10 -r 1 -I "$T/inc" -i '"mylib.h"' -s 'int v = THREE;' 'keep(v);'
+expect_status 0
+run "$HONE" timeit -n 10 -r 1 -i pthread.h 'pthread_t t = pthread_self(); keep(t);'
+expect_status 0
+
+# Usage errors.
+run "$HONE" timeit -n abc '1;'
+expect_status 2; expect_err '\-n needs a number'
+run "$HONE" timeit -r -3 '1;'
+expect_status 2
+run "$HONE" timeit --timeout 0 '1;'
+expect_status 2; expect_err 'timeout'
+run "$HONE" timeit --bogus '1;'
+expect_status 2; expect_err "unknown option '--bogus'"; expect_err "Try 'hone timeit --help'"
+run "$HONE" timeit -n
+expect_status 2; expect_err 'needs an argument'
+done_testing
