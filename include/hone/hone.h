@@ -9,6 +9,7 @@
 #include "hone/stats.h"
 #include "hone/timeit.h"
 #include "hone/profdata.h"
+#include "hone/prof.h" /* functions of libhone-prof.so: link -lhone-prof */
 #include "hone/queue.h"
 #include "hone/pool.h"
 

@@ -1,0 +1,796 @@
+/* runtime.c: the profiler runtime libhone-prof.so — the -finstrument-functions hooks, each
+ * thread's calling-context tree and shadow stack, the clock and the calibration of the runtime's
+ * own cost, the control API (hone/prof.h), and writing the stats file at exit, on SIGINT/SIGTERM
+ * and in forked children.
+ *
+ * Hot path: no lock, no TLS lookup through __tls_get_addr (initial-exec), no allocation. Each
+ * thread owns its tree; other threads only read it when a file is written. The state of a thread
+ * is published once, on its first hook, into a lock-free global list.
+ *
+ * Memory comes from mmap, never malloc: the program may interpose an instrumented malloc, and the
+ * signal-time writer must not depend on the allocator's locks. Node and stack memory never moves,
+ * so a writer in another thread (or a signal handler) can read it while the owner runs on. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "hone/prof.h"
+#include "runtime.h"
+#include "runtime_clock.h"
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HOOK __attribute__((visibility("default"), no_instrument_function))
+
+/* A node of the calling-context tree: one cache line. `extra` and `child` are scratch fields of
+ * the writer (guarded by g_dumping). */
+typedef struct node {
+  uint64_t func;
+  struct node *parent;
+  struct node *cache; /* the child found last: most calls hit it */
+  uint64_t calls;
+  uint64_t incl;
+  uint32_t index;
+  uint32_t pad;
+  uint64_t extra; /* writer: time of this node's active frame */
+  uint64_t child; /* writer: sum of the children's inclusive time */
+} node;
+
+typedef struct frame {
+  node *n;
+  uint64_t t0;
+} frame;
+
+#define CHUNK_SHIFT 12
+#define CHUNK_NODES (1u << CHUNK_SHIFT)
+#define MAX_CHUNKS 65536u                /* 268 M nodes per thread */
+#define STACK_RESERVE ((size_t)64 << 20) /* frames of address space per thread: 1 GiB */
+#define STACK_STEP ((size_t)1 << 16)     /* frames committed at a time */
+
+typedef struct tstate {
+  /* Hot: the hooks touch these. */
+  frame *sp;        /* next free slot; sp[-1] is the top frame (base[0] is a sentinel) */
+  frame *limit;     /* end of the committed stack */
+  node *cur;        /* node of the top frame, &root when the stack is empty */
+  uint64_t skipped; /* frames not pushed (stack or node memory exhausted), awaiting their exits */
+  /* Cold. */
+  frame *base;
+  frame *reserve_end;
+  _Atomic uint32_t nnodes; /* published with release after a node is initialised */
+  node **chunks;           /* MAX_CHUNKS pointers */
+  node **hash;             /* open addressing on (parent, func) */
+  size_t hash_mask, hash_used;
+  uint64_t tid;
+  _Atomic uint64_t end_ticks; /* when the thread ended, 0 while it runs */
+  char name[16];
+  struct tstate *next; /* g_threads list */
+  node root;           /* parent of the top-level nodes; never written */
+} tstate;
+
+static __thread tstate *tls __attribute__((tls_model("initial-exec")));
+
+/* Global state. g_on is read by every hook (relaxed: a start/stop seen late is harmless). */
+static _Atomic int g_on;
+static int g_mode;        /* 0 auto, 1 manual, 2 off */
+static int g_use_counter; /* 1: hone__rt_counter, 0: CLOCK_MONOTONIC */
+static _Atomic(tstate *) g_threads;
+static _Atomic int g_dumping; /* one writer at a time */
+static _Atomic int g_final;   /* the exit/signal file has been written */
+static _Atomic(hone__rt_maps *) g_maps;
+static pthread_key_t g_key;
+static double g_tps;                   /* ticks per second measured at start */
+static uint64_t g_cal_ticks, g_cal_ns; /* a (ticks, monotonic ns) pair taken at start */
+static uint64_t g_start_ticks;
+static int64_t g_start_unix_ns;
+static double g_over_inner, g_over_outer;
+static int g_is_child;
+static char g_out[4096];
+static char *g_cmdline; /* /proc/self/cmdline, mmap'd */
+static size_t g_argc;
+static const char **g_argv;
+static int g_inited;
+
+HONE__RT_INLINE uint64_t now(void) {
+  if (LIKELY(g_use_counter)) return hone__rt_counter();
+  return hone__rt_mono_ns();
+}
+
+HONE__NOINST static void *map_mem(size_t size, int prot) {
+  void *p = mmap(NULL, size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+HONE__NOINST static void say(const char *s) {
+  ssize_t r = write(2, s, strlen(s));
+  (void)r;
+}
+
+/* ---- thread state ---- */
+
+HONE__NOINST static tstate *tstate_new(void) {
+  tstate *s = map_mem(sizeof *s, PROT_READ | PROT_WRITE);
+  if (!s) return NULL;
+  s->chunks = map_mem(MAX_CHUNKS * sizeof(node *), PROT_READ | PROT_WRITE);
+  s->base = map_mem(STACK_RESERVE * sizeof(frame), PROT_NONE);
+  s->hash_mask = 1023;
+  s->hash = map_mem((s->hash_mask + 1) * sizeof(node *), PROT_READ | PROT_WRITE);
+  if (!s->chunks || !s->base || !s->hash ||
+      mprotect(s->base, STACK_STEP * sizeof(frame), PROT_READ | PROT_WRITE) != 0) {
+    if (s->chunks) munmap(s->chunks, MAX_CHUNKS * sizeof(node *));
+    if (s->base) munmap(s->base, STACK_RESERVE * sizeof(frame));
+    if (s->hash) munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+    munmap(s, sizeof *s);
+    return NULL;
+  }
+  s->reserve_end = s->base + STACK_RESERVE;
+  s->limit = s->base + STACK_STEP;
+  s->base[0].n = &s->root; /* sentinel: root.func is 0, which no exit hook matches */
+  s->sp = s->base + 1;
+  s->cur = &s->root;
+  s->root.index = UINT32_MAX;
+  s->tid = (uint64_t)syscall(SYS_gettid);
+  return s;
+}
+
+HONE__NOINST static void tstate_free(tstate *s) {
+  uint32_t n = atomic_load_explicit(&s->nnodes, memory_order_relaxed);
+  for (uint32_t c = 0; c < MAX_CHUNKS && (uint64_t)c * CHUNK_NODES < n; c++)
+    munmap(s->chunks[c], CHUNK_NODES * sizeof(node));
+  munmap(s->chunks, MAX_CHUNKS * sizeof(node *));
+  munmap(s->base, STACK_RESERVE * sizeof(frame));
+  munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+  munmap(s, sizeof *s);
+}
+
+HONE__NOINST static void publish(tstate *s) {
+  tstate *head = atomic_load_explicit(&g_threads, memory_order_relaxed);
+  do s->next = head;
+  while (!atomic_compare_exchange_weak_explicit(&g_threads, &head, s, memory_order_release,
+                                                memory_order_relaxed));
+}
+
+HONE__NOINST static void thread_ended(void *arg) {
+  tstate *s = arg;
+  prctl(PR_GET_NAME, s->name, 0, 0, 0);
+  atomic_store_explicit(&s->end_ticks, now(), memory_order_release);
+}
+
+HONE__NOINST __attribute__((noinline)) static tstate *thread_start(void) {
+  tstate *s = tstate_new();
+  if (!s) return NULL;
+  prctl(PR_GET_NAME, s->name, 0, 0, 0);
+  publish(s);
+  tls = s;
+  if (g_inited) pthread_setspecific(g_key, s);
+  return s;
+}
+
+/* ---- the tree ---- */
+
+HONE__RT_INLINE size_t hash_of(const node *parent, uint64_t func, size_t mask) {
+  uint64_t h =
+      ((uint64_t)(uintptr_t)parent * 0x9E3779B97F4A7C15ull) ^ (func * 0xC2B2AE3D27D4EB4Full);
+  return (size_t)(h >> 20) & mask;
+}
+
+HONE__NOINST static int hash_grow(tstate *s) {
+  size_t mask = s->hash_mask * 2 + 1;
+  node **h = map_mem((mask + 1) * sizeof(node *), PROT_READ | PROT_WRITE);
+  if (!h) return -1;
+  for (size_t i = 0; i <= s->hash_mask; i++) {
+    node *n = s->hash[i];
+    if (!n) continue;
+    size_t j = hash_of(n->parent, n->func, mask);
+    while (h[j]) j = (j + 1) & mask;
+    h[j] = n;
+  }
+  munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+  s->hash = h;
+  s->hash_mask = mask;
+  return 0;
+}
+
+HONE__NOINST static void maps_refresh(void) {
+  hone__rt_maps *m = hone__rt_maps_build();
+  if (!m) return;
+  /* The old snapshot is left mapped: a signal-time writer may be reading it. */
+  atomic_store_explicit(&g_maps, m, memory_order_release);
+}
+
+/* The child of `parent` for `func`, created when new. NULL when memory is exhausted. */
+HONE__NOINST __attribute__((noinline)) static node *find_child(tstate *s, node *parent,
+                                                               uint64_t func) {
+  size_t j = hash_of(parent, func, s->hash_mask);
+  for (node *n; (n = s->hash[j]) != NULL; j = (j + 1) & s->hash_mask)
+    if (n->parent == parent && n->func == func) return n;
+  uint32_t idx = atomic_load_explicit(&s->nnodes, memory_order_relaxed);
+  uint32_t c = idx >> CHUNK_SHIFT;
+  if (c >= MAX_CHUNKS) return NULL;
+  if ((idx & (CHUNK_NODES - 1)) == 0 && !s->chunks[c]) {
+    s->chunks[c] = map_mem(CHUNK_NODES * sizeof(node), PROT_READ | PROT_WRITE);
+    if (!s->chunks[c]) return NULL;
+  }
+  if ((s->hash_used + 1) * 2 > s->hash_mask + 1) {
+    if (hash_grow(s) != 0) return NULL;
+    j = hash_of(parent, func, s->hash_mask);
+    while (s->hash[j]) j = (j + 1) & s->hash_mask;
+  }
+  node *n = &s->chunks[c][idx & (CHUNK_NODES - 1)];
+  memset(n, 0, sizeof *n);
+  n->func = func;
+  n->parent = parent;
+  n->index = idx;
+  s->hash[j] = n;
+  s->hash_used++;
+  atomic_store_explicit(&s->nnodes, idx + 1, memory_order_release);
+  /* An address outside every known object means a library was loaded since the snapshot. */
+  if (g_inited && !hone__rt_maps_contains(atomic_load(&g_maps), func)) maps_refresh();
+  return n;
+}
+
+HONE__NOINST __attribute__((noinline)) static int grow_stack(tstate *s) {
+  if (s->limit >= s->reserve_end) return -1;
+  size_t step = STACK_STEP;
+  if ((size_t)(s->reserve_end - s->limit) < step) step = (size_t)(s->reserve_end - s->limit);
+  if (mprotect(s->limit, step * sizeof(frame), PROT_READ | PROT_WRITE) != 0) return -1;
+  s->limit += step;
+  return 0;
+}
+
+HONE__NOINST __attribute__((noinline)) static void enter_slow(tstate *s, node *p, uint64_t fn) {
+  if (s->skipped) {
+    s->skipped++;
+    return;
+  }
+  node *c = find_child(s, p, fn);
+  if (!c || (s->sp == s->limit && grow_stack(s) != 0)) {
+    if (s->skipped++ == 0)
+      say("hone-prof: out of memory for the call tree; deeper calls are not recorded\n");
+    return;
+  }
+  p->cache = c;
+  c->calls++;
+  s->cur = c;
+  frame *f = s->sp;
+  f->n = c;
+  s->sp = f + 1;
+  f->t0 = now();
+}
+
+HOOK void __cyg_profile_func_enter(void *fn, void *site) {
+  (void)site;
+  if (UNLIKELY(!atomic_load_explicit(&g_on, memory_order_relaxed))) return;
+  tstate *s = tls;
+  if (UNLIKELY(!s) && !(s = thread_start())) return;
+  node *p = s->cur, *c = p->cache;
+  frame *f = s->sp;
+  if (UNLIKELY(!c || c->func != (uint64_t)(uintptr_t)fn || f == s->limit || s->skipped)) {
+    enter_slow(s, p, (uint64_t)(uintptr_t)fn);
+    return;
+  }
+  c->calls++;
+  s->cur = c;
+  f->n = c;
+  s->sp = f + 1;
+  f->t0 = now();
+}
+
+/* The exit of a function that is not the top frame: frames skipped on entry, or frames
+ * abandoned by longjmp (unwound up to the frame of `fn`, closed now), or a function entered
+ * before recording started (ignored). Returns the frame to close, or NULL. */
+HONE__NOINST __attribute__((noinline)) static frame *exit_slow(tstate *s, uint64_t fn, uint64_t t) {
+  if (s->skipped) {
+    s->skipped--;
+    return NULL;
+  }
+  frame *g = s->sp - 1;
+  while (g > s->base && g->n->func != fn) g--;
+  if (g == s->base) return NULL;
+  for (frame *f = s->sp - 1; f > g; f--) f->n->incl += t - f->t0;
+  return g;
+}
+
+HOOK void __cyg_profile_func_exit(void *fn, void *site) {
+  (void)site;
+  if (UNLIKELY(!atomic_load_explicit(&g_on, memory_order_relaxed))) return;
+  uint64_t t = now();
+  tstate *s = tls;
+  if (UNLIKELY(!s)) return;
+  frame *f = s->sp - 1;
+  if (UNLIKELY(f->n->func != (uint64_t)(uintptr_t)fn || s->skipped)) {
+    f = exit_slow(s, (uint64_t)(uintptr_t)fn, t);
+    if (!f) return;
+  }
+  node *n = f->n;
+  n->incl += t - f->t0;
+  s->cur = n->parent;
+  s->sp = f;
+}
+
+/* ---- clock and calibration ---- */
+
+HONE__NOINST static void choose_clock(void) {
+  g_use_counter = 0;
+  g_tps = 1e9;
+  if (HONE__RT_COUNTER == HONE__CLOCK_MONOTONIC || !hone__rt_counter_invariant()) return;
+  /* Measure the counter against CLOCK_MONOTONIC over ~2 ms; refined over the whole run when the
+   * file is written. A counter that goes backwards or ticks implausibly is not used. */
+  uint64_t n0 = hone__rt_mono_ns(), c0 = hone__rt_counter(), n1, c1, prev = c0;
+  do {
+    c1 = hone__rt_counter();
+    if (c1 < prev) return;
+    prev = c1;
+    n1 = hone__rt_mono_ns();
+  } while (n1 - n0 < 2000000);
+  double hz = (double)(c1 - c0) / ((double)(n1 - n0) * 1e-9);
+  double nominal = hone__rt_counter_nominal_hz();
+  if (nominal > 0) hz = nominal;
+  if (!(hz > 1e6 && hz < 1e11)) return;
+  g_use_counter = 1;
+  g_tps = hz;
+  g_cal_ticks = c0;
+  g_cal_ns = n0;
+}
+
+/* Ticks per second: over the whole run when it is long enough to beat the start's estimate. */
+HONE__NOINST static double ticks_per_second(void) {
+  if (!g_use_counter) return 1e9;
+  double nominal = hone__rt_counter_nominal_hz();
+  if (nominal > 0) return nominal;
+  uint64_t n = hone__rt_mono_ns(), c = hone__rt_counter();
+  if (n - g_cal_ns < 200000000u || c <= g_cal_ticks) return g_tps;
+  return (double)(c - g_cal_ticks) / ((double)(n - g_cal_ns) * 1e-9);
+}
+
+static node *scratch_node(tstate *s, uint64_t fn, node *parent) {
+  size_t j = hash_of(parent, fn, s->hash_mask);
+  for (node *n; (n = s->hash[j]) != NULL; j = (j + 1) & s->hash_mask)
+    if (n->parent == parent && n->func == fn) return n;
+  return NULL;
+}
+
+/* Drives the hooks on a scratch tree with synthetic addresses: a leaf call (enter A, exit A)
+ * measures what lands inside a callee's interval; a call with one child (enter B, enter C, exit C,
+ * exit B) adds what a child call costs its caller. Minimum over repeats: the quiet machine. */
+HONE__NOINST static void calibrate(void) {
+  tstate *s = tstate_new();
+  if (!s) return;
+  tstate *saved = tls;
+  tls = s;
+  int was = atomic_exchange(&g_on, 1);
+  void (*volatile enter)(void *, void *) = __cyg_profile_func_enter;
+  void (*volatile leave)(void *, void *) = __cyg_profile_func_exit;
+  void *A = (void *)(uintptr_t)0x10, *B = (void *)(uintptr_t)0x20, *C = (void *)(uintptr_t)0x30;
+  enum { N = 500, REPS = 20 };
+  double inner = INFINITY, pair = INFINITY;
+  uint64_t t_end = hone__rt_mono_ns() + 15000000; /* at most ~15 ms */
+  for (int r = 0; r < REPS && hone__rt_mono_ns() < t_end; r++) {
+    enter(A, NULL);
+    leave(A, NULL);
+    enter(B, NULL);
+    enter(C, NULL);
+    leave(C, NULL);
+    leave(B, NULL);
+    node *a = scratch_node(s, 0x10, &s->root), *b = scratch_node(s, 0x20, &s->root);
+    node *c = b ? scratch_node(s, 0x30, b) : NULL;
+    if (!a || !b || !c) break;
+    uint64_t a0 = a->incl;
+    for (int i = 0; i < N; i++) {
+      enter(A, NULL);
+      leave(A, NULL);
+    }
+    double ia = (double)(a->incl - a0) / N;
+    uint64_t b0 = b->incl, cc0 = c->incl;
+    for (int i = 0; i < N; i++) {
+      enter(B, NULL);
+      enter(C, NULL);
+      leave(C, NULL);
+      leave(B, NULL);
+    }
+    double pb = (double)((b->incl - b0) - (c->incl - cc0)) / N;
+    if (ia < inner) inner = ia;
+    if (pb < pair) pair = pb;
+  }
+  atomic_store(&g_on, was);
+  tls = saved;
+  tstate_free(s);
+  if (isfinite(inner) && isfinite(pair)) {
+    g_over_inner = inner;
+    g_over_outer = pair > inner ? pair - inner : 0;
+  }
+}
+
+/* ---- writing the file ---- */
+
+typedef struct wthread {
+  tstate *s;
+  hone__prof_wthread w;
+  char name[17];
+} wthread;
+
+typedef struct wctx {
+  wthread *t;
+  size_t nt;
+  const hone__rt_maps *maps;
+} wctx;
+
+HONE__NOINST static const hone__prof_wthread *w_thread(void *ctx, size_t i) {
+  return &((wctx *)ctx)->t[i].w;
+}
+
+HONE__NOINST static node *node_at(tstate *s, uint64_t i) {
+  return &s->chunks[i >> CHUNK_SHIFT][i & (CHUNK_NODES - 1)];
+}
+
+HONE__NOINST static void w_nodes(void *ctx, size_t ti, uint64_t first, hone_prof_node *out,
+                                 size_t n) {
+  tstate *s = ((wctx *)ctx)->t[ti].s;
+  for (size_t k = 0; k < n; k++) {
+    node *x = node_at(s, first + k);
+    uint64_t incl = x->incl + x->extra;
+    out[k].func = x->func;
+    out[k].parent = x->parent == &s->root ? HONE_PROF_NO_PARENT : x->parent->index;
+    out[k].flags = 0;
+    out[k].calls = x->calls;
+    out[k].incl = incl;
+    out[k].excl = incl > x->child ? incl - x->child : 0;
+  }
+}
+
+HONE__NOINST static const hone__prof_wmap *w_map(void *ctx, size_t i) {
+  return &((wctx *)ctx)->maps->m[i];
+}
+
+/* The thread's name without stdio: prctl for the caller, /proc for the others. */
+HONE__NOINST static void thread_name(tstate *s, char *out) {
+  memcpy(out, s->name, 16);
+  out[16] = '\0';
+  if (s == tls) {
+    prctl(PR_GET_NAME, out, 0, 0, 0);
+    out[16] = '\0';
+    return;
+  }
+  if (atomic_load(&s->end_ticks)) return;
+  char path[64] = "/proc/self/task/";
+  char digits[24];
+  int nd = 0;
+  uint64_t v = s->tid;
+  do digits[nd++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  size_t l = strlen(path);
+  while (nd) path[l++] = digits[--nd];
+  memcpy(path + l, "/comm", 6);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t r = read(fd, out, 16);
+  close(fd);
+  if (r > 0) {
+    out[r] = '\0';
+    if (out[r - 1] == '\n') out[r - 1] = '\0';
+  }
+}
+
+/* Prepares the writer's scratch fields of thread s at time `at`: each active frame's time so
+ * far, then (children have higher indexes than parents) the children's inclusive sums. */
+HONE__NOINST static void prepare_thread(tstate *s, uint32_t n, uint64_t at) {
+  for (uint32_t i = 0; i < n; i++) {
+    node *x = node_at(s, i);
+    x->extra = 0;
+    x->child = 0;
+  }
+  uint64_t end = atomic_load_explicit(&s->end_ticks, memory_order_acquire);
+  if (!end) end = at;
+  frame *top = s->sp;
+  for (frame *f = s->base + 1; f < top && f < s->limit; f++) {
+    node *x = f->n;
+    if (!x || x == &s->root || x->index >= n) continue;
+    uint64_t t0 = f->t0;
+    if (t0 < end) x->extra += end - t0;
+  }
+  for (uint32_t i = n; i-- > 0;) {
+    node *x = node_at(s, i);
+    if (x->parent != &s->root) x->parent->child += x->incl + x->extra;
+  }
+}
+
+HONE__NOINST static size_t u64_to_str(uint64_t v, char *out) {
+  char d[24];
+  size_t n = 0, l = 0;
+  do d[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n) out[l++] = d[--n];
+  out[l] = '\0';
+  return l;
+}
+
+/* Writes the file. Async-signal-safe when in_signal (no allocator, no loader lock). */
+HONE__NOINST static int dump(const char *path, bool in_signal) {
+  if (atomic_exchange(&g_dumping, 1)) return HONE_EBUSY;
+  int rc = 0;
+  uint64_t at = now();
+  if (!in_signal) maps_refresh();
+  size_t nt = 0;
+  for (tstate *s = atomic_load_explicit(&g_threads, memory_order_acquire); s; s = s->next) nt++;
+  size_t bytes = (nt ? nt : 1) * sizeof(wthread);
+  wthread *wt = map_mem(bytes, PROT_READ | PROT_WRITE);
+  if (!wt) {
+    atomic_store(&g_dumping, 0);
+    return HONE_ENOMEM;
+  }
+  /* Threads in the order they started (the list is newest first). */
+  size_t i = nt;
+  for (tstate *s = atomic_load_explicit(&g_threads, memory_order_acquire); s && i; s = s->next) {
+    wthread *w = &wt[--i];
+    w->s = s;
+    uint32_t n = atomic_load_explicit(&s->nnodes, memory_order_acquire);
+    prepare_thread(s, n, at);
+    thread_name(s, w->name);
+    w->w.tid = s->tid;
+    w->w.name = w->name;
+    w->w.nnodes = n;
+  }
+  /* Threads with nothing recorded are left out. */
+  size_t k = 0;
+  for (size_t j = 0; j < nt; j++)
+    if (wt[j].w.nnodes) {
+      if (k != j) wt[k] = wt[j];
+      wt[k].w.name = wt[k].name;
+      k++;
+    }
+  wctx ctx = {wt, k, atomic_load_explicit(&g_maps, memory_order_acquire)};
+  hone__prof_wsrc src = {
+      .clock = g_use_counter ? HONE__RT_COUNTER : HONE__CLOCK_MONOTONIC,
+      .ticks_per_second = ticks_per_second(),
+      .pid = (uint64_t)getpid(),
+      .ppid = (uint64_t)getppid(),
+      .start_unix_ns = g_start_unix_ns,
+      .total_ticks = at > g_start_ticks ? at - g_start_ticks : 0,
+      .overhead_inner_ticks = g_over_inner,
+      .overhead_outer_ticks = g_over_outer,
+      .argc = g_argc,
+      .argv = g_argv,
+      .nthreads = k,
+      .thread = w_thread,
+      .nodes = w_nodes,
+      .nmaps = ctx.maps ? ctx.maps->n : 0,
+      .map = w_map,
+      .ctx = &ctx,
+  };
+  char tmp[4200];
+  size_t pl = strlen(path);
+  if (pl + 40 > sizeof tmp) {
+    rc = HONE_EINVAL;
+  } else {
+    memcpy(tmp, path, pl);
+    memcpy(tmp + pl, ".tmp.", 5);
+    u64_to_str((uint64_t)getpid(), tmp + pl + 5);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      rc = HONE_EIO;
+    } else {
+      rc = hone__prof_write_fd(fd, &src);
+      if (close(fd) != 0 && rc == 0) rc = HONE_EIO;
+      if (rc == 0 && rename(tmp, path) != 0) rc = HONE_EIO;
+      if (rc != 0) unlink(tmp);
+    }
+  }
+  munmap(wt, bytes);
+  atomic_store(&g_dumping, 0);
+  return rc;
+}
+
+/* The default file: HONE_PROF_OUT (made absolute at start), "<name>.<pid>" in a forked child. */
+HONE__NOINST static void default_path(char *out, size_t len) {
+  size_t l = strlen(g_out);
+  if (l + 24 > len) l = len - 24;
+  memcpy(out, g_out, l);
+  out[l] = '\0';
+  if (g_is_child) {
+    out[l] = '.';
+    u64_to_str((uint64_t)getpid(), out + l + 1);
+  }
+}
+
+HONE__NOINST static void final_dump(bool in_signal) {
+  if (g_mode != 0 || atomic_exchange(&g_final, 1)) return;
+  char path[sizeof g_out + 32];
+  default_path(path, sizeof path);
+  int rc = dump(path, in_signal);
+  if (rc != 0) {
+    say("hone-prof: could not write ");
+    say(path);
+    say(rc == HONE_EBUSY ? " (another write was in progress)\n" : "\n");
+  }
+}
+
+/* ---- signals, fork, start and exit ---- */
+
+static const int g_signals[] = {SIGINT, SIGTERM};
+
+HONE__NOINST static void on_signal(int sig) {
+  int e = errno;
+  final_dump(true);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig); /* the default action: the process ends as if we had never been here */
+  errno = e;
+}
+
+HONE__NOINST static void install_signals(void) {
+  for (size_t i = 0; i < sizeof g_signals / sizeof g_signals[0]; i++) {
+    struct sigaction old;
+    if (sigaction(g_signals[i], NULL, &old) != 0) continue;
+    /* Only where the program keeps the default: its own handler or SIG_IGN wins. */
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(g_signals[i], &sa, NULL);
+  }
+}
+
+/* In a forked child only the forking thread exists: the other trees go, the child starts empty
+ * and writes its own file. */
+HONE__NOINST static void atfork_child(void) {
+  tstate *self = tls;
+  tstate *s = atomic_load(&g_threads);
+  atomic_store(&g_threads, NULL);
+  while (s) {
+    tstate *next = s->next;
+    if (s != self) tstate_free(s);
+    s = next;
+  }
+  tls = NULL;
+  if (self) tstate_free(self);
+  atomic_store(&g_dumping, 0);
+  atomic_store(&g_final, 0);
+  g_is_child = 1;
+  g_start_ticks = now();
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+HONE__NOINST static void read_cmdline(void) {
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = map_mem(cap, PROT_READ | PROT_WRITE);
+  if (!buf) {
+    close(fd);
+    return;
+  }
+  ssize_t r;
+  while (len < cap - 1 && (r = read(fd, buf + len, cap - 1 - len)) > 0) len += (size_t)r;
+  close(fd);
+  buf[len] = '\0';
+  size_t argc = 0;
+  for (size_t i = 0; i < len; i++)
+    if (buf[i] == '\0') argc++;
+  if (len && buf[len - 1] != '\0') argc++;
+  const char **argv = map_mem((argc + 1) * sizeof *argv, PROT_READ | PROT_WRITE);
+  if (!argv) return;
+  size_t k = 0;
+  for (size_t i = 0; i < len && k < argc; i += strlen(buf + i) + 1) argv[k++] = buf + i;
+  g_cmdline = buf;
+  g_argv = argv;
+  g_argc = k;
+}
+
+HONE__NOINST __attribute__((constructor(101))) static void hone_prof_init(void) {
+  if (g_inited) return;
+  const char *mode = getenv("HONE_PROF");
+  g_mode = !mode ? 0 : strcmp(mode, "off") == 0 ? 2 : strcmp(mode, "manual") == 0 ? 1 : 0;
+  if (g_mode == 2) {
+    g_inited = 1;
+    return;
+  }
+  /* Hooks that ran before this constructor (other constructors) are forgotten: they ran while
+   * g_on was 0, so nothing was recorded. */
+  const char *out = getenv("HONE_PROF_OUT");
+  if (!out || !*out) out = "hone.prof";
+  size_t l = 0;
+  if (out[0] != '/' && getcwd(g_out, sizeof g_out - 2)) {
+    l = strlen(g_out);
+    g_out[l++] = '/';
+  }
+  size_t ol = strlen(out);
+  if (l + ol >= sizeof g_out) ol = sizeof g_out - 1 - l;
+  memcpy(g_out + l, out, ol);
+  g_out[l + ol] = '\0';
+
+  pthread_key_create(&g_key, thread_ended);
+  read_cmdline();
+  choose_clock();
+  calibrate();
+  maps_refresh();
+  pthread_atfork(NULL, NULL, atfork_child);
+  if (g_mode == 0) install_signals();
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  g_inited = 1;
+  g_start_ticks = now();
+  if (g_mode == 0) atomic_store(&g_on, 1);
+}
+
+HONE__NOINST __attribute__((destructor(101))) static void hone_prof_fini(void) {
+  if (g_mode == 2 || !g_inited) return;
+  final_dump(false);
+}
+
+/* ---- control API ---- */
+
+HOOK int hone_prof_start(void) {
+  if (g_mode == 2) return HONE_ENOTSUP;
+  atomic_store(&g_on, 1);
+  return 0;
+}
+
+HOOK int hone_prof_stop(void) {
+  atomic_store(&g_on, 0);
+  return 0;
+}
+
+HOOK int hone_prof_enabled(void) {
+  return atomic_load(&g_on);
+}
+
+HOOK int hone_prof_clear(void) {
+  if (g_mode == 2) return 0;
+  uint64_t t = now();
+  /* Other threads may be updating their counters meanwhile; a count lost to that race is a
+   * count of a call that straddled the clear. */
+  for (tstate *s = atomic_load(&g_threads); s; s = s->next) {
+    uint32_t n = atomic_load_explicit(&s->nnodes, memory_order_acquire);
+    for (uint32_t i = 0; i < n; i++) {
+      node *x = node_at(s, i);
+      x->calls = 0;
+      x->incl = 0;
+    }
+    for (frame *f = s->base + 1; f < s->sp && f < s->limit; f++) f->t0 = t;
+  }
+  g_start_ticks = t;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return 0;
+}
+
+HOOK int hone_prof_dump(const char *path) {
+  if (g_mode == 2) return HONE_ENOTSUP;
+  char def[sizeof g_out + 32];
+  if (!path) {
+    default_path(def, sizeof def);
+    path = def;
+  }
+  return dump(path, false);
+}
+
+HOOK void *hone_prof_runcall(void *(*fn)(void *), void *arg) {
+  int was = atomic_load(&g_on);
+  if (g_mode != 2) atomic_store(&g_on, 1);
+  void *r = fn(arg);
+  atomic_store(&g_on, was);
+  return r;
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# prof.sh FIXTURE CHECK: runs the instrumented fixture in each scenario and checks the stats file
+# it wrote (exact call counts, threads, fork, exit, signals, longjmp, deep recursion, the API).
+set -u
+fixture=$1 check=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/hone-prof.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+failed=0 passed=0
+# The checker may be built with sanitizers; the fixture never is.
+unset LD_PRELOAD
+pass() { passed=$((passed + 1)); }
+bad() { echo "FAIL: $*" >&2; failed=$((failed + 1)); }
+
+# scenario MODE EXPECTED_STATUS: runs the fixture, checks its status and its file.
+scenario() {
+  local mode=$1 want=$2 st
+  rm -f "$T/$mode.prof"*
+  HONE_PROF_OUT="$T/$mode.prof" "$fixture" "$mode" "$T/$mode.syms" >"$T/$mode.out" 2>"$T/$mode.err"
+  st=$?
+  if [ "$st" -ne "$want" ]; then bad "$mode: exit status $st, expected $want"; cat "$T/$mode.err" >&2; return; fi
+  if [ ! -s "$T/$mode.prof" ]; then bad "$mode: no stats file written"; return; fi
+  if ls "$T/$mode.prof".tmp.* >/dev/null 2>&1; then bad "$mode: temporary file left behind"; fi
+  local extra=()
+  if [ "$mode" = fork ]; then extra=("$T/$mode.prof.$(head -1 "$T/$mode.out")"); fi
+  if "$check" "$mode" "$T/$mode.prof" "$T/$mode.syms" "${extra[@]}" >"$T/$mode.check" 2>&1; then
+    pass
+  else
+    bad "$mode: checker failed"; grep -v '^ok:' "$T/$mode.check" >&2
+  fi
+}
+
+scenario graph 0
+scenario threads 0
+scenario fork 0
+scenario exit 3
+scenario sigterm $((128 + 15))
+scenario sigint $((128 + 2))
+scenario longjmp 0
+scenario deep 0
+
+# The control API with HONE_PROF=manual: nothing at exit, two explicit dumps.
+rm -f "$T"/api*
+HONE_PROF=manual HONE_PROF_OUT="$T/api.auto" "$fixture" api "$T/api.syms" "$T/api1.prof" "$T/api2.prof"
+st=$?
+if [ "$st" -ne 0 ]; then bad "api: exit status $st"
+elif [ -e "$T/api.auto" ]; then bad "api: HONE_PROF=manual wrote a file at exit"
+elif "$check" api "$T/api1.prof" "$T/api.syms" "$T/api2.prof" >"$T/api.check" 2>&1; then pass
+else bad "api: checker failed"; grep -v '^ok:' "$T/api.check" >&2; fi
+
+# HONE_PROF=off: the runtime is loaded, records nothing and writes nothing.
+HONE_PROF=off HONE_PROF_OUT="$T/off.prof" "$fixture" graph "$T/off.syms"
+st=$?
+if [ "$st" -eq 0 ] && [ ! -e "$T/off.prof" ]; then pass; else bad "off: status $st or a file was written"; fi
+
+echo "prof.runtime: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

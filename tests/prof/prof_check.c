@@ -1,0 +1,229 @@
+/* prof_check.c: reads a stats file written by prof_fixture (through the libhone reader) and checks
+ * what the runtime recorded against the fixture's known call graph.
+ * Usage: prof_check MODE FILE SYMS [CHILD_FILE]. Prints "ok: ..." lines; exits 1 on a failure. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hone/profdata.h"
+
+static int failures;
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      printf("ok: " #cond "\n");                                                                   \
+    } else {                                                                                       \
+      printf("FAIL (line %d): " #cond ": ", __LINE__);                                             \
+      printf(__VA_ARGS__);                                                                         \
+      printf("\n");                                                                                \
+      failures++;                                                                                  \
+    }                                                                                              \
+  } while (0)
+
+static char names[64][32];
+static uint64_t addrs[64];
+static int nsyms;
+
+static void load_syms(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    perror(path);
+    exit(2);
+  }
+  unsigned long a;
+  while (nsyms < 64 && fscanf(f, "%31s %lx", names[nsyms], &a) == 2) addrs[nsyms++] = a;
+  fclose(f);
+}
+
+static uint64_t addr(const char *name) {
+  for (int i = 0; i < nsyms; i++)
+    if (strcmp(names[i], name) == 0) return addrs[i];
+  fprintf(stderr, "no symbol %s\n", name);
+  exit(2);
+}
+
+static const char *name_of(uint64_t a) {
+  for (int i = 0; i < nsyms; i++)
+    if (addrs[i] == a) return names[i];
+  return "?";
+}
+
+static hone_profile *load(const char *path) {
+  hone_profile *p = NULL;
+  char msg[256];
+  int rc = hone_profile_read(path, &p, msg, sizeof msg);
+  if (rc != 0) {
+    printf("FAIL: cannot read %s: %s\n", path, msg);
+    exit(1);
+  }
+  return p;
+}
+
+/* Total calls of function `fn` over every thread (thread < 0) or one thread. */
+static uint64_t calls(const hone_profile *p, long thread, const char *fn) {
+  uint64_t a = addr(fn), c = 0;
+  for (size_t t = 0; t < hone_profile_thread_count(p); t++) {
+    if (thread >= 0 && (size_t)thread != t) continue;
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    for (size_t i = 0; i < th->nnodes; i++)
+      if (th->nodes[i].func == a) c += th->nodes[i].calls;
+  }
+  return c;
+}
+
+/* Calls of callee from caller (caller NULL: top level), over every thread. */
+static uint64_t edge(const hone_profile *p, const char *caller, const char *callee) {
+  uint64_t ca = caller ? addr(caller) : 0, ce = addr(callee), c = 0;
+  for (size_t t = 0; t < hone_profile_thread_count(p); t++) {
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    for (size_t i = 0; i < th->nnodes; i++) {
+      const hone_prof_node *n = &th->nodes[i];
+      if (n->func != ce) continue;
+      uint64_t pa = n->parent == HONE_PROF_NO_PARENT ? 0 : th->nodes[n->parent].func;
+      if (pa == ca) c += n->calls;
+    }
+  }
+  return c;
+}
+
+/* Checks that hold for every file: incl >= excl, children's incl within the parent's, the
+ * mapping of the executable is present. */
+static void common(const hone_profile *p) {
+  const hone_prof_info *in = hone_profile_info(p);
+  CHECK(in->ticks_per_second > 1e6, "%g", in->ticks_per_second);
+  CHECK(in->argc >= 2 && strstr(in->argv[0], "prof_fixture"), "argv[0] %s",
+        in->argc ? in->argv[0] : "-");
+  CHECK(in->overhead_inner_ticks > 0 && in->overhead_outer_ticks >= 0, "%g %g",
+        in->overhead_inner_ticks, in->overhead_outer_ticks);
+  int bad = 0;
+  for (size_t t = 0; t < hone_profile_thread_count(p); t++) {
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    for (size_t i = 0; i < th->nnodes; i++)
+      if (th->nodes[i].incl < th->nodes[i].excl) bad++;
+  }
+  CHECK(bad == 0, "%d nodes with incl < excl", bad);
+  const hone_prof_mapping *m = hone_profile_find_mapping(p, 0, addr("main"));
+  CHECK(m != NULL && strstr(m->path, "prof_fixture") && m->build_id_len > 0, "mapping of main: %s",
+        m ? m->path : "none");
+}
+
+static void dump_tree(const hone_profile *p) {
+  for (size_t t = 0; t < hone_profile_thread_count(p); t++) {
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    printf("thread %zu tid %" PRIu64 " '%s' %zu nodes\n", t, th->tid, th->name, th->nnodes);
+    for (size_t i = 0; i < th->nnodes && i < 40; i++) {
+      const hone_prof_node *n = &th->nodes[i];
+      printf("  %zu %-12s parent %d calls %" PRIu64 " incl %" PRIu64 " excl %" PRIu64 "\n", i,
+             name_of(n->func), (int)n->parent, n->calls, n->incl, n->excl);
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  const char *mode = argv[1];
+  load_syms(argv[3]);
+  hone_profile *p = load(argv[2]);
+  if (getenv("PROF_CHECK_VERBOSE")) dump_tree(p);
+  common(p);
+  const hone_prof_info *in = hone_profile_info(p);
+  if (strcmp(mode, "graph") == 0) {
+    CHECK(hone_profile_thread_count(p) == 1, "%zu threads", hone_profile_thread_count(p));
+    CHECK(edge(p, NULL, "main") == 1, "%" PRIu64, edge(p, NULL, "main"));
+    CHECK(edge(p, "main", "caller_a") == 1, "x");
+    CHECK(edge(p, "caller_a", "leaf") == 3, "%" PRIu64, edge(p, "caller_a", "leaf"));
+    CHECK(edge(p, "caller_b", "leaf") == 2, "%" PRIu64, edge(p, "caller_b", "leaf"));
+    CHECK(calls(p, -1, "leaf") == 5, "%" PRIu64, calls(p, -1, "leaf"));
+    CHECK(calls(p, -1, "fact") == 6, "%" PRIu64, calls(p, -1, "fact"));
+    CHECK(edge(p, "main", "fact") == 1 && edge(p, "fact", "fact") == 5, "direct recursion");
+    CHECK(calls(p, -1, "is_even") == 3 && calls(p, -1, "is_odd") == 2, "%" PRIu64 " %" PRIu64,
+          calls(p, -1, "is_even"), calls(p, -1, "is_odd"));
+    CHECK(edge(p, "is_even", "is_odd") == 2 && edge(p, "is_odd", "is_even") == 2,
+          "mutual recursion");
+    CHECK(edge(p, "main", "work") == 1000, "%" PRIu64, edge(p, "main", "work"));
+    CHECK(edge(p, "main", "spin") == 1, "x");
+    CHECK(edge(p, "spin", "work") >= 100, "x");
+    /* The exclusive times of all functions add up to the run's total within 1 %. */
+    const hone_prof_thread *th = hone_profile_thread(p, 0);
+    uint64_t sum = 0, main_incl = 0;
+    for (size_t i = 0; i < th->nnodes; i++) {
+      sum += th->nodes[i].excl;
+      if (th->nodes[i].parent == HONE_PROF_NO_PARENT) main_incl += th->nodes[i].incl;
+    }
+    double ratio = (double)sum / (double)in->total_ticks;
+    CHECK(ratio > 0.99 && ratio <= 1.0, "sum of excl %" PRIu64 " / total %" PRIu64 " = %f", sum,
+          in->total_ticks, ratio);
+    CHECK(sum == main_incl, "sum %" PRIu64 " main %" PRIu64, sum, main_incl);
+    double secs = (double)in->total_ticks / in->ticks_per_second;
+    CHECK(secs > 0.14 && secs < 10, "total %f s for a 150 ms spin", secs);
+  } else if (strcmp(mode, "threads") == 0) {
+    CHECK(hone_profile_thread_count(p) == 5, "%zu threads", hone_profile_thread_count(p));
+    int good = 0;
+    for (long t = 0; t < (long)hone_profile_thread_count(p); t++)
+      if (calls(p, t, "thread_main") == 1 && calls(p, t, "leaf") == 100 &&
+          edge(p, "thread_main", "leaf") == 400)
+        good++;
+    CHECK(good == 4, "%d threads with 1 thread_main and 100 leaf", good);
+    CHECK(edge(p, NULL, "thread_main") == 4, "x");
+    const hone_prof_thread *t0 = hone_profile_thread(p, 0);
+    CHECK(t0->nnodes == 2 && t0->nodes[0].func == addr("main") &&
+              t0->nodes[1].func == addr("write_syms"),
+          "main thread first");
+    uint64_t tids[5];
+    int distinct = 1;
+    for (size_t t = 0; t < 5; t++) {
+      tids[t] = hone_profile_thread(p, t)->tid;
+      for (size_t u = 0; u < t; u++)
+        if (tids[u] == tids[t]) distinct = 0;
+    }
+    CHECK(distinct, "thread ids distinct");
+  } else if (strcmp(mode, "fork") == 0) {
+    /* Parent: caller_a before the fork, post after; never the child's caller_b. */
+    CHECK(edge(p, "caller_a", "leaf") == 3 && edge(p, "main", "post") == 1, "parent");
+    CHECK(calls(p, -1, "caller_b") == 0, "child's calls are not in the parent's file");
+    CHECK(argc > 4, "child file given");
+    hone_profile *c = load(argv[4]);
+    common(c);
+    const hone_prof_info *ci = hone_profile_info(c);
+    CHECK(ci->pid != in->pid && ci->ppid == in->pid, "child pid %" PRIu64 " ppid %" PRIu64, ci->pid,
+          ci->ppid);
+    CHECK(edge(c, NULL, "caller_b") == 1 && edge(c, "caller_b", "leaf") == 2, "child tree");
+    CHECK(calls(c, -1, "caller_a") == 0 && calls(c, -1, "main") == 0, "child starts empty");
+    hone_profile_free(c);
+  } else if (strcmp(mode, "exit") == 0) {
+    CHECK(edge(p, "caller_a", "leaf") == 3, "x");
+    CHECK(edge(p, "main", "nested_exit") == 1 && edge(p, "nested_exit", "leaf") == 1, "x");
+  } else if (strcmp(mode, "sigterm") == 0 || strcmp(mode, "sigint") == 0) {
+    CHECK(edge(p, "caller_a", "leaf") == 3, "x");
+    CHECK(edge(p, "main", "nested_signal") == 1 && edge(p, "nested_signal", "leaf") == 1, "x");
+  } else if (strcmp(mode, "longjmp") == 0) {
+    CHECK(edge(p, "main", "jumper") == 1000, "%" PRIu64, edge(p, "main", "jumper"));
+    CHECK(edge(p, "jumper", "deep1") == 1000 && edge(p, "deep1", "deep2") == 1000, "x");
+    CHECK(edge(p, "main", "post") == 1 && edge(p, "post", "leaf") == 1, "resynchronised");
+    CHECK(hone_profile_thread(p, 0)->nnodes == 7, "%zu nodes", hone_profile_thread(p, 0)->nnodes);
+  } else if (strcmp(mode, "deep") == 0) {
+    CHECK(calls(p, -1, "down") == 1000000, "%" PRIu64, calls(p, -1, "down"));
+    CHECK(edge(p, "down", "down") == 999999, "x");
+    const hone_prof_thread *t1 = hone_profile_thread(p, 1);
+    CHECK(t1 && t1->nnodes == 1000001, "%zu nodes", t1 ? t1->nnodes : 0);
+    int chain = 1;
+    for (size_t i = 2; t1 && i < t1->nnodes; i++)
+      if (t1->nodes[i].parent != i - 1 || t1->nodes[i].incl > t1->nodes[i - 1].incl) chain = 0;
+    CHECK(chain, "a chain of nested nodes");
+  } else if (strcmp(mode, "api") == 0) {
+    CHECK(calls(p, -1, "caller_a") == 1 && calls(p, -1, "caller_b") == 0, "started, stopped");
+    CHECK(calls(p, -1, "main") == 0 && calls(p, -1, "api_fn") == 0, "x");
+    CHECK(argc > 4, "second file");
+    hone_profile *c = load(argv[4]);
+    CHECK(calls(c, -1, "api_fn") == 1 && edge(c, "api_fn", "leaf") == 1, "runcall");
+    CHECK(calls(c, -1, "caller_a") == 0 && calls(c, -1, "caller_b") == 0, "cleared");
+    hone_profile_free(c);
+  } else {
+    printf("unknown mode %s\n", mode);
+    failures++;
+  }
+  hone_profile_free(p);
+  printf("%s: %s\n", mode, failures ? "FAILED" : "passed");
+  return failures ? 1 : 0;
+}
