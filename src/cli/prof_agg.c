@@ -216,6 +216,13 @@ int hone__pa_add_thread(hone__pa *a, const hone_prof_node *nodes, size_t n, cons
       }
     }
   }
+  /* cumtime >= tottime holds exactly in the tree (incl' >= excl' + children's incl'), but the two
+   * sums are rounded in different orders; clamp the last-bit difference. Rounding is monotonic,
+   * so later additions keep the order. */
+  for (size_t f = 0; f < a->nfuncs; f++)
+    if (a->funcs[f].ct < a->funcs[f].tt) a->funcs[f].ct = a->funcs[f].tt;
+  for (size_t e = 0; e < a->nedges; e++)
+    if (a->edges[e].s.ct < a->edges[e].s.tt) a->edges[e].s.ct = a->edges[e].s.tt;
 out:
   free(excl);
   free(incl);
