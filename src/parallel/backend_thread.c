@@ -38,9 +38,10 @@ struct tpool {
   cell *cells;
   alignas(64) _Atomic size_t enq;
   alignas(64) _Atomic size_t deq;
-  alignas(64) _Atomic uint32_t spinners;
-  hone__event work_ev;  /* parked workers */
-  hone__event space_ev; /* submitters waiting for room */
+  alignas(64) _Atomic uint32_t searching; /* workers spinning for work, or woken to (<= 1) */
+  _Atomic uint32_t token;                 /* a wake's searching slot, not yet taken */
+  hone__event work_ev;                    /* parked workers */
+  hone__event space_ev;                   /* submitters waiting for room */
   _Atomic uint32_t submitting;
   _Atomic uint32_t closed, stop, cancelling;
   _Atomic uint32_t ready; /* workers past their initializer (futex word for create) */
@@ -111,11 +112,29 @@ static hone__job *take(tpool *tp) {
   return job;
 }
 
-/* After a push: make sure someone will run it. */
+/* After a push: make sure someone will run it. Running workers will look at the queue when they
+ * finish and a searching worker will find it, so a parked worker is woken only when neither
+ * exists; and at most one wake is in flight: the woken worker inherits the searching slot through
+ * `token` (see grab_token), so a burst of submits costs one futex wake, not one each. */
 static void wake_worker(tpool *tp) {
   atomic_thread_fence(memory_order_seq_cst);
-  if (atomic_load_explicit(&tp->spinners, memory_order_seq_cst) == 0)
-    hone__ev_notify(&tp->work_ev, 1);
+  if (atomic_load_explicit(&tp->searching, memory_order_seq_cst)) return;
+  if (atomic_load_explicit(&tp->work_ev.waiters, memory_order_seq_cst) == 0) return;
+  uint32_t zero = 0;
+  if (!atomic_compare_exchange_strong_explicit(&tp->searching, &zero, 1, memory_order_seq_cst,
+                                               memory_order_relaxed))
+    return;
+  atomic_store_explicit(&tp->token, 1, memory_order_seq_cst);
+  hone__ev_notify(&tp->work_ev, 1);
+}
+
+/* A worker leaving (or about to enter) its park takes the wake token if one is out: it then owns
+ * the searching slot. Every worker counted as parked by wake_worker passes here after the token
+ * is set (on cancel, before sleeping, or on waking since the notify changed the key), so a token
+ * is never stranded. */
+static bool grab_token(tpool *tp) {
+  if (!atomic_load_explicit(&tp->token, memory_order_seq_cst)) return false;
+  return atomic_exchange_explicit(&tp->token, 0, memory_order_seq_cst) == 1;
 }
 
 /* Pushes, blocking while full until the deadline. 0, HONE_ETIMEDOUT, HONE_ESHUTDOWN. The caller
@@ -148,6 +167,22 @@ static void run_job(hone__job *job, hone_task_ctx *ctx) {
   job->run(job, ctx);
 }
 
+/* Spins looking for a job for up to HONE__SPIN_NS (the caller owns the searching slot, and gives
+ * it back here). A searcher that finds work wakes another worker if more is queued. */
+static hone__job *search(tpool *tp) {
+  hone__job *job = NULL;
+  int64_t end = hone__now_ns() + HONE__SPIN_NS;
+  for (unsigned i = 1;; i++) {
+    if ((job = take(tp))) break;
+    if (atomic_load_explicit(&tp->stop, memory_order_relaxed)) break;
+    if ((i & 63) == 0 && hone__now_ns() >= end) break;
+    hone__cpu_relax();
+  }
+  atomic_fetch_sub_explicit(&tp->searching, 1, memory_order_seq_cst);
+  if (job && ring_maybe_nonempty(tp)) wake_worker(tp);
+  return job;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   tpool *tp = w->tp;
@@ -170,36 +205,35 @@ static void *worker_main(void *arg) {
       run_job(job, &ctx);
       continue;
     }
-    uint32_t idle = 0;
-    if (atomic_compare_exchange_strong_explicit(&tp->spinners, &idle, 1, memory_order_seq_cst,
-                                                memory_order_relaxed)) {
-      int64_t end = hone__now_ns() + HONE__SPIN_NS;
-      for (unsigned i = 1;; i++) {
-        if ((job = take(tp))) break;
-        if (atomic_load_explicit(&tp->stop, memory_order_relaxed)) break;
-        if ((i & 63) == 0 && hone__now_ns() >= end) break;
-        hone__cpu_relax();
+    uint32_t zero = 0;
+    bool searcher = atomic_compare_exchange_strong_explicit(
+        &tp->searching, &zero, 1, memory_order_seq_cst, memory_order_relaxed);
+    for (;;) {
+      if (searcher && (job = search(tp))) break;
+      uint32_t key = hone__ev_prepare(&tp->work_ev);
+      if ((job = take(tp))) {
+        hone__ev_cancel(&tp->work_ev);
+        if (grab_token(tp)) { /* found work while holding the slot: pass it on */
+          atomic_fetch_sub_explicit(&tp->searching, 1, memory_order_seq_cst);
+          if (ring_maybe_nonempty(tp)) wake_worker(tp);
+        }
+        break;
       }
-      atomic_fetch_sub_explicit(&tp->spinners, 1, memory_order_seq_cst);
-      if (job) {
-        if (ring_maybe_nonempty(tp)) wake_worker(tp);
-        run_job(job, &ctx);
+      if (atomic_load_explicit(&tp->stop, memory_order_seq_cst)) {
+        hone__ev_cancel(&tp->work_ev);
+        if (grab_token(tp)) atomic_fetch_sub_explicit(&tp->searching, 1, memory_order_seq_cst);
+        return NULL;
+      }
+      if (grab_token(tp)) {
+        hone__ev_cancel(&tp->work_ev);
+        searcher = true;
         continue;
       }
+      hone__ev_wait(&tp->work_ev, key, INT64_MAX);
+      searcher = grab_token(tp);
     }
-    uint32_t key = hone__ev_prepare(&tp->work_ev);
-    if ((job = take(tp))) {
-      hone__ev_cancel(&tp->work_ev);
-      run_job(job, &ctx);
-      continue;
-    }
-    if (atomic_load_explicit(&tp->stop, memory_order_seq_cst)) {
-      hone__ev_cancel(&tp->work_ev);
-      break;
-    }
-    hone__ev_wait(&tp->work_ev, key, INT64_MAX);
+    run_job(job, &ctx);
   }
-  return NULL;
 }
 
 static void join_workers(tpool *tp) {

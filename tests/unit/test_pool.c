@@ -17,7 +17,8 @@
 
 #include "hone/pool.h"
 
-static hone_task_id T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB, T_SLEEP, T_COUNT, T_MAPIN;
+static hone_task_id T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB, T_SLEEP, T_COUNT,
+    T_MAPIN;
 
 static atomic_int gate_open; /* T_GATE tasks spin until this is non-zero */
 static atomic_int gate_started;
@@ -136,6 +137,14 @@ static int t_mapin(hone_task_ctx *ctx, const void *arg, size_t n, void *res, siz
   return 0;
 }
 
+/* Sleeps 2 ms (no CPU needed, so it overlaps even on a busy machine) and returns its worker. */
+static int t_who(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  sleep_ns(2000000);
+  int w = hone_task_worker(ctx);
+  memcpy(res, &w, sizeof w);
+  return 0;
+}
+
 static int setup(void **state) {
   atomic_store(&gate_open, 0);
   atomic_store(&gate_started, 0);
@@ -169,6 +178,7 @@ static void test_registry(void **state) {
   assert_int_equal(id2, T_DOUBLE);
   assert_int_equal(hone_task_lookup("no.such.task", &id2), HONE_ENOENT);
   assert_string_equal(hone_task_name(T_GATE), "test.gate");
+  assert_int_equal(T_WHO, 0); /* ids are handed out in registration order */
   assert_null(hone_task_name(99999));
   assert_null(hone_task_name(-1));
   hone_pool *p = NULL;
@@ -228,6 +238,22 @@ static void test_map_order(void **state) {
   assert_int_equal(hone_pool_map(p, T_DOUBLE, NULL, 0, NULL, 0, 0, 0, NULL), 0);
   int64_t x = 1, y;
   assert_int_equal(hone_pool_map(p, T_DOUBLE, &x, 8, &y, 4, 1, 0, NULL), HONE_EINVAL);
+  hone_pool_free(p);
+}
+
+static void test_map_uses_every_worker(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  enum { N = 40 };
+  int who[N];
+  for (int i = 0; i < N; i++) who[i] = -2;
+  assert_int_equal(hone_pool_map(p, T_WHO, NULL, 0, who, sizeof(int), N, 1, NULL), 0);
+  int seen[3] = {0, 0, 0}; /* the caller (-1, for the timing probe) and workers 0 and 1 */
+  for (int i = 0; i < N; i++) {
+    assert_true(who[i] >= -1 && who[i] <= 1);
+    seen[who[i] + 1]++;
+  }
+  assert_true(seen[1] > 0);
+  assert_true(seen[2] > 0);
   hone_pool_free(p);
 }
 
@@ -627,7 +653,8 @@ static void test_imap_lazy_bounded(void **state) {
 }
 
 int main(void) {
-  if (hone_task_register("test.double", t_double, 8, &T_DOUBLE) ||
+  if (hone_task_register("test.who", t_who, sizeof(int), &T_WHO) ||
+      hone_task_register("test.double", t_double, 8, &T_DOUBLE) ||
       hone_task_register("test.fail_at", t_fail_at, 8, &T_FAIL_AT) ||
       hone_task_register("test.gate", t_gate, sizeof(int), &T_GATE) ||
       hone_task_register("test.fail", t_fail, 0, &T_FAIL) ||
@@ -641,6 +668,7 @@ int main(void) {
       cmocka_unit_test_setup(test_registry, setup),
       cmocka_unit_test_setup(test_submit_result_copy_in, setup),
       cmocka_unit_test_setup(test_map_order, setup),
+      cmocka_unit_test_setup(test_map_uses_every_worker, setup),
       cmocka_unit_test_setup(test_map_stops_on_first_error, setup),
       cmocka_unit_test_setup(test_cancel_before_and_after_start, setup),
       cmocka_unit_test_setup(test_timeouts, setup),

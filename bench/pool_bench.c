@@ -1,0 +1,318 @@
+/* pool_bench.c: hone's thread pool side by side with GLib's GThreadPool, OpenMP and (figures
+ * passed in by pool.sh, measured in the same run) Python's ThreadPoolExecutor. Prints a table
+ * with ratios and whether each target of issue 5 is met. Every figure is a median of several
+ * runs; every pool has 2 workers.
+ * Usage: bench_pool [--python-tps X] [--python-rt-ns Y] [--quick] */
+#include <glib.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hone/pool.h"
+
+#define WORKERS 2
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---- tasks ---- */
+
+static int empty_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
+  return 0;
+}
+
+/* A few nanoseconds of work that the compiler cannot remove or hoist; the same function is the
+ * body of the OpenMP loop and of the hone map. */
+__attribute__((noinline)) static uint64_t tiny_work(uint64_t x) {
+  x ^= x >> 13;
+  x *= 0x9E3779B97F4A7C15ull;
+  return x ^ (x >> 29);
+}
+
+static int tiny_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
+  *(uint64_t *)r = tiny_work(*(const uint64_t *)a);
+  return 0;
+}
+
+typedef struct range {
+  uint64_t lo, hi;
+} range;
+
+static uint64_t count_primes(range rg) {
+  uint64_t c = 0;
+  for (uint64_t n = rg.lo; n < rg.hi; n++) {
+    if (n < 2) continue;
+    if (n % 2 == 0) {
+      c += n == 2;
+      continue;
+    }
+    int p = 1;
+    for (uint64_t d = 3; d * d <= n; d += 2)
+      if (n % d == 0) {
+        p = 0;
+        break;
+      }
+    c += (uint64_t)p;
+  }
+  return c;
+}
+
+static int primes_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
+  *(uint64_t *)r = count_primes(*(const range *)a);
+  return 0;
+}
+
+static hone_task_id T_EMPTY, T_TINY, T_PRIMES;
+
+static hone_pool *new_pool(unsigned workers) {
+  hone_pool *p;
+  if (hone_pool_new(&p, HONE_POOL_THREADS, workers) != 0) {
+    fprintf(stderr, "bench_pool: cannot create a pool\n");
+    exit(1);
+  }
+  return p;
+}
+
+/* ---- throughput: submit + result, many in flight ---- */
+
+static double hone_throughput(hone_pool *p, int n) {
+  enum { BATCH = 4096 };
+  static hone_future *fs[BATCH];
+  int64_t t0 = now_ns();
+  for (int done = 0; done < n; done += BATCH) {
+    int k = n - done < BATCH ? n - done : BATCH;
+    for (int i = 0; i < k; i++)
+      if (hone_pool_submit(p, T_EMPTY, NULL, 0, HONE_WAIT_FOREVER, &fs[i]) != 0) exit(1);
+    for (int i = 0; i < k; i++) {
+      if (hone_future_result(fs[i], HONE_WAIT_FOREVER, NULL, 0) != 0) exit(1);
+      hone_future_release(fs[i]);
+    }
+  }
+  return n / ((now_ns() - t0) * 1e-9);
+}
+
+/* GLib: no futures; each task bumps a counter and the last one signals (kinder to GLib than a
+ * per-task result object would be). */
+static struct {
+  GMutex mu;
+  GCond cv;
+  atomic_int left;
+  int done;
+} G;
+
+static void glib_task(gpointer data, gpointer user) {
+  if (atomic_fetch_sub(&G.left, 1) == 1) {
+    g_mutex_lock(&G.mu);
+    G.done = 1;
+    g_cond_signal(&G.cv);
+    g_mutex_unlock(&G.mu);
+  }
+}
+
+static void glib_wait_done(void) {
+  g_mutex_lock(&G.mu);
+  while (!G.done) g_cond_wait(&G.cv, &G.mu);
+  G.done = 0;
+  g_mutex_unlock(&G.mu);
+}
+
+static double glib_throughput(GThreadPool *gp, int n) {
+  atomic_store(&G.left, n);
+  int64_t t0 = now_ns();
+  for (int i = 0; i < n; i++) g_thread_pool_push(gp, GINT_TO_POINTER(i + 1), NULL);
+  glib_wait_done();
+  return n / ((now_ns() - t0) * 1e-9);
+}
+
+/* ---- round trip on an idle pool ---- */
+
+static double hone_round_trip_ns(hone_pool *p, int n) {
+  double *v = malloc((size_t)n * sizeof *v);
+  for (int i = 0; i < n; i++) {
+    hone_future *f;
+    int64_t t0 = now_ns();
+    if (hone_pool_submit(p, T_EMPTY, NULL, 0, HONE_WAIT_FOREVER, &f) != 0) exit(1);
+    if (hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0) != 0) exit(1);
+    v[i] = (double)(now_ns() - t0);
+    hone_future_release(f);
+  }
+  double m = median(v, n);
+  free(v);
+  return m;
+}
+
+static double glib_round_trip_ns(GThreadPool *gp, int n) {
+  double *v = malloc((size_t)n * sizeof *v);
+  for (int i = 0; i < n; i++) {
+    atomic_store(&G.left, 1);
+    int64_t t0 = now_ns();
+    g_thread_pool_push(gp, GINT_TO_POINTER(1), NULL);
+    glib_wait_done();
+    v[i] = (double)(now_ns() - t0);
+  }
+  double m = median(v, n);
+  free(v);
+  return m;
+}
+
+/* ---- map of tiny items vs OpenMP static ---- */
+
+static double omp_map_s(const uint64_t *in, uint64_t *out, long n) {
+  int64_t t0 = now_ns();
+#pragma omp parallel for schedule(static) num_threads(WORKERS)
+  for (long i = 0; i < n; i++) out[i] = tiny_work(in[i]);
+  return (now_ns() - t0) * 1e-9;
+}
+
+static double hone_map_s(hone_pool *p, const uint64_t *in, uint64_t *out, long n) {
+  int64_t t0 = now_ns();
+  if (hone_pool_map(p, T_TINY, in, 8, out, 8, (size_t)n, 0, NULL) != 0) exit(1);
+  return (now_ns() - t0) * 1e-9;
+}
+
+/* ---- memory: released futures leave no growth ---- */
+
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, res = 0;
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static const char *yes(int ok) {
+  return ok ? "yes" : "NO";
+}
+
+int main(int argc, char **argv) {
+  double py_tps = 0, py_rt_ns = 0;
+  int quick = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--python-tps") && i + 1 < argc)
+      py_tps = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--python-rt-ns") && i + 1 < argc)
+      py_rt_ns = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--quick"))
+      quick = 1;
+  }
+  if (hone_task_register("bench.empty", empty_task, 0, &T_EMPTY) ||
+      hone_task_register("bench.tiny", tiny_task, 8, &T_TINY) ||
+      hone_task_register("bench.primes", primes_task, 8, &T_PRIMES))
+    return 1;
+  int runs = quick ? 3 : 7;
+  int ntasks = quick ? 100000 : 500000;
+  double v[16], w[16];
+
+  hone_pool *p = new_pool(WORKERS);
+  GError *gerr = NULL;
+  GThreadPool *gp = g_thread_pool_new(glib_task, NULL, WORKERS, TRUE, &gerr);
+  if (!gp) return 1;
+
+  /* Interleave the runs so that machine noise hits both sides alike. */
+  hone_throughput(p, ntasks / 10);
+  glib_throughput(gp, ntasks / 10);
+  for (int r = 0; r < runs; r++) {
+    v[r] = hone_throughput(p, ntasks);
+    w[r] = glib_throughput(gp, ntasks);
+  }
+  double hone_tps = median(v, runs), glib_tps = median(w, runs);
+
+  int nrt = quick ? 2000 : 10000;
+  for (int r = 0; r < 3; r++) {
+    v[r] = hone_round_trip_ns(p, nrt);
+    w[r] = glib_round_trip_ns(gp, nrt);
+  }
+  double hone_rt = median(v, 3), glib_rt = median(w, 3);
+  g_thread_pool_free(gp, FALSE, TRUE);
+
+  long nmap = 1000000;
+  uint64_t *in = malloc((size_t)nmap * 8), *out = malloc((size_t)nmap * 8);
+  for (long i = 0; i < nmap; i++) in[i] = (uint64_t)i;
+  omp_map_s(in, out, nmap);
+  hone_map_s(p, in, out, nmap);
+  for (int r = 0; r < runs; r++) {
+    w[r] = omp_map_s(in, out, nmap);
+    v[r] = hone_map_s(p, in, out, nmap);
+  }
+  double omp_map = median(w, runs), hone_map = median(v, runs);
+  for (long i = 0; i < nmap; i += 99991)
+    if (out[i] != tiny_work(in[i])) return 1;
+  free(in);
+  free(out);
+
+  /* CPU-bound: primes below 2 million in 64 ranges, 1 worker vs 2. */
+  enum { NR = 64 };
+  range rg[NR];
+  uint64_t cnt[NR];
+  for (int i = 0; i < NR; i++) rg[i] = (range){2000000ull * i / NR, 2000000ull * (i + 1) / NR};
+  hone_pool *p1 = new_pool(1);
+  int prun = quick ? 1 : 3;
+  for (int r = 0; r < prun; r++) {
+    int64_t t0 = now_ns();
+    if (hone_pool_map(p1, T_PRIMES, rg, sizeof(range), cnt, 8, NR, 0, NULL)) return 1;
+    w[r] = (now_ns() - t0) * 1e-9;
+    t0 = now_ns();
+    if (hone_pool_map(p, T_PRIMES, rg, sizeof(range), cnt, 8, NR, 0, NULL)) return 1;
+    v[r] = (now_ns() - t0) * 1e-9;
+  }
+  hone_pool_free(p1);
+  double t1 = median(w, prun), t2 = median(v, prun);
+  uint64_t total = 0;
+  for (int i = 0; i < NR; i++) total += cnt[i];
+
+  /* Memory: 10^6 futures completed and released; RSS after the first 10^5 vs after all. */
+  hone_throughput(p, 100000);
+  long rss0 = rss_kb();
+  hone_throughput(p, 1000000);
+  long rss1 = rss_kb();
+  hone_pool_free(p);
+
+  printf("%-44s %14s %14s %10s  %-8s %s\n", "measure (2 workers)", "hone", "other", "ratio",
+         "target", "met");
+  printf("%-44s %12.2fM/s %12.2fM/s %9.2fx  %-8s %s\n", "empty tasks/s vs GLib GThreadPool",
+         hone_tps / 1e6, glib_tps / 1e6, hone_tps / glib_tps, ">=2x",
+         yes(hone_tps >= 2 * glib_tps));
+  if (py_tps > 0)
+    printf("%-44s %12.2fM/s %12.3fM/s %9.1fx  %-8s %s\n",
+           "empty tasks/s vs Python ThreadPoolExecutor", hone_tps / 1e6, py_tps / 1e6,
+           hone_tps / py_tps, ">=50x", yes(hone_tps >= 50 * py_tps));
+  else
+    printf("%-44s %12.2fM/s %14s %10s  %-8s %s\n", "empty tasks/s vs Python ThreadPoolExecutor",
+           hone_tps / 1e6, "n/a", "-", ">=50x", "not measured (no python3)");
+  printf("%-44s %12.2fus %12.2fus %9.2fx  %-8s %s\n", "idle round trip, median vs GLib",
+         hone_rt / 1e3, glib_rt / 1e3, glib_rt / hone_rt, "<5us", yes(hone_rt < 5000));
+  if (py_rt_ns > 0)
+    printf("%-44s %12.2fus %12.2fus %9.2fx  %-8s %s\n", "idle round trip, median vs Python",
+           hone_rt / 1e3, py_rt_ns / 1e3, py_rt_ns / hone_rt, "", "");
+  printf("%-44s %12.3fms %12.3fms %9.2fx  %-8s %s\n", "map 10^6 tiny items vs OpenMP static",
+         hone_map * 1e3, omp_map * 1e3, hone_map / omp_map, "<=1.2x",
+         yes(hone_map <= 1.2 * omp_map));
+  printf("%-44s %13.3fs %13.3fs %9.2fx  %-8s %s\n", "primes < 2e6 map: 2 workers vs 1", t2, t1,
+         t1 / t2, ">=1.9x", yes(t1 / t2 >= 1.9));
+  printf("%-44s %11ldKiB %11ldKiB %10s  %-8s %s\n", "RSS after 10^5 vs after 10^6 more futures",
+         rss1, rss0, "", "no growth", yes(rss1 - rss0 < 1024));
+  printf("(primes below 2e6: %llu; machine: %ld CPUs online, hone_cpu_count() = %u)\n",
+         (unsigned long long)total, sysconf(_SC_NPROCESSORS_ONLN), hone_cpu_count());
+  return 0;
+}
