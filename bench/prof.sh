@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# prof.sh: what a deterministic profiler costs per call — hone (preloaded by `hone record`, and
+# linked) against gprof (-pg), uftrace record and valgrind's callgrind, all measured in this run
+# on the same workload (bench/prof_work.c: recursive fib + short leaf calls). Prints each one's
+# slowdown and added ns per call side by side, then whether hone's targets (issue 4) are met:
+#   hone adds <= 25 ns per call, preloaded and linked;
+#   hone adds >= 3x less than uftrace record;
+#   hone's corrected cumtime of main is within 25 % of the run time with HONE_PROF=off.
+# uftrace and callgrind run smaller workloads (their traces and slowdown are large) at two sizes:
+# their added cost per call is the slope between the two, less the plain run's slope, so their
+# fixed start-up cost (tens to hundreds of ms) is not charged to the calls.
+# Env: HONE_BUILD (absolute build dir), HONE_SRC. Each figure is the best of REPS runs.
+set -euo pipefail
+B="$HONE_BUILD/bench"
+hone="$HONE_BUILD/hone"
+rt="$HONE_BUILD/libhone-prof.so"
+REPS=${REPS:-3}
+BIG=(32 20000000)  # fib(32) + 20M leaves: about 27 million calls
+SMALL=(25 1000000) # fib(25) + 1M leaves: about 1.2 million calls
+TINY=(20 100000)   # fib(20) + 100k leaves: about 120 thousand calls
+for f in "$B/prof_work_plain" "$B/prof_work_inst" "$B/prof_work_linked" "$B/prof_work_pg" "$hone" "$rt"; do
+  if [ ! -e "$f" ]; then
+    echo "prof: $f not built (configure with -DHONE_BENCH=ON)"
+    exit 0
+  fi
+done
+W=$(mktemp -d "${TMPDIR:-/tmp}/hone-prof-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+
+# best_of CMD...: runs CMD REPS times (stdout to $W/out), prints the shortest wall time in seconds.
+best_of() {
+  local best="" t0 t1 dt
+  for _ in $(seq "$REPS"); do
+    t0=$EPOCHREALTIME
+    "$@" >"$W/out" 2>"$W/err" || { echo "prof: failed: $* ($(head -c 300 "$W/err"))" >&2; echo nan; return; }
+    t1=$EPOCHREALTIME
+    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+    if [ -z "$best" ] || awk -v a="$dt" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$dt; fi
+  done
+  echo "$best"
+}
+calls_of() { awk '/^calls /{ print $2 }' "$W/out"; }
+
+# hone record when the command is there; otherwise what it does: the runtime preloaded.
+hone_record() {
+  local out=$1
+  shift
+  if "$hone" record --help >/dev/null 2>&1; then
+    "$hone" record -o "$out" -- "$@"
+  else
+    HONE_PROF_OUT=$out LD_PRELOAD=$rt "$@"
+  fi
+}
+
+declare -A T N
+T[plain]=$(best_of "$B/prof_work_plain" "${BIG[@]}"); N[plain]=$(calls_of)
+T[off]=$(best_of env HONE_PROF=off LD_PRELOAD="$rt" "$B/prof_work_inst" "${BIG[@]}"); N[off]=$(calls_of)
+T[record]=$(best_of hone_record "$W/rec.prof" "$B/prof_work_inst" "${BIG[@]}"); N[record]=$(calls_of)
+T[linked]=$(best_of env HONE_PROF_OUT="$W/linked.prof" "$B/prof_work_linked" "${BIG[@]}"); N[linked]=$(calls_of)
+T[gprof]=$(best_of "$B/prof_work_pg" "${BIG[@]}"); N[gprof]=$(calls_of)
+T[plain_small]=$(best_of "$B/prof_work_plain" "${SMALL[@]}"); N[plain_small]=$(calls_of)
+T[tiny_plain]=$(best_of "$B/prof_work_plain" "${TINY[@]}"); N[tiny_plain]=$(calls_of)
+uftrace_run() { uftrace record --no-libcall -d "$W/uftrace.data" "$@"; }
+callgrind_run() { valgrind --tool=callgrind --callgrind-out-file="$W/cg.out" "$@"; }
+if command -v uftrace >/dev/null 2>&1; then
+  T[uftrace]=$(best_of uftrace_run "$B/prof_work_inst" "${SMALL[@]}"); N[uftrace]=$(calls_of)
+  T[uftrace_tiny]=$(best_of uftrace_run "$B/prof_work_inst" "${TINY[@]}"); N[uftrace_tiny]=$(calls_of)
+  rm -rf "$W/uftrace.data"
+fi
+if command -v valgrind >/dev/null 2>&1; then
+  T[callgrind]=$(best_of callgrind_run "$B/prof_work_plain" "${SMALL[@]}"); N[callgrind]=$(calls_of)
+  T[callgrind_tiny]=$(best_of callgrind_run "$B/prof_work_plain" "${TINY[@]}"); N[callgrind_tiny]=$(calls_of)
+fi
+
+# added ns per call of run `k` over its baseline run `base`; when a `k`_tiny run exists, the
+# slope between the two sizes less the plain runs' slope.
+added() {
+  if [ -n "${T[$1_tiny]:-}" ]; then
+    awk -v t="${T[$1]}" -v tt="${T[$1_tiny]}" -v p="${T[plain_small]}" -v pt="${T[tiny_plain]}" \
+      -v n="${N[$1]}" -v nt="${N[$1_tiny]}" 'BEGIN { if (t == "nan" || tt == "nan" || n <= nt) print "nan";
+        else printf "%.1f", ((t - tt) - (p - pt)) / (n - nt) * 1e9 }'
+    return
+  fi
+  awk -v t="${T[$1]}" -v b="${T[$2]}" -v n="${N[$1]}" 'BEGIN { if (t == "nan" || n <= 0) print "nan"; else printf "%.1f", (t - b) / n * 1e9 }'
+}
+row() { # label key base note
+  local k=$2 b=$3
+  awk -v l="$1" -v t="${T[$k]}" -v b="${T[$b]}" -v n="${N[$k]}" -v a="$(added "$k" "$b")" -v note="$4" \
+    'BEGIN { s = (t == "nan" || b <= 0) ? "nan" : sprintf("%.2fx", t / b);
+             printf "  %-30s %12s %10s %10s %12s  %s\n", l, n, (t == "nan" ? "nan" : sprintf("%.3f", t)), s, a, note }'
+}
+echo "workload: fib(${BIG[0]}) + ${BIG[1]} leaf calls (${N[plain]} calls); -O2 -fno-optimize-sibling-calls; best of $REPS"
+printf "  %-30s %12s %10s %10s %12s\n" "run" "calls" "seconds" "slowdown" "added ns/call"
+row "plain (not instrumented)" plain plain ""
+row "hone, HONE_PROF=off" off plain "runtime loaded, profiling off"
+row "hone record (preloaded)" record plain ""
+row "hone, linked -lhone-prof" linked plain ""
+row "gprof (-pg)" gprof plain "mcount + sampling, no per-call times"
+row "plain, small workload" plain_small plain_small "fib(${SMALL[0]}) + ${SMALL[1]} leaves"
+if [ -n "${T[uftrace]:-}" ]; then row "uftrace record" uftrace plain_small "small workloads, slope"; else echo "  uftrace: not installed (scripts/install-deps --bench)"; fi
+if [ -n "${T[callgrind]:-}" ]; then row "valgrind --tool=callgrind" callgrind plain_small "small workloads, slope"; else echo "  callgrind: valgrind not installed"; fi
+
+# Truthful times: the corrected cumtime of main, from hone report's JSON.
+main_cum() {
+  "$hone" report --json --filter '\(main\)$' "$1" 2>/dev/null |
+    awk '/"cumtime":/ { gsub(/[,"a-z:\t ]/, ""); print; exit }'
+}
+cum=$(main_cum "$W/rec.prof")
+raw=$("$hone" report --json --raw --filter '\(main\)$' "$W/rec.prof" 2>/dev/null |
+  awk '/"cumtime":/ { gsub(/[,"a-z:\t ]/, ""); print; exit }')
+
+echo
+verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "NOT met"; fi; }
+a_rec=$(added record plain)
+a_lnk=$(added linked plain)
+a_uf=$(added uftrace plain_small 2>/dev/null || echo nan)
+echo "targets:"
+echo "  hone record adds <= 25 ns per call:         $a_rec ns  -> $(verdict "\"$a_rec\" != \"nan\" && $a_rec <= 25")"
+echo "  hone linked adds <= 25 ns per call:         $a_lnk ns  -> $(verdict "\"$a_lnk\" != \"nan\" && $a_lnk <= 25")"
+if [ -n "${T[uftrace]:-}" ]; then
+  echo "  >= 3x less than uftrace record (preloaded): $(awk -v u="$a_uf" -v h="$a_rec" 'BEGIN { printf "%.1fx", u / h }') -> $(verdict "$a_uf >= 3 * $a_rec")"
+  echo "  >= 3x less than uftrace record (linked):    $(awk -v u="$a_uf" -v h="$a_lnk" 'BEGIN { printf "%.1fx", u / h }') -> $(verdict "$a_uf >= 3 * $a_lnk")"
+else
+  echo "  >= 3x less than uftrace record:             not measured (uftrace missing)"
+fi
+if [ -n "$cum" ]; then
+  echo "  corrected cumtime of main within 25 % of the HONE_PROF=off run: $(printf '%.3f' "$cum") s vs ${T[off]} s ($(awk -v c="$cum" -v o="${T[off]}" 'BEGIN { printf "%+.1f %%", (c - o) / o * 100 }'); raw $(printf '%.3f' "$raw") s) -> $(verdict "($cum - ${T[off]}) <= 0.25 * ${T[off]} && (${T[off]} - $cum) <= 0.25 * ${T[off]}")"
+else
+  echo "  corrected cumtime of main: hone report gave no figure"
+fi
