@@ -136,7 +136,7 @@ static void cycles_calibrate(void) {
   }
   /* Busy-wait rather than sleep: a counter that is not invariant runs at the rate of a busy CPU,
    * which is the rate timing loops see. */
-  double c0, t0, c1, t1;
+  double c0 = 0, t0 = 0, c1 = 0, t1 = 0;
   cycles_pair(&c0, &t0);
   int64_t end = (int64_t)t0 + 10000000;
   while (hone_clock_monotonic_ns() < end) {
