@@ -42,15 +42,10 @@ best_of() {
 }
 calls_of() { awk '/^calls /{ print $2 }' "$W/out"; }
 
-# hone record when the command is there; otherwise what it does: the runtime preloaded.
 hone_record() {
   local out=$1
   shift
-  if "$hone" record --help >/dev/null 2>&1; then
-    "$hone" record -o "$out" -- "$@"
-  else
-    HONE_PROF_OUT=$out LD_PRELOAD=$rt "$@"
-  fi
+  "$hone" record -o "$out" -- "$@"
 }
 
 declare -A T N

@@ -40,16 +40,11 @@ EOF
 cd "$T"
 $CC -g -O0 -finstrument-functions -pthread prog.c -o prog || { echo "cannot build the fixture"; exit 1; }
 
-# Records with `hone record` (the runtime preloaded); where the record command is not built, with
-# the runtime preloaded by hand, which is what `hone record` does.
+# Records with `hone record` (the runtime preloaded).
 record() {
   local outfile=$1
   shift
-  if "$HONE" record --help >/dev/null 2>&1; then
-    "$HONE" record -o "$outfile" -- "$@" >/dev/null
-  else
-    HONE_PROF_OUT=$outfile LD_PRELOAD=$HONE_BUILD/libhone-prof.so "$@" >/dev/null
-  fi
+  "$HONE" record -o "$outfile" -- "$@" >/dev/null
 }
 run record "$T/p.prof" ./prog
 expect_status 0
