@@ -267,6 +267,46 @@ run "$HONE" report p.prof
 expect_status 0
 expect_err 'prog: cannot be read'
 
+# ---- a shared library and a forked child ---------------------------------------------------
+# lib_work() lives in an instrumented shared library (mapped at its own bias); the parent calls it
+# twice, the forked child three times and writes its own file, FILE.<pid>; merged, 5.
+cat >lib.c <<'EOF2'
+static volatile int lib_sink;
+static void lib_inner(void) { lib_sink++; }
+void lib_work(void) { lib_inner(); }
+EOF2
+cat >forker.c <<'EOF2'
+#include <sys/wait.h>
+#include <unistd.h>
+void lib_work(void);
+int main(void) {
+  lib_work();
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (int i = 0; i < 3; i++) lib_work();
+    return 0;
+  }
+  waitpid(pid, NULL, 0);
+  lib_work();
+  return 0;
+}
+EOF2
+$CC -g -O0 -finstrument-functions -fPIC -shared lib.c -o libwork.so
+$CC -g -O0 -finstrument-functions forker.c -o forker -L. -lwork -Wl,-rpath,"$T"
+run record "$T/f.prof" ./forker
+expect_status 0
+child=$(ls f.prof.* 2>/dev/null | head -1)
+check "the child wrote f.prof.<pid>" [ -n "$child" ]
+run "$HONE" report --strip-dirs f.prof
+expect_status 0
+expect_out '^        2 .* lib\.c:3\(lib_work\)$'
+expect_out '^        2 .* lib\.c:2\(lib_inner\)$'
+run "$HONE" report --strip-dirs f.prof "$child"
+expect_status 0
+expect_out '^        5 .* lib\.c:3\(lib_work\)$'
+# The child starts empty: main's frame was entered before the fork, in the parent only.
+expect_out '^        1 .* forker\.c:4\(main\)$'
+
 # ---- usage --------------------------------------------------------------------------------
 run "$HONE" report
 expect_status 2; expect_err 'no stats file'
