@@ -114,13 +114,32 @@ static void test_cpu_time_ignores_sleep(void **state) {
   assert_true(p1 - p0 >= 0 && p1 - p0 < 10000000);
   assert_true(t1 - t0 >= 0 && t1 - t0 < 10000000);
 
-  /* And working does: 30 ms of spinning is at least 5 ms of this thread's CPU time. */
+  /* And working does: spinning gathers 5 ms of this thread's CPU time (within 10 s even on a
+   * crowded machine), which the process's clock counts too. */
   assert_int_equal(hone_clock_read(HONE_CLOCK_THREAD_CPU, &t0), 0);
-  int64_t end = hone_clock_monotonic_ns() + 30000000;
-  while (hone_clock_monotonic_ns() < end) {
-  }
-  assert_int_equal(hone_clock_read(HONE_CLOCK_THREAD_CPU, &t1), 0);
+  assert_int_equal(hone_clock_read(HONE_CLOCK_PROCESS_CPU, &p0), 0);
+  int64_t give_up = hone_clock_monotonic_ns() + 10000000000LL;
+  do {
+    assert_int_equal(hone_clock_read(HONE_CLOCK_THREAD_CPU, &t1), 0);
+  } while (t1 - t0 < 5000000 && hone_clock_monotonic_ns() < give_up);
+  assert_int_equal(hone_clock_read(HONE_CLOCK_PROCESS_CPU, &p1), 0);
   assert_true(t1 - t0 >= 5000000);
+  assert_true(p1 - p0 >= t1 - t0);
+}
+
+/* A cycle count and a monotonic time read together: the counter on both sides of the clock,
+ * retried while something (another process) came in between. */
+static void pair(double hz, double *cycles, double *ns) {
+  for (int tries = 0;; tries++) {
+    uint64_t a = hone_clock_cycles();
+    int64_t t = hone_clock_monotonic_ns();
+    uint64_t b = hone_clock_cycles();
+    if ((double)(b - a) < 20e-6 * hz || tries == 1000) {
+      *cycles = (double)a + (double)(b - a) / 2;
+      *ns = (double)t;
+      return;
+    }
+  }
 }
 
 static void test_cycles_track_monotonic(void **state) {
@@ -128,14 +147,13 @@ static void test_cycles_track_monotonic(void **state) {
   hone_clock_info info;
   assert_int_equal(hone_clock_info_get(HONE_CLOCK_CYCLES, &info), 0);
   if (!info.available || !info.invariant) skip();
-  uint64_t c0 = hone_clock_cycles();
-  int64_t m0 = hone_clock_monotonic_ns();
+  double c0, m0, c1, m1;
+  pair(info.frequency_hz, &c0, &m0);
   sleep_ms(50);
-  uint64_t c1 = hone_clock_cycles();
-  int64_t m1 = hone_clock_monotonic_ns();
-  double by_cycles = (double)(c1 - c0) / info.frequency_hz * 1e9;
-  double by_clock = (double)(m1 - m0);
-  assert_true(fabs(by_cycles - by_clock) < 0.1 * by_clock);
+  pair(info.frequency_hz, &c1, &m1);
+  double by_cycles = (c1 - c0) / info.frequency_hz * 1e9;
+  double by_clock = m1 - m0;
+  assert_true(fabs(by_cycles - by_clock) < 0.05 * by_clock);
 }
 
 /* ---- Never back, across threads ---- */

@@ -393,11 +393,11 @@ static void test_setup_teardown_untimed(void **state) {
   assert_int_equal(hone_timer_timeit(t, 1000, &with), 0);
   int64_t wall = hone_clock_monotonic_ns() - t0;
   assert_true(wall >= 100000000); /* the fixtures did run */
-  assert_true(with < 25e6);       /* 1000 tiny loops, not 50 ms of sleep */
-  assert_true(plain < 25e6);
+  assert_true(with < 40e6);       /* 1000 tiny loops, not 50 ms of sleep (or 100) */
+  assert_true(plain < 40e6);
   hone_result *r;
   assert_int_equal(hone_timer_repeat(t, 2, 1000, &r), 0);
-  assert_true(hone_result_stats(r)->max < 25e3); /* per loop, ns */
+  assert_true(hone_result_stats(r)->max < 40e3); /* per loop, ns: under 40 ms per trial */
   hone_result_free(r);
   hone_timer_free(t);
 }
