@@ -631,6 +631,11 @@ HONE__NOINST static void final_dump(bool in_signal) {
   if (g_mode != 0 || atomic_exchange(&g_final, 1)) return;
   char path[sizeof g_out + 32];
   default_path(path, sizeof path);
+  /* A process that recorded nothing (a shell or make between `hone record` and the instrumented
+   * program, which inherit the same HONE_PROF_OUT) does not overwrite another's file. */
+  uint64_t nodes = 0;
+  for (tstate *s = atomic_load(&g_threads); s; s = s->next) nodes += atomic_load(&s->nnodes);
+  if (nodes == 0 && access(path, F_OK) == 0) return;
   int rc = dump(path, in_signal);
   if (rc != 0) {
     say("hone-prof: could not write ");

@@ -63,6 +63,12 @@ run "$HONE" record -- ./prog
 expect_status 0
 check "default hone.prof" [ -s "$T/hone.prof" ]
 
+# Through a shell that forks the program: the shell, which records nothing, leaves the
+# program's file alone (they share HONE_PROF_OUT).
+run "$HONE" record --json -o sh.prof -- sh -c './prog; :'
+expect_status 0
+check "json: the program's calls, not the shell's none" [ "$(printf '%s' "$out" | jq -r .calls)" = 355 ]
+
 # Exit status and signals pass through; SIGTERM still writes the file.
 run "$HONE" record -o e.prof -- ./prog exit7
 expect_status 7; expect_err 'exited with status 7'
