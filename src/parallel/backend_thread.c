@@ -175,8 +175,8 @@ static hone__job *search(tpool *tp) {
   for (unsigned i = 1;; i++) {
     if ((job = take(tp))) break;
     if (atomic_load_explicit(&tp->stop, memory_order_relaxed)) break;
-    if ((i & 63) == 0 && hone__now_ns() >= end) break;
-    hone__cpu_relax();
+    if ((i & 15) == 0 && hone__now_ns() >= end) break;
+    hone__spin_step(i);
   }
   atomic_fetch_sub_explicit(&tp->searching, 1, memory_order_seq_cst);
   if (job && ring_maybe_nonempty(tp)) wake_worker(tp);
@@ -437,9 +437,11 @@ static bool map_run_range(map_state *m, size_t a, size_t b, hone_task_ctx *ctx) 
   const unsigned char *in = m->in;
   unsigned char *out = m->out;
   size_t is = m->in_stride, os = m->out_stride;
+  ctx->has_message = false; /* only a failure sets it, and a failure ends the range */
   for (size_t i = a; i < b; i++) {
-    if (i > atomic_load_explicit(&m->fail_index, memory_order_relaxed)) break;
-    ctx->has_message = false;
+    /* An earlier item failed elsewhere: leave the rest (checked every few items to keep the
+     * per-item cost to the call itself). */
+    if ((i & 31) == 0 && i > atomic_load_explicit(&m->fail_index, memory_order_relaxed)) break;
     int rc = fn(ctx, in + i * is, is, out + i * os, os);
     if (rc != 0) {
       map_record_failure(m, i, rc < 0 ? rc : HONE_ETASK, ctx);
@@ -572,8 +574,8 @@ static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_
     int64_t spin_end = hone__now_ns() + HONE__SPIN_NS;
     for (unsigned i = 1; !atomic_load_explicit(&m->finished, memory_order_acquire); i++) {
       if (own && tp_help(pool)) continue;
-      if ((i & 63) != 0 || hone__now_ns() < spin_end) {
-        hone__cpu_relax();
+      if ((i & 15) != 0 || hone__now_ns() < spin_end) {
+        hone__spin_step(i);
         continue;
       }
       atomic_fetch_add_explicit(&m->waiters, 1, memory_order_seq_cst);

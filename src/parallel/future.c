@@ -161,8 +161,8 @@ static bool wait_done(hone_future *f, int64_t deadline) {
   for (unsigned i = 0;; i++) {
     if (state_of(f) >= HONE__F_FINISHED) return true;
     if (helper && help_once()) continue;
-    if ((i & 63) == 63 && hone__now_ns() >= spin_end) break;
-    hone__cpu_relax();
+    if ((i & 15) == 15 && hone__now_ns() >= spin_end) break;
+    hone__spin_step(i);
   }
   for (;;) {
     if (helper)
@@ -342,7 +342,7 @@ static bool waiter_wait(waiter *w, bool (*pred)(waiter *), int64_t deadline) {
     int64_t now = hone__now_ns();
     if (now >= deadline) return false;
     if (now < spin_end) {
-      for (int k = 0; k < 64; k++) hone__cpu_relax();
+      for (int k = 0; k < 16; k++) hone__spin_step(i * 16 + (unsigned)k);
       continue;
     }
     uint32_t key = hone__ev_prepare(&w->ev);

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -38,6 +39,16 @@ static inline void hone__cpu_relax(void) {
 #elif defined(__aarch64__)
   __asm__ __volatile__("yield");
 #endif
+}
+
+/* One step of a spin-wait: a CPU pause for the first steps, then sched_yield, so that a spinning
+ * thread gives its CPU to a runnable thread (often the very worker it waits for) on a busy or
+ * oversubscribed machine instead of burning the time slice. */
+static inline void hone__spin_step(unsigned i) {
+  if (i < 256)
+    hone__cpu_relax();
+  else
+    sched_yield();
 }
 
 /* Sleeps while *addr == val, until woken or the deadline (INT64_MAX: none). Spurious returns are

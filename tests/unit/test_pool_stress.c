@@ -73,8 +73,8 @@ static void *submitter(void *arg) {
   return NULL;
 }
 
-static void run_stress(unsigned workers, size_t queue) {
-  ran = calloc(TASKS, sizeof *ran);
+static void run_stress(unsigned workers, size_t queue, uint32_t tasks) {
+  ran = calloc(tasks, sizeof *ran);
   assert_non_null(ran);
   hone_pool_options o;
   hone_pool_options_init(&o);
@@ -85,8 +85,8 @@ static void run_stress(unsigned workers, size_t queue) {
   sub subs[SUBMITTERS];
   pthread_t th[SUBMITTERS];
   for (int i = 0; i < SUBMITTERS; i++) {
-    subs[i] = (sub){
-        .pool = p, .first = (uint32_t)(i * (TASKS / SUBMITTERS)), .count = TASKS / SUBMITTERS};
+    subs[i] =
+        (sub){.pool = p, .first = (uint32_t)i * (tasks / SUBMITTERS), .count = tasks / SUBMITTERS};
     assert_int_equal(pthread_create(&th[i], NULL, submitter, &subs[i]), 0);
   }
   for (int i = 0; i < SUBMITTERS; i++) {
@@ -94,18 +94,19 @@ static void run_stress(unsigned workers, size_t queue) {
     assert_int_equal(subs[i].bad, 0);
   }
   hone_pool_free(p);
-  for (size_t i = 0; i < TASKS; i++)
+  for (size_t i = 0; i < tasks; i++)
     if (atomic_load_explicit(&ran[i], memory_order_relaxed) != 1)
       fail_msg("task %zu ran %d times", i, (int)ran[i]);
   free(ran);
 }
 
 static void test_million_tasks_four_submitters(void **state) {
-  run_stress(2, 256);
+  run_stress(2, 256, TASKS);
 }
 
 static void test_small_queue_many_workers(void **state) {
-  run_stress(5, 4); /* more workers than CPUs, a tiny queue: parking and waking all the time */
+  /* More workers than CPUs and a tiny queue: parking and waking all the time. */
+  run_stress(5, 4, TASKS / 4);
 }
 
 int main(void) {
