@@ -2,7 +2,7 @@
 # prof.sh FIXTURE CHECK: runs the instrumented fixture in each scenario and checks the stats file
 # it wrote (exact call counts, threads, fork, exit, signals, longjmp, deep recursion, the API).
 set -u
-fixture=$1 check=$2
+fixture=$1 check=$2 dso=$3
 T=$(mktemp -d "${TMPDIR:-/tmp}/hone-prof.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 failed=0 passed=0
@@ -15,7 +15,7 @@ bad() { echo "FAIL: $*" >&2; failed=$((failed + 1)); }
 scenario() {
   local mode=$1 want=$2 st
   rm -f "$T/$mode.prof"*
-  HONE_PROF_OUT="$T/$mode.prof" "$fixture" "$mode" "$T/$mode.syms" >"$T/$mode.out" 2>"$T/$mode.err"
+  HONE_PROF_OUT="$T/$mode.prof" "$fixture" "$mode" "$T/$mode.syms" "$dso" >"$T/$mode.out" 2>"$T/$mode.err"
   st=$?
   if [ "$st" -ne "$want" ]; then bad "$mode: exit status $st, expected $want"; cat "$T/$mode.err" >&2; return; fi
   if [ ! -s "$T/$mode.prof" ]; then bad "$mode: no stats file written"; return; fi
@@ -37,6 +37,11 @@ scenario sigterm $((128 + 15))
 scenario sigint $((128 + 2))
 scenario longjmp 0
 scenario deep 0
+scenario dlopen 0
+
+# SIGINT ignored by the parent (nohup, `trap '' INT`): the runtime keeps it ignored, so the raise
+# does nothing and the program ends normally, writing its file at exit.
+if (trap '' INT; f0=$failed; scenario sigint 0; [ "$failed" -eq "$f0" ]); then pass; else bad "ignored SIGINT"; fi
 
 # The control API with HONE_PROF=manual: nothing at exit, two explicit dumps.
 rm -f "$T"/api*

@@ -211,6 +211,12 @@ int main(int argc, char **argv) {
     for (size_t i = 2; t1 && i < t1->nnodes; i++)
       if (t1->nodes[i].parent != i - 1 || t1->nodes[i].incl > t1->nodes[i - 1].incl) chain = 0;
     CHECK(chain, "a chain of nested nodes");
+  } else if (strcmp(mode, "dlopen") == 0) {
+    CHECK(edge(p, "main", "dso_entry") == 1 && edge(p, "dso_entry", "dso_leaf") == 10, "x");
+    const hone_prof_mapping *m = hone_profile_find_mapping(p, 0, addr("dso_leaf"));
+    CHECK(m && strstr(m->path, "prof_dso") && m->build_id_len >= 8 && m->base != 0,
+          "mapping of the library: %s", m ? m->path : "none");
+    CHECK(m != hone_profile_find_mapping(p, 0, addr("main")), "a mapping of its own");
   } else if (strcmp(mode, "api") == 0) {
     CHECK(calls(p, -1, "caller_a") == 1 && calls(p, -1, "caller_b") == 0, "started, stopped");
     CHECK(calls(p, -1, "main") == 0 && calls(p, -1, "api_fn") == 0, "x");

@@ -2,6 +2,7 @@
  * to libhone-prof.so, for tests/prof/prof.sh. `prof_fixture MODE SYMS` writes the addresses of its
  * functions to SYMS (so the checker needs no symbol lookup), then runs MODE. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -164,6 +165,19 @@ int main(int argc, char **argv) {
     pthread_t t;
     if (pthread_create(&t, &at, deep_main, (void *)1000000L) != 0) return 95;
     pthread_join(t, NULL);
+  } else if (strcmp(mode, "dlopen") == 0) {
+    /* argv[3]: an instrumented library, loaded after the runtime took its map of objects. */
+    void *h = dlopen(argv[3], RTLD_NOW);
+    if (!h) return 88;
+    int (*entry)(int) = (int (*)(int))dlsym(h, "dso_entry");
+    void *leaf_addr = dlsym(h, "dso_leaf");
+    if (!entry || !leaf_addr) return 87;
+    FILE *f = fopen(argv[2], "a");
+    if (!f) return 86;
+    fprintf(f, "dso_entry %lx\ndso_leaf %lx\n", (unsigned long)(void *)entry,
+            (unsigned long)leaf_addr);
+    fclose(f);
+    sink += (unsigned long)entry(10);
   } else if (strcmp(mode, "api") == 0) {
     /* Run with HONE_PROF=manual: nothing until start; argv[3], argv[4] are the dump paths. */
     caller_b(); /* not recorded */
