@@ -1,0 +1,82 @@
+# timeit_output.sh: hone timeit's output for machines (--json, --csv) and comparisons (repeated
+# --cflags and --cc, --compare with several statements).
+. "$(dirname "$0")/lib.sh"
+chain='x = (x ^ (x >> 13)) * 2654435761u; keep(x);'
+
+# --json FILE: the text still goes to stdout; the file has every trial and the facts.
+run "$HONE" timeit -n 1000 -r 3 --json "$T/one.json" -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_out '^1000 loops, best of 3: '
+j="$T/one.json"
+check "json version 1" test "$(jq -r .version "$j")" = 1
+check "json tool" test "$(jq -r .tool "$j")" = "hone timeit"
+check "json machine facts" test "$(jq -r '(.machine.cpu | length > 0), (.machine.nproc >= 1), (.machine.kernel | startswith("Linux"))' "$j" | tr '\n' ' ')" = "true true true "
+check "json clock" test "$(jq -r .clock.name "$j")" = monotonic
+check "json repeat and setup" test "$(jq -r '.repeat, .setup' "$j" | tr '\n' '|')" = "3|unsigned x = 1;|"
+check "json one result" test "$(jq -r '.results | length' "$j")" = 1
+check "json loops" test "$(jq -r '.results[0].loops' "$j")" = 1000
+check "json 3 trials, raw = per loop x loops" test "$(jq -r '.results[0] | [(.per_loop_ns | length), (.raw_ns | length), (((.raw_ns[0] - .per_loop_ns[0] * .loops) | fabs) < (1e-6 * .raw_ns[0]))] | @tsv' "$j")" = "$(printf '3\t3\ttrue')"
+check "json stats consistent" test "$(jq -r '.results[0] | (.stats.min_ns == (.per_loop_ns | min)) and (.stats.max_ns == (.per_loop_ns | max)) and (.stats.n == 3)' "$j")" = true
+check "json compiler and flags" test "$(jq -r '.results[0] | (.compiler.path | length > 0), (.compiler.version | length > 0), .cflags, .stmt' "$j" | tr '\n' '|')" = "true|true|-O2|$chain|"
+check "json counters object" test "$(jq -r '.results[0].counters_per_loop | type' "$j")" = object
+# --json -: JSON only, on stdout.
+run "$HONE" timeit -n 100 -r 2 --json - -s 'unsigned x = 1;' "$chain"
+expect_status 0
+check "json on stdout parses" test "$(printf '%s' "$out" | jq -r '.results[0].loops')" = 100
+expect_no_out 'loops, best of'
+# -p is recorded as the process clock; autorange steps are listed.
+run "$HONE" timeit -p -r 2 --target 0.002 --json - -s 'unsigned x = 1;' "$chain"
+expect_status 0
+check "json process clock" test "$(printf '%s' "$out" | jq -r '.clock.name')" = process
+check "json autorange steps" test "$(printf '%s' "$out" | jq -r '.results[0].autorange | length > 1')" = true
+run "$HONE" timeit -n 10 -r 1 --json "$T/no/such/dir/x.json" '1;'
+expect_status 1; expect_err 'cannot write'
+
+# --csv: a header and one row per variant.
+run "$HONE" timeit -n 100 -r 2 --csv -s 'unsigned x = 1;' "$chain"
+expect_status 0
+check "csv header" test "$(printf '%s\n' "$out" | head -1)" = "label,cc,cflags,stmt,loops,repeat,best_ns,median_ns,mad_ns,min_ns,max_ns,mean_ns,stdev_ns,cycles_per_loop,instructions_per_loop"
+check "csv one row" test "$(printf '%s\n' "$out" | wc -l)" -eq 2
+expect_out ',-O2,.*,100,2,[0-9.e+-]+,'
+run "$HONE" timeit --csv --json - '1;'
+expect_status 2
+
+# Repeated --cflags: every variant, a table and a summary relative to the fastest.
+# (-O2 turns this loop into a few instructions, -O0 runs it: a margin no noisy machine hides.)
+run "$HONE" timeit -r 3 --target 0.005 --cflags -O0 --cflags -O2 -s 'unsigned s = 0, k = 1;' \
+  'keep(k); for (unsigned i = 0; i < 1000; i++) s += i * k; keep(s);'
+expect_status 0
+expect_out '^-O0: [0-9]+ loops?, best of 3: '; expect_out '^-O2: [0-9]+ loops?, best of 3: '
+expect_out '^variant +loops +best +median'
+expect_out '^  -O2 ran [0-9]+\.[0-9]{2} ± [0-9]+\.[0-9]{2} times faster than -O0$'
+# The same as CSV: two rows; as JSON: the comparison with ratio and uncertainty.
+run "$HONE" timeit -n 1000 -r 2 --csv --cflags -O0 --cflags -O1 -s 'unsigned x = 1;' "$chain"
+expect_status 0; check "csv two rows" test "$(printf '%s\n' "$out" | wc -l)" -eq 3
+expect_out '^-O0,'; expect_out '^-O1,'
+run "$HONE" timeit -n 1000 -r 2 --json - --cflags -O0 --cflags -O1 -s 'unsigned x = 1;' "$chain"
+expect_status 0
+check "json two results, one comparison" test "$(printf '%s' "$out" | jq -r '[(.results | length), (.comparison | length), (.comparison[0].ratio > 0), (.comparison[0].uncertainty >= 0)] | @tsv')" = "$(printf '2\t1\ttrue\ttrue')"
+
+# Repeated --cc: labelled by compiler.
+if command -v clang >/dev/null && command -v gcc >/dev/null; then
+  run "$HONE" timeit -n 1000 -r 2 --cc gcc --cc clang -s 'unsigned x = 1;' "$chain"
+  expect_status 0; expect_out '^gcc: 1000 loops'; expect_out '^clang: 1000 loops'
+  expect_out '^  (gcc|clang) ran .* times faster than (gcc|clang)$'
+  # Both dimensions: four variants.
+  run "$HONE" timeit -n 100 -r 1 --csv --cc gcc --cc clang --cflags -O0 --cflags -O2 -s 'unsigned x = 1;' "$chain"
+  expect_status 0; check "csv four rows" test "$(printf '%s\n' "$out" | wc -l)" -eq 5
+  expect_out '^"?clang -O2"?,clang,-O2,'
+fi
+
+# --compare: each STMT on its own.
+run "$HONE" timeit --compare -n 1000 -r 2 -s 'char b[64] = "hello";' 'keep(strlen(b));' 'clobber(); keep(strlen(b) + strlen(b + 1));'
+expect_status 0
+expect_out '^keep\(strlen\(b\)\);: 1000 loops'
+expect_out 'ran [0-9.]+ ± [0-9.]+ times faster than'
+# Without --compare, the STMTs are lines of one statement: one result.
+run "$HONE" timeit -n 1000 -r 2 --json - -s 'unsigned x = 1;' "$chain" "$chain"
+expect_status 0
+check "lines of one statement" test "$(printf '%s' "$out" | jq -r '.results | length, .[0].stmt' | head -1)" = 1
+# A variant that does not compile stops the comparison with status 2.
+run "$HONE" timeit --compare -n 10 -r 1 'keep(1);' 'nope(;'
+expect_status 2; expect_err '^stmt:1:'
+done_testing
