@@ -120,7 +120,7 @@ else
   echo "  >= 3x less than uftrace record:             not measured (uftrace missing)"
 fi
 if [ -n "$cum" ]; then
-  echo "  corrected cumtime of main within 25 % of the HONE_PROF=off run: $(printf '%.3f' "$cum") s vs ${T[off]} s ($(awk -v c="$cum" -v o="${T[off]}" 'BEGIN { printf "%+.1f %%", (c - o) / o * 100 }'); raw $(printf '%.3f' "$raw") s) -> $(verdict "($cum - ${T[off]}) <= 0.25 * ${T[off]} && (${T[off]} - $cum) <= 0.25 * ${T[off]}")"
+  echo "  corrected cumtime of main within 25 % of the HONE_PROF=off run: $(printf '%.3f' "$cum") s vs $(printf '%.3f' "${T[off]}") s ($(awk -v c="$cum" -v o="${T[off]}" 'BEGIN { printf "%+.1f %%", (c - o) / o * 100 }'); raw $(printf '%.3f' "$raw") s) -> $(verdict "($cum - ${T[off]}) <= 0.25 * ${T[off]} && (${T[off]} - $cum) <= 0.25 * ${T[off]}")"
 else
   echo "  corrected cumtime of main: hone report gave no figure"
 fi
