@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -151,9 +152,14 @@ HONE__NOINST static void tstate_free(tstate *s) {
   for (uint32_t c = 0; c < MAX_CHUNKS && (uint64_t)c * CHUNK_NODES < n; c++)
     munmap(s->chunks[c], CHUNK_NODES * sizeof(node));
   munmap(s->chunks, MAX_CHUNKS * sizeof(node *));
-  munmap(s->base, STACK_RESERVE * sizeof(frame));
-  munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+  if (s->base) munmap(s->base, STACK_RESERVE * sizeof(frame));
+  if (s->hash) munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
   munmap(s, sizeof *s);
+}
+
+/* Takes the writer's flag as a lock, for the few changes a writer must not see halfway. */
+HONE__NOINST static void lock_writer(void) {
+  while (atomic_exchange(&g_dumping, 1)) sched_yield();
 }
 
 HONE__NOINST static void publish(tstate *s) {
@@ -163,10 +169,23 @@ HONE__NOINST static void publish(tstate *s) {
                                                 memory_order_relaxed));
 }
 
+/* A thread ends: its tree stays to be written, but its calls still open are closed now and its
+ * stack and hash are given back (a program may start threads by the ten thousand). Hooks that
+ * run later on this thread (other TLS destructors) are ignored: `skipped` never returns to 0. */
 HONE__NOINST static void thread_ended(void *arg) {
   tstate *s = arg;
   prctl(PR_GET_NAME, s->name, 0, 0, 0);
-  atomic_store_explicit(&s->end_ticks, now(), memory_order_release);
+  lock_writer();
+  uint64_t t = now();
+  for (frame *f = s->sp - 1; f > s->base; f--) f->n->incl += t - f->t0;
+  s->skipped = UINT64_MAX / 2;
+  munmap(s->base, STACK_RESERVE * sizeof(frame));
+  munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+  s->base = s->sp = s->limit = s->reserve_end = NULL;
+  s->hash = NULL;
+  s->cur = &s->root;
+  atomic_store_explicit(&s->end_ticks, t, memory_order_release);
+  atomic_store(&g_dumping, 0);
 }
 
 HONE__NOINST __attribute__((noinline)) static tstate *thread_start(void) {
@@ -332,7 +351,7 @@ HOOK void __cyg_profile_func_exit(void *fn, void *site) {
   tstate *s = tls;
   if (UNLIKELY(!s)) return;
   frame *f = s->sp - 1;
-  if (UNLIKELY(f->n->func != (uint64_t)(uintptr_t)fn || s->skipped)) {
+  if (UNLIKELY(s->skipped || f->n->func != (uint64_t)(uintptr_t)fn)) {
     f = exit_slow(s, (uint64_t)(uintptr_t)fn, t);
     if (!f) return;
   }
@@ -514,14 +533,15 @@ HONE__NOINST static void prepare_thread(tstate *s, uint32_t n, uint64_t at) {
     x->extra = 0;
     x->child = 0;
   }
-  uint64_t end = atomic_load_explicit(&s->end_ticks, memory_order_acquire);
-  if (!end) end = at;
-  frame *top = s->sp;
-  for (frame *f = s->base + 1; f < top && f < s->limit; f++) {
-    node *x = f->n;
-    if (!x || x == &s->root || x->index >= n) continue;
-    uint64_t t0 = f->t0;
-    if (t0 < end) x->extra += end - t0;
+  /* An ended thread has no stack: its open calls were closed when it ended. */
+  if (s->base) {
+    frame *top = s->sp;
+    for (frame *f = s->base + 1; f < top && f < s->limit; f++) {
+      node *x = f->n;
+      if (!x || x == &s->root || x->index >= n) continue;
+      uint64_t t0 = f->t0;
+      if (t0 < at) x->extra += at - t0;
+    }
   }
   for (uint32_t i = n; i-- > 0;) {
     node *x = node_at(s, i);
@@ -788,6 +808,7 @@ HOOK int hone_prof_enabled(void) {
 
 HOOK int hone_prof_clear(void) {
   if (g_mode == 2) return 0;
+  lock_writer();
   uint64_t t = now();
   /* Other threads may be updating their counters meanwhile; a count lost to that race is a
    * count of a call that straddled the clear. */
@@ -798,12 +819,14 @@ HOOK int hone_prof_clear(void) {
       x->calls = 0;
       x->incl = 0;
     }
-    for (frame *f = s->base + 1; f < s->sp && f < s->limit; f++) f->t0 = t;
+    if (s->base)
+      for (frame *f = s->base + 1; f < s->sp && f < s->limit; f++) f->t0 = t;
   }
   g_start_ticks = t;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  atomic_store(&g_dumping, 0);
   return 0;
 }
 
