@@ -31,6 +31,7 @@ struct hone__syms {
   hone__syms_warn_fn warn;
   void *ctx;
   char hex[40];
+  char path[4096];
 };
 
 static char *debuginfo_path;
@@ -132,10 +133,16 @@ static void open_map(hone__syms *s, map *m) {
 }
 
 /* The innermost subprogram DIE (not an inlined instance) around `addr`, from libdw's scopes. */
-static bool find_subprogram(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *out) {
+static bool find_subprogram(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *out, Dwarf_Die *cu_out) {
   Dwarf_Addr bias = 0;
   Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
+  /* Without .debug_aranges (clang emits none) libdw's lookup finds no unit: ask each one. */
+  if (!cu) {
+    while ((cu = dwfl_module_nextcu(mod, cu, &bias)) && dwarf_haspc(cu, addr - bias) <= 0) {
+    }
+  }
   if (!cu) return false;
+  *cu_out = *cu;
   Dwarf_Die *scopes = NULL;
   int n = dwarf_getscopes(cu, addr - bias, &scopes);
   bool found = false;
@@ -147,6 +154,24 @@ static bool find_subprogram(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *out) {
   }
   free(scopes);
   return found;
+}
+
+/* The file a subprogram is declared in. libdw answers NULL for DWARF 5's file 0 (clang uses it),
+ * which is the unit's primary source file: the unit's name, under its compilation directory. */
+static const char *decl_file(hone__syms *s, Dwarf_Die *sub, Dwarf_Die *cu) {
+  const char *f = dwarf_decl_file(sub);
+  if (f) return f;
+  Dwarf_Attribute a;
+  Dwarf_Word idx;
+  if (!dwarf_attr_integrate(sub, DW_AT_decl_file, &a) || dwarf_formudata(&a, &idx) != 0 || idx)
+    return NULL;
+  const char *name = dwarf_diename(cu);
+  if (!name || name[0] == '/') return name;
+  Dwarf_Attribute ca;
+  const char *dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &ca));
+  if (!dir) return name;
+  snprintf(s->path, sizeof s->path, "%s/%s", dir, name);
+  return s->path;
 }
 
 int hone__syms_resolve(hone__syms *s, uint64_t addr, hone__sym *out) {
@@ -164,10 +189,10 @@ int hone__syms_resolve(hone__syms *s, uint64_t addr, hone__sym *out) {
   *out = (hone__sym){.name = s->hex, .file = m->path, .line = 0};
   if (m->state != MAP_OK) return 0;
 
-  Dwarf_Die sub;
-  if (find_subprogram(m->mod, addr, &sub)) {
+  Dwarf_Die sub, cu;
+  if (find_subprogram(m->mod, addr, &sub, &cu)) {
     const char *name = dwarf_diename(&sub);
-    const char *file = dwarf_decl_file(&sub);
+    const char *file = decl_file(s, &sub, &cu);
     int line = 0;
     if (name) out->name = name;
     if (file) out->file = file;
