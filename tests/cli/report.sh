@@ -267,6 +267,18 @@ run "$HONE" report p.prof
 expect_status 0
 expect_err 'prog: cannot be read'
 
+# ---- the other compiler: clang emits no .debug_aranges and uses DWARF 5's file 0 -------------
+for other in gcc clang; do
+  [ "$(basename "$CC")" = "$other" ] && continue
+  command -v "$other" >/dev/null || continue
+  "$other" -g -O0 -finstrument-functions -pthread prog2.c -o prog-$other
+  run record "$T/$other.prof" ./prog-$other
+  run "$HONE" report "$other.prof"
+  expect_status 0
+  expect_out "^    177/1 .* /.*prog2\\.c:5\\(fib\\)\$"
+  expect_out "^        9 .* /.*prog2\\.c:9\\(leaf\\)\$"
+done
+
 # ---- a shared library and a forked child ---------------------------------------------------
 # lib_work() lives in an instrumented shared library (mapped at its own bias); the parent calls it
 # twice, the forked child three times and writes its own file, FILE.<pid>; merged, 5.
