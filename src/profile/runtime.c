@@ -257,7 +257,11 @@ HONE__NOINST __attribute__((noinline)) static node *find_child(tstate *s, node *
   s->hash_used++;
   atomic_store_explicit(&s->nnodes, idx + 1, memory_order_release);
   /* An address outside every known object means a library was loaded since the snapshot. */
-  if (g_inited && !hone__rt_maps_contains(atomic_load(&g_maps), func)) maps_refresh();
+  if (g_inited) {
+    hone__rt_maps *m = atomic_load(&g_maps);
+    if (!hone__rt_maps_contains(m, func) && (!m || m->generation != hone__rt_maps_generation()))
+      maps_refresh();
+  }
   return n;
 }
 

@@ -13,7 +13,8 @@
 /* A snapshot of the loaded objects (dl_iterate_phdr), in one mmap'd block so that it can be
  * read from a signal handler and never depends on malloc. */
 typedef struct hone__rt_maps {
-  size_t size; /* bytes of the block */
+  size_t size;                   /* bytes of the block */
+  unsigned long long generation; /* objects loaded so far (dlpi_adds) when it was taken */
   size_t n;
   hone__prof_wmap m[];
 } hone__rt_maps;
@@ -21,6 +22,8 @@ typedef struct hone__rt_maps {
 /* Builds a snapshot; NULL on failure. Not async-signal-safe (takes the loader's lock). */
 hone__rt_maps *hone__rt_maps_build(void);
 void hone__rt_maps_free(hone__rt_maps *m);
+/* How many objects the process has loaded so far: a snapshot with the same count is current. */
+unsigned long long hone__rt_maps_generation(void);
 /* Whether addr lies in one of the snapshot's objects. */
 int hone__rt_maps_contains(const hone__rt_maps *m, uint64_t addr);
 

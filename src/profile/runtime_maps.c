@@ -2,6 +2,7 @@
  * PT_LOAD segments, load bias, path (the executable's real path for the main program) and GNU
  * build-id — so that addresses can be resolved after the run despite ASLR and PIE. */
 #include <elf.h>
+#include <stddef.h>
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -88,6 +89,19 @@ HONE__NOINST static int visit(struct dl_phdr_info *info, size_t size, void *arg)
   return 0;
 }
 
+HONE__NOINST static int first_adds(struct dl_phdr_info *info, size_t size, void *arg) {
+  unsigned long long *out = arg;
+  if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof info->dlpi_adds)
+    *out = info->dlpi_adds;
+  return 1; /* the first object is enough: the counter is global */
+}
+
+HONE__NOINST unsigned long long hone__rt_maps_generation(void) {
+  unsigned long long adds = 0;
+  dl_iterate_phdr(first_adds, &adds);
+  return adds;
+}
+
 HONE__NOINST hone__rt_maps *hone__rt_maps_build(void) {
   walk w;
   memset(&w, 0, sizeof w);
@@ -100,6 +114,7 @@ HONE__NOINST hone__rt_maps *hone__rt_maps_build(void) {
   if (m == MAP_FAILED) return NULL;
   m->size = size;
   m->n = 0;
+  m->generation = hone__rt_maps_generation();
   memset(&w, 0, sizeof w);
   w.out = m;
   w.str = (char *)&m->m[slots];
