@@ -61,6 +61,14 @@ typedef int hone_task_id;                   /* >= 0; from hone_task_register / h
 typedef int (*hone_task_fn)(hone_task_ctx *ctx, const void *arg, size_t arg_size, void *result,
                             size_t result_size);
 
+/* A batch task: the same work over `count` items at once — item i's argument is the in_stride
+ * bytes at in + i*in_stride, its result goes to out + i*out_stride (out_stride bytes available).
+ * Returns 0, or a negative code with *failed = the index (in this batch) of the failing item;
+ * items before it must be done. hone_pool_map and hone_pool_imap hand it whole runs of items, so
+ * items of a few nanoseconds do not pay a call each; a submit runs it with count 1. */
+typedef int (*hone_task_batch_fn)(hone_task_ctx *ctx, const void *in, size_t in_stride, void *out,
+                                  size_t out_stride, size_t count, size_t *failed);
+
 /* Longest message a task failure carries (longer ones are truncated). */
 #define HONE_TASK_MESSAGE_MAX 256
 
@@ -71,6 +79,10 @@ typedef int (*hone_task_fn)(hone_task_ctx *ctx, const void *arg, size_t arg_size
  * Thread-safe. Errors: HONE_EINVAL, HONE_EEXIST, HONE_EFULL, HONE_ENOMEM. */
 HONE_API HONE_NODISCARD int hone_task_register(const char *name, hone_task_fn fn,
                                                size_t result_size, hone_task_id *id)
+    HONE_NONNULL(1, 2, 4);
+/* hone_task_register for a batch task (same rules; the two kinds share one name space). */
+HONE_API HONE_NODISCARD int hone_task_register_batch(const char *name, hone_task_batch_fn fn,
+                                                     size_t result_size, hone_task_id *id)
     HONE_NONNULL(1, 2, 4);
 /* The id registered under `name`: 0 and *id, or HONE_ENOENT. Thread-safe. */
 HONE_API int hone_task_lookup(const char *name, hone_task_id *id) HONE_NONNULL(1, 2);

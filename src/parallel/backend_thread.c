@@ -437,6 +437,21 @@ static bool map_run_range(map_state *m, size_t a, size_t b, hone_task_ctx *ctx) 
   const unsigned char *in = m->in;
   unsigned char *out = m->out;
   size_t is = m->in_stride, os = m->out_stride;
+  if (!fn) { /* a batch task: whole runs, checking for an earlier failure between runs */
+    ctx->has_message = false;
+    for (size_t i = a; i < b;) {
+      if (i > atomic_load_explicit(&m->fail_index, memory_order_relaxed)) break;
+      size_t k = b - i < 4096 ? b - i : 4096, failed = 0;
+      int rc = m->task->batch(ctx, in + i * is, is, out + i * os, os, k, &failed);
+      if (rc != 0) {
+        if (failed >= k) failed = 0;
+        map_record_failure(m, i + failed, rc < 0 ? rc : HONE_ETASK, ctx);
+        return false;
+      }
+      i += k;
+    }
+    return true;
+  }
   ctx->has_message = false; /* only a failure sets it, and a failure ends the range */
   for (size_t i = a; i < b; i++) {
     /* An earlier item failed elsewhere: leave the rest (checked every few items to keep the

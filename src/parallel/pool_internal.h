@@ -15,7 +15,8 @@
 /* ---- registry (registry.c) ---- */
 typedef struct hone__task {
   const char *name;
-  hone_task_fn fn;
+  hone_task_fn fn; /* exactly one of fn, batch is set */
+  hone_task_batch_fn batch;
   size_t result_size;
 } hone__task;
 

@@ -25,13 +25,14 @@ static int find(const char *name, int n) {
   return -1;
 }
 
-int hone_task_register(const char *name, hone_task_fn fn, size_t result_size, hone_task_id *id) {
+static int register_task(const char *name, hone_task_fn fn, hone_task_batch_fn batch,
+                         size_t result_size, hone_task_id *id) {
   if (!name[0]) return HONE_EINVAL;
   pthread_mutex_lock(&reg_mu);
   int n = atomic_load_explicit(&reg_count, memory_order_relaxed);
   int rc = 0, i = find(name, n);
   if (i >= 0) {
-    if (reg[i].fn != fn || reg[i].result_size != result_size)
+    if (reg[i].fn != fn || reg[i].batch != batch || reg[i].result_size != result_size)
       rc = HONE_EEXIST;
     else
       *id = i;
@@ -42,13 +43,22 @@ int hone_task_register(const char *name, hone_task_fn fn, size_t result_size, ho
     if (!copy) {
       rc = HONE_ENOMEM;
     } else {
-      reg[n] = (hone__task){.name = copy, .fn = fn, .result_size = result_size};
+      reg[n] = (hone__task){.name = copy, .fn = fn, .batch = batch, .result_size = result_size};
       atomic_store_explicit(&reg_count, n + 1, memory_order_release);
       *id = n;
     }
   }
   pthread_mutex_unlock(&reg_mu);
   return rc;
+}
+
+int hone_task_register(const char *name, hone_task_fn fn, size_t result_size, hone_task_id *id) {
+  return register_task(name, fn, NULL, result_size, id);
+}
+
+int hone_task_register_batch(const char *name, hone_task_batch_fn fn, size_t result_size,
+                             hone_task_id *id) {
+  return register_task(name, NULL, fn, result_size, id);
 }
 
 int hone_task_lookup(const char *name, hone_task_id *id) {
@@ -74,7 +84,9 @@ void hone__task_ctx_init(hone_task_ctx *ctx, hone_pool *pool, int worker) {
 int hone__task_call(const hone__task *t, hone_task_ctx *ctx, const void *arg, size_t arg_size,
                     void *result, size_t result_size) {
   ctx->has_message = false;
-  int rc = t->fn(ctx, arg, arg_size, result, result_size);
+  size_t failed = 0;
+  int rc = t->fn ? t->fn(ctx, arg, arg_size, result, result_size)
+                 : t->batch(ctx, arg, arg_size, result, result_size, 1, &failed);
   if (rc > 0) rc = HONE_ETASK;
   return rc;
 }

@@ -17,8 +17,8 @@
 
 #include "hone/pool.h"
 
-static hone_task_id T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB, T_SLEEP, T_COUNT,
-    T_MAPIN;
+static hone_task_id T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB, T_SLEEP,
+    T_COUNT, T_MAPIN;
 
 static atomic_int gate_open; /* T_GATE tasks spin until this is non-zero */
 static atomic_int gate_started;
@@ -145,6 +145,22 @@ static int t_who(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_
   return 0;
 }
 
+/* A batch task: doubles each item, fails on the value 777. */
+static int t_batch(hone_task_ctx *ctx, const void *in, size_t is, void *out, size_t os,
+                   size_t count, size_t *failed) {
+  for (size_t i = 0; i < count; i++) {
+    int64_t v;
+    memcpy(&v, (const char *)in + i * is, sizeof v);
+    if (v == 777) {
+      *failed = i;
+      return hone_task_fail(ctx, HONE_ERANGE, "777 in a batch");
+    }
+    v *= 2;
+    memcpy((char *)out + i * os, &v, sizeof v);
+  }
+  return 0;
+}
+
 static int setup(void **state) {
   atomic_store(&gate_open, 0);
   atomic_store(&gate_started, 0);
@@ -178,7 +194,8 @@ static void test_registry(void **state) {
   assert_int_equal(id2, T_DOUBLE);
   assert_int_equal(hone_task_lookup("no.such.task", &id2), HONE_ENOENT);
   assert_string_equal(hone_task_name(T_GATE), "test.gate");
-  assert_int_equal(T_WHO, 0); /* ids are handed out in registration order */
+  assert_int_equal(T_BATCH, 0); /* ids are handed out in registration order */
+  assert_int_equal(T_WHO, 1);
   assert_null(hone_task_name(99999));
   assert_null(hone_task_name(-1));
   hone_pool *p = NULL;
@@ -238,6 +255,38 @@ static void test_map_order(void **state) {
   assert_int_equal(hone_pool_map(p, T_DOUBLE, NULL, 0, NULL, 0, 0, 0, NULL), 0);
   int64_t x = 1, y;
   assert_int_equal(hone_pool_map(p, T_DOUBLE, &x, 8, &y, 4, 1, 0, NULL), HONE_EINVAL);
+  hone_pool_free(p);
+}
+
+static void test_batch_task(void **state) {
+  hone_task_id id;
+  assert_int_equal(hone_task_register("test.batch", t_double, 8, &id), HONE_EEXIST);
+  assert_int_equal(hone_task_register_batch("test.batch", t_batch, 8, &id), 0);
+  assert_int_equal(id, T_BATCH);
+  hone_pool *p = make_pool(2, 0);
+  size_t n = 300000;
+  int64_t *in = malloc(n * sizeof *in), *out = calloc(n, sizeof *out);
+  for (size_t i = 0; i < n; i++) in[i] = (int64_t)i + 1000; /* no 777 */
+  assert_int_equal(hone_pool_map(p, T_BATCH, in, 8, out, 8, n, 0, NULL), 0);
+  for (size_t i = 0; i < n; i++) assert_int_equal(out[i], 2 * in[i]);
+  for (size_t i = 0; i < n; i++) in[i] = (int64_t)i;
+  hone_map_error err;
+  assert_int_equal(hone_pool_map(p, T_BATCH, in, 8, out, 8, n, 100, &err), HONE_ETASK);
+  assert_int_equal(err.index, 777);
+  assert_string_equal(err.message, "777 in a batch");
+  for (size_t i = 0; i < 777; i++) assert_int_equal(out[i], 2 * (int64_t)i);
+  int64_t v = 5, r = 0;
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_BATCH, &v, sizeof v, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+  assert_int_equal(r, 10);
+  hone_future_release(f);
+  v = 777;
+  assert_int_equal(hone_pool_submit(p, T_BATCH, &v, sizeof v, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), HONE_ETASK);
+  hone_future_release(f);
+  free(in);
+  free(out);
   hone_pool_free(p);
 }
 
@@ -653,7 +702,8 @@ static void test_imap_lazy_bounded(void **state) {
 }
 
 int main(void) {
-  if (hone_task_register("test.who", t_who, sizeof(int), &T_WHO) ||
+  if (hone_task_register_batch("test.batch", t_batch, 8, &T_BATCH) ||
+      hone_task_register("test.who", t_who, sizeof(int), &T_WHO) ||
       hone_task_register("test.double", t_double, 8, &T_DOUBLE) ||
       hone_task_register("test.fail_at", t_fail_at, 8, &T_FAIL_AT) ||
       hone_task_register("test.gate", t_gate, sizeof(int), &T_GATE) ||
@@ -669,6 +719,7 @@ int main(void) {
       cmocka_unit_test_setup(test_submit_result_copy_in, setup),
       cmocka_unit_test_setup(test_map_order, setup),
       cmocka_unit_test_setup(test_map_uses_every_worker, setup),
+      cmocka_unit_test_setup(test_batch_task, setup),
       cmocka_unit_test_setup(test_map_stops_on_first_error, setup),
       cmocka_unit_test_setup(test_cancel_before_and_after_start, setup),
       cmocka_unit_test_setup(test_timeouts, setup),
