@@ -224,9 +224,12 @@ HONE__NOINST static int hash_grow(tstate *s) {
 }
 
 HONE__NOINST static void maps_refresh(void) {
+  hone__rt_maps *cur = atomic_load(&g_maps);
+  if (cur && cur->generation == hone__rt_maps_generation()) return;
   hone__rt_maps *m = hone__rt_maps_build();
   if (!m) return;
-  /* The old snapshot is left mapped: a signal-time writer may be reading it. */
+  /* The old snapshot is left mapped: a signal-time writer may be reading it. A new one is taken
+   * only when objects were loaded since, so this leaks one snapshot per dlopen at most. */
   atomic_store_explicit(&g_maps, m, memory_order_release);
 }
 
@@ -257,11 +260,7 @@ HONE__NOINST __attribute__((noinline)) static node *find_child(tstate *s, node *
   s->hash_used++;
   atomic_store_explicit(&s->nnodes, idx + 1, memory_order_release);
   /* An address outside every known object means a library was loaded since the snapshot. */
-  if (g_inited) {
-    hone__rt_maps *m = atomic_load(&g_maps);
-    if (!hone__rt_maps_contains(m, func) && (!m || m->generation != hone__rt_maps_generation()))
-      maps_refresh();
-  }
+  if (g_inited && !hone__rt_maps_contains(atomic_load(&g_maps), func)) maps_refresh();
   return n;
 }
 
