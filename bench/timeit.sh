@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# timeit.sh: hone timeit's targets, measured in one run beside python3 -m timeit —
+# (1) time to an answer with a warm cache (target: well under 0.5 s; Python takes 1.4 to 2.6 s),
+# (2) accuracy through the CLI: a dependent chain of N vs 2N multiplications (target 2.00 ± 0.03),
+# (3) stability: the answer of 5 invocations varies by under 2 % around their median.
+# Env: HONE_BUILD (absolute build dir), HONE_SRC.
+set -euo pipefail
+hone="$HONE_BUILD/hone"
+if [ ! -x "$hone" ]; then
+  echo "timeit: $hone not built"
+  exit 1
+fi
+command -v jq >/dev/null || { echo "timeit: needs jq (scripts/install-deps)"; exit 1; }
+work=$(mktemp -d "${TMPDIR:-/tmp}/hone-bench-timeit.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export XDG_CACHE_HOME="$work/cache" HONE_NO_PROGRESS=1
+verdict() { if [ "$1" = 1 ]; then echo "met"; else echo "NOT met"; fi; }
+now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
+
+# ---- (1) time to an answer ----
+h_stmt='x++; keep(x);'
+"$hone" timeit -s 'unsigned x = 0;' "$h_stmt" >/dev/null # warm the cache
+have_py=0
+command -v python3 >/dev/null && have_py=1
+if command -v hyperfine >/dev/null; then
+  cmds=("$hone timeit -s 'unsigned x = 0;' '$h_stmt'")
+  [ $have_py = 1 ] && cmds+=("python3 -m timeit -s 'x = 0' 'x += 1'")
+  hyperfine -N --warmup 1 --runs 5 --export-json "$work/hf.json" "${cmds[@]}" >/dev/null 2>&1
+  hone_s=$(jq -r '.results[0].mean' "$work/hf.json")
+  hone_sd=$(jq -r '.results[0].stddev // 0' "$work/hf.json")
+  py_s=$([ $have_py = 1 ] && jq -r '.results[1].mean' "$work/hf.json" || echo 0)
+  how="hyperfine, 5 runs each"
+else
+  t0=$(now_ms); for _ in 1 2 3 4 5; do "$hone" timeit -s 'unsigned x = 0;' "$h_stmt" >/dev/null; done
+  t1=$(now_ms); hone_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 5000 }'); hone_sd=0
+  py_s=0
+  if [ $have_py = 1 ]; then
+    t0=$(now_ms); for _ in 1 2 3; do python3 -m timeit -s 'x = 0' 'x += 1' >/dev/null; done
+    t1=$(now_ms); py_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print (b - a) / 3000 }')
+  fi
+  how="date, 5 and 3 runs"
+fi
+hone_answer=$("$hone" timeit -s 'unsigned x = 0;' "$h_stmt" | head -1)
+py_answer=$([ $have_py = 1 ] && python3 -m timeit -s 'x = 0' 'x += 1' | head -1 || echo "n/a")
+time_ok=$(awk -v h="$hone_s" 'BEGIN { print (h < 0.25) ? 1 : 0 }')
+
+# ---- (2) accuracy: N vs 2N dependent multiplications, through the CLI ----
+N=1000
+chain() { echo "for (int i = 0; i < $1; i++) x = (x ^ (x >> 13)) * 2654435761u; keep(x);"; }
+"$hone" timeit --compare -r 15 --json "$work/acc.json" -s 'unsigned x = 1;' "$(chain $N)" "$(chain $((2 * N)))" >/dev/null 2>&1
+read -r acc_n acc_2n acc_best_ratio < <(jq -r '[.results[0].stats.min_ns, .results[1].stats.min_ns,
+  (.results[1].stats.min_ns / .results[0].stats.min_ns)] | @tsv' "$work/acc.json")
+# The comparison is reported as "faster ran R times faster than slower": the 2N chain is the slower.
+read -r acc_ratio acc_unc < <(jq -r '.comparison[0] | [.ratio, .uncertainty] | @tsv' "$work/acc.json")
+acc_ok=$(awk -v r="$acc_best_ratio" 'BEGIN { d = r - 2; if (d < 0) d = -d; print (d <= 0.03) ? 1 : 0 }')
+
+# ---- (3) stability: 5 invocations with the defaults ----
+stab() {
+  local stmt=$1 setup=$2 vals=()
+  for _ in 1 2 3 4 5; do
+    vals+=("$("$hone" timeit --json - -s "$setup" "$stmt" 2>/dev/null | jq -r '.results[0].stats.min_ns')")
+  done
+  printf '%s\n' "${vals[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+    m = v[3]; d = 0
+    for (i = 1; i <= NR; i++) { x = (v[i] - m) / m; if (x < 0) x = -x; if (x > d) d = x }
+    printf "%.4g %.4g %.4g %.2f\n", v[1], m, v[NR], 100 * d }'
+}
+read -r s1_min s1_med s1_max s1_dev < <(stab 'x = (x ^ (x >> 13)) * 2654435761u; keep(x);' 'unsigned x = 1;')
+read -r s2_min s2_med s2_max s2_dev < <(stab 'keep(strlen(s));' 'char s[64]; memset(s, 1, 40); s[40] = 0; clobber();')
+read -r s3_min s3_med s3_max s3_dev < <(stab 'x = sqrt(x + 1.0); keep(x);' 'double x = 2;')
+stab_ok=$(awk -v a="$s1_dev" -v b="$s2_dev" -v c="$s3_dev" 'BEGIN { print (a < 2 && b < 2 && c < 2) ? 1 : 0 }')
+
+echo "hone timeit beside python3 -m timeit, same machine, same run ($(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
+echo
+printf '  %-50s %-48s %s\n' "" "hone timeit" "python3 -m timeit"
+printf '  %-50s %-48s %s\n' "time to an answer, warm cache ($how)" \
+  "$(awk -v m="$hone_s" -v s="$hone_sd" 'BEGIN { printf "%.3f s ± %.3f", m, s }')" \
+  "$(awk -v m="$py_s" 'BEGIN { if (m > 0) printf "%.3f s", m; else print "n/a" }')"
+printf '  %-50s %s\n' "  python / hone" "$(awk -v h="$hone_s" -v p="$py_s" 'BEGIN { if (p > 0) printf "%.1fx faster", p / h; else print "n/a" }')"
+printf '  %-50s %-48s %s\n' "  the answer" "${hone_answer}" "${py_answer}"
+echo
+printf '  %-50s %s\n' "chain of N=$N, best per loop" "$(awk -v v="$acc_n" 'BEGIN { printf "%.1f ns", v }')"
+printf '  %-50s %s\n' "chain of 2N=$((2 * N)), best per loop" "$(awk -v v="$acc_2n" 'BEGIN { printf "%.1f ns", v }')"
+printf '  %-50s %s\n' "2N/N ratio of the best times" "$(printf '%.4f' "$acc_best_ratio")"
+printf '  %-51s %s\n' "2N/N ratio of means ± uncertainty" "$(printf '%.3f ± %.3f' "$acc_ratio" "$acc_unc")"
+echo
+echo "  stability: the answer (best per loop) of 5 invocations with the defaults: min / median / max, largest deviation"
+printf '  %-50s %s\n' "  dependent multiply chain" "$s1_min / $s1_med / $s1_max ns, $s1_dev %"
+printf '  %-50s %s\n' "  strlen of 40 bytes" "$s2_min / $s2_med / $s2_max ns, $s2_dev %"
+printf '  %-50s %s\n' "  sqrt chain" "$s3_min / $s3_med / $s3_max ns, $s3_dev %"
+echo
+echo "targets:"
+echo "  time to an answer under 0.25 s (well under half a second) with a warm cache: $(verdict "$time_ok")"
+echo "  accuracy: 2N/N ratio 2.00 ± 0.03 through the CLI: $(verdict "$acc_ok")"
+echo "  stability: 5 invocations within 2 % of their median: $(verdict "$stab_ok")"
