@@ -9,6 +9,7 @@ PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD := build
 CMAKE_FLAGS ?=
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps demo check bench install format clean
 
@@ -21,7 +22,10 @@ deps:
 $(BUILD)/release/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD)/release -DHONE_WERROR=ON $(CMAKE_FLAGS)
 
-demo: deps all
+demo: deps
+	@cmake -S . -B $(BUILD)/release -DHONE_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@echo "building hone (build/release)..."
+	@cmake --build $(BUILD)/release -j$(JOBS) >$(BUILD)/demo-build.log 2>&1 || { cat $(BUILD)/demo-build.log; exit 1; }
 	@scripts/demo $(BUILD)/release
 
 check: deps
