@@ -358,9 +358,9 @@ char *hone__snippet_source(const hone__snippet_spec *spec) {
     sb_add(&b, "#line 100 \"" GEN "\"\n");
   }
   /* keep(x): x's value is computed and considered used; clobber(): memory is considered read.
-   * The copy lets keep() take any expression, including one of a const type. */
-  sb_add(&b, "#define keep(x) do { __typeof__(x) hone__kept = (x); "
-             "__asm__ volatile(\"\" : : \"r,m\"(hone__kept) : \"memory\"); } while (0)\n"
+   * An input operand that may be a register or memory takes any expression: a variable, a const,
+   * an rvalue, an array, a struct. */
+  sb_add(&b, "#define keep(x) __asm__ volatile(\"\" : : \"r,m\"(x) : \"memory\")\n"
              "#define clobber() __asm__ volatile(\"\" : : : \"memory\")\n");
   sb_addf(&b,
           "typedef struct hone__snippet_driver {\n"

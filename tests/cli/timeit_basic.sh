@@ -46,7 +46,11 @@ run "$HONE" timeit -v -n 50 -r 3 -s 'unsigned x = 1;' "$chain"
 expect_status 0; expect_no_out 'loops? ->'; expect_out '^raw times: ([^,]+, ){2}[^,]+$'
 # -vv: one more digit.
 run "$HONE" timeit -vv -n 1000 -r 1 -u nsec -s 'volatile double d = 1.5;' 'd = d * 1.000001;'
-expect_status 0; expect_out '^1000 loops, best of 1: [0-9]\.?[0-9]{3} nsec per loop$|^1000 loops, best of 1: [0-9.]{5} nsec'
+expect_status 0; expect_out '^1000 loops, best of 1: [0-9.]+ nsec per loop$'
+# keep() takes any expression: a const, an rvalue, an array, a struct.
+run "$HONE" timeit -n 10 -r 1 -s 'const int c = 2; char buf[64] = "abc"; struct { int a[4]; } s = {{1}};' \
+  'keep(c); keep(c * 3); keep(buf); keep(s); keep(strlen(buf)); memset(buf, 0, 8); clobber();'
+expect_status 0
 
 # Several -s join as lines; several STMT are lines of one statement; setup declares variables.
 run "$HONE" timeit -n 10 -r 1 -s 'int a[100];' -s 'for (int i = 0; i < 100; i++) a[i] = i;' \
