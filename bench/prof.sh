@@ -14,7 +14,7 @@ set -euo pipefail
 B="$HONE_BUILD/bench"
 hone="$HONE_BUILD/hone"
 rt="$HONE_BUILD/libhone-prof.so"
-REPS=${REPS:-3}
+REPS=${REPS:-5}
 BIG=(32 20000000)  # fib(32) + 20M leaves: about 27 million calls
 SMALL=(25 1000000) # fib(25) + 1M leaves: about 1.2 million calls
 TINY=(20 100000)   # fib(20) + 100k leaves: about 120 thousand calls
@@ -28,30 +28,35 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/hone-prof-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 cd "$W"
 
-# best_of CMD...: runs CMD REPS times (stdout to $W/out), prints the shortest wall time in seconds.
+# best_of CMD...: runs CMD REPS times (stdout to $W/out), prints the shortest wall time in seconds;
+# RUN_I numbers the runs (1..REPS) and the best one's number is left in $W/best_i.
 best_of() {
   local best="" t0 t1 dt
-  for _ in $(seq "$REPS"); do
+  for RUN_I in $(seq "$REPS"); do
+    export RUN_I
     t0=$EPOCHREALTIME
     "$@" >"$W/out" 2>"$W/err" || { echo "prof: failed: $* ($(head -c 300 "$W/err"))" >&2; echo nan; return; }
     t1=$EPOCHREALTIME
     dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
-    if [ -z "$best" ] || awk -v a="$dt" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$dt; fi
+    if [ -z "$best" ] || awk -v a="$dt" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+      best=$dt
+      echo "$RUN_I" >"$W/best_i"
+    fi
   done
   echo "$best"
 }
 calls_of() { awk '/^calls /{ print $2 }' "$W/out"; }
 
+# Each run writes its own file: the figures of main are read from the fastest run's.
 hone_record() {
-  local out=$1
-  shift
-  "$hone" record -o "$out" -- "$@"
+  "$hone" record -o "$W/rec.$RUN_I.prof" -- "$@"
 }
 
 declare -A T N
 T[plain]=$(best_of "$B/prof_work_plain" "${BIG[@]}"); N[plain]=$(calls_of)
 T[off]=$(best_of env HONE_PROF=off LD_PRELOAD="$rt" "$B/prof_work_inst" "${BIG[@]}"); N[off]=$(calls_of)
-T[record]=$(best_of hone_record "$W/rec.prof" "$B/prof_work_inst" "${BIG[@]}"); N[record]=$(calls_of)
+T[record]=$(best_of hone_record "$B/prof_work_inst" "${BIG[@]}"); N[record]=$(calls_of)
+rec="$W/rec.$(cat "$W/best_i").prof"
 T[linked]=$(best_of env HONE_PROF_OUT="$W/linked.prof" "$B/prof_work_linked" "${BIG[@]}"); N[linked]=$(calls_of)
 T[gprof]=$(best_of "$B/prof_work_pg" "${BIG[@]}"); N[gprof]=$(calls_of)
 T[plain_small]=$(best_of "$B/prof_work_plain" "${SMALL[@]}"); N[plain_small]=$(calls_of)
@@ -101,8 +106,8 @@ main_cum() {
   "$hone" report --json --filter '\(main\)$' "$1" 2>/dev/null |
     awk '/"cumtime":/ { gsub(/[,"a-z:\t ]/, ""); print; exit }'
 }
-cum=$(main_cum "$W/rec.prof")
-raw=$("$hone" report --json --raw --filter '\(main\)$' "$W/rec.prof" 2>/dev/null |
+cum=$(main_cum "$rec")
+raw=$("$hone" report --json --raw --filter '\(main\)$' "$rec" 2>/dev/null |
   awk '/"cumtime":/ { gsub(/[,"a-z:\t ]/, ""); print; exit }')
 
 echo
