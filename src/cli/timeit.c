@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -267,6 +268,10 @@ static void child_main(const timeit_opts *o, const char *so_path) {
   sa.sa_handler = SIG_DFL;
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
   signal(SIGPIPE, SIG_DFL);
+  /* A crashing snippet is reported by its signal; a core file in the user's directory would only
+   * be litter. */
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
 
   void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
