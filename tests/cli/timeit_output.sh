@@ -79,4 +79,13 @@ check "lines of one statement" test "$(printf '%s' "$out" | jq -r '.results | le
 # A variant that does not compile stops the comparison with status 2.
 run "$HONE" timeit --compare -n 10 -r 1 'keep(1);' 'nope(;'
 expect_status 2; expect_err '^stmt:1:'
+# On a terminal, a progress line on stderr (rewritten in place, cleared at the end); none otherwise.
+if command -v script >/dev/null; then
+  run script -qec "env -u HONE_NO_PROGRESS '$HONE' timeit -n 1000 -r 3 -s 'unsigned x = 1;' '$chain'" /dev/null
+  expect_status 0
+  check "progress shown on a terminal" bash -c "printf '%s' \"\$1\" | grep -q \$'\\r\\033\\[Khone timeit: trial 3/3'" _ "$out"
+  expect_out '1000 loops, best of 3'
+fi
+run env -u HONE_NO_PROGRESS "$HONE" timeit -n 1000 -r 3 -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_empty_err
 done_testing
