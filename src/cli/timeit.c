@@ -505,7 +505,7 @@ static int measure(const timeit_opts *o, variant *v, size_t nvar) {
 /* ---- text output ---- */
 
 static void print_python_lines(const timeit_opts *o, const variant *v) {
-  char b1[64], b2[64];
+  char b1[64];
   if (o->verbose) {
     if (o->number == 0) {
       for (size_t i = 0; i < v->nauto; i++)
@@ -521,7 +521,6 @@ static void print_python_lines(const timeit_opts *o, const variant *v) {
   }
   printf("%llu loop%s, best of %u: %s per loop\n", (unsigned long long)v->number,
          v->number != 1 ? "s" : "", o->repeat, format_time(o, v->stats.min / 1e9, b1, sizeof b1));
-  (void)b2;
 }
 
 static void print_warnings(const timeit_opts *o, const variant *v, size_t nvar) {
@@ -534,7 +533,7 @@ static void print_warnings(const timeit_opts *o, const variant *v, size_t nvar) 
             "was %0.1f times slower than the best time (%s).\n",
             prefix, format_time(o, v->stats.max / 1e9, b1, sizeof b1), v->stats.max / v->stats.min,
             format_time(o, v->stats.min / 1e9, b2, sizeof b2));
-  if (v->stats.min < OPTIMISED_AWAY_NS && !o->process)
+  if (v->stats.min < OPTIMISED_AWAY_NS)
     fprintf(stderr,
             "hone timeit: %swarning: %s per loop: the statement was probably optimised away; "
             "pass its result to keep(), e.g. 'x = f(x); keep(x);'\n",
