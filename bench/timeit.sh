@@ -68,6 +68,16 @@ stab() {
 read -r s1_min s1_med s1_max s1_dev < <(stab 'x = (x ^ (x >> 13)) * 2654435761u; keep(x);' 'unsigned x = 1;')
 read -r s2_min s2_med s2_max s2_dev < <(stab 'keep(strlen(s));' 'char s[64]; memset(s, 1, 40); s[40] = 0; clobber();')
 read -r s3_min s3_med s3_max s3_dev < <(stab 'x = sqrt(x + 1.0); keep(x);' 'double x = 2;')
+# Python's own stability, the same way (its answer parsed from its first line).
+py_stab="n/a"
+if [ $have_py = 1 ]; then
+  py_stab=$(for _ in 1 2 3 4 5; do python3 -m timeit -s 'x = 0' 'x += 1' | head -1; done | awk '
+    { u = $(NF - 2); v = $(NF - 3); s = (u == "sec") ? 1e9 : (u == "msec") ? 1e6 : (u == "usec") ? 1e3 : 1
+      print v * s }' | sort -g | awk '{ v[NR] = $1 } END {
+    m = v[3]; d = 0
+    for (i = 1; i <= NR; i++) { x = (v[i] - m) / m; if (x < 0) x = -x; if (x > d) d = x }
+    printf "%.4g / %.4g / %.4g ns, %.2f %%", v[1], m, v[NR], 100 * d }')
+fi
 stab_ok=$(awk -v a="$s1_dev" -v b="$s2_dev" -v c="$s3_dev" 'BEGIN { print (a < 2 && b < 2 && c < 2) ? 1 : 0 }')
 
 echo "hone timeit beside python3 -m timeit, same machine, same run ($(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
@@ -88,6 +98,7 @@ echo "  stability: the answer (best per loop) of 5 invocations with the defaults
 printf '  %-50s %s\n' "  dependent multiply chain" "$s1_min / $s1_med / $s1_max ns, $s1_dev %"
 printf '  %-50s %s\n' "  strlen of 40 bytes" "$s2_min / $s2_med / $s2_max ns, $s2_dev %"
 printf '  %-50s %s\n' "  sqrt chain" "$s3_min / $s3_med / $s3_max ns, $s3_dev %"
+printf '  %-50s %s\n' "  python3 -m timeit 'x += 1' (for reference)" "$py_stab"
 echo
 echo "targets:"
 echo "  time to an answer under 0.25 s (well under half a second) with a warm cache: $(verdict "$time_ok")"
