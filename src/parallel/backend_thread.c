@@ -74,7 +74,8 @@ static bool ring_push(tpool *tp, hone__job *job) {
     }
   }
   c->job = job;
-  atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
+  /* seq_cst: orders the publication before wake_worker's loads (no separate fence needed). */
+  atomic_store_explicit(&c->seq, pos + 1, memory_order_seq_cst);
   return true;
 }
 
@@ -96,7 +97,8 @@ static hone__job *ring_pop(tpool *tp) {
     }
   }
   hone__job *job = c->job;
-  atomic_store_explicit(&c->seq, pos + tp->cap, memory_order_release);
+  /* seq_cst: orders the freed cell before take()'s load of the space waiters. */
+  atomic_store_explicit(&c->seq, pos + tp->cap, memory_order_seq_cst);
   return job;
 }
 
@@ -108,7 +110,7 @@ static bool ring_maybe_nonempty(tpool *tp) {
 /* Pops a job and lets a blocked submitter know there is room. */
 static hone__job *take(tpool *tp) {
   hone__job *job = ring_pop(tp);
-  if (job) hone__ev_notify(&tp->space_ev, 1);
+  if (job) hone__ev_notify_sc(&tp->space_ev, 1);
   return job;
 }
 
@@ -117,7 +119,6 @@ static hone__job *take(tpool *tp) {
  * exists; and at most one wake is in flight: the woken worker inherits the searching slot through
  * `token` (see grab_token), so a burst of submits costs one futex wake, not one each. */
 static void wake_worker(tpool *tp) {
-  atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load_explicit(&tp->searching, memory_order_seq_cst)) return;
   if (atomic_load_explicit(&tp->work_ev.waiters, memory_order_seq_cst) == 0) return;
   uint32_t zero = 0;
@@ -125,7 +126,7 @@ static void wake_worker(tpool *tp) {
                                                memory_order_relaxed))
     return;
   atomic_store_explicit(&tp->token, 1, memory_order_seq_cst);
-  hone__ev_notify(&tp->work_ev, 1);
+  hone__ev_notify_sc(&tp->work_ev, 1);
 }
 
 /* A worker leaving (or about to enter) its park takes the wake token if one is out: it then owns
@@ -387,7 +388,8 @@ struct map_state {
   const hone__task *task;
   const unsigned char *in;
   unsigned char *out;
-  size_t in_stride, out_stride, n, chunk;
+  size_t in_stride, out_stride, n;
+  _Atomic size_t chunk; /* 0 while the probe times the first items: claim one at a time */
   alignas(64) _Atomic size_t next;
   alignas(64) _Atomic size_t done;       /* items run or abandoned */
   alignas(64) _Atomic size_t fail_index; /* SIZE_MAX: no failure */
@@ -477,9 +479,11 @@ static void map_participate(map_state *m, hone_task_ctx *ctx) {
       }
       return;
     }
-    size_t a = atomic_fetch_add_explicit(&m->next, m->chunk, memory_order_relaxed);
+    size_t c = atomic_load_explicit(&m->chunk, memory_order_relaxed);
+    if (c == 0) c = 1;
+    size_t a = atomic_fetch_add_explicit(&m->next, c, memory_order_relaxed);
     if (a >= m->n) return;
-    size_t b = m->n - a < m->chunk ? m->n : a + m->chunk;
+    size_t b = m->n - a < c ? m->n : a + c;
     bool ok = map_run_range(m, a, b, ctx);
     map_add_done(m, b - a);
     if (!ok) map_stop_claims(m);
@@ -498,32 +502,38 @@ static void map_runner_discard(hone__job *job) {
   map_unref(m);
 }
 
-/* Runs items from `next` on in the calling thread for about HONE__MAP_PROBE_NS and returns a
- * chunk size that makes each chunk about HONE__MAP_CHUNK_NS of work, but leaves several chunks
- * per worker for balance. */
-static size_t map_probe(map_state *m, hone_task_ctx *ctx, unsigned workers) {
+/* Claims and runs items in the calling thread for about HONE__MAP_PROBE_NS (while the workers
+ * already take items one at a time), then publishes a chunk size that makes each chunk about
+ * HONE__MAP_CHUNK_NS of work but leaves several chunks per worker for balance. A first item that
+ * is slow costs no parallelism: the workers go on meanwhile. */
+static void map_probe(map_state *m, hone_task_ctx *ctx, unsigned workers) {
   int64_t t0 = hone__now_ns(), el = 0;
-  size_t k = 0, limit = m->n / (4 * (size_t)workers + 4) + 1;
-  while (k < limit) {
-    size_t step = k < 8 ? 1 : k; /* doubling: few clock reads */
-    if (step > limit - k) step = limit - k;
-    bool ok = map_run_range(m, k, k + step, ctx);
-    atomic_store_explicit(&m->next, k + step, memory_order_relaxed);
-    map_add_done(m, step);
-    k += step;
+  size_t k = 0, step = 1;
+  for (;;) {
+    size_t a = atomic_fetch_add_explicit(&m->next, step, memory_order_relaxed);
+    if (a >= m->n) break;
+    size_t b = m->n - a < step ? m->n : a + step;
+    bool ok = map_run_range(m, a, b, ctx);
+    map_add_done(m, b - a);
     if (!ok) {
       map_stop_claims(m);
-      return 1;
+      break;
     }
+    k += b - a;
     el = hone__now_ns() - t0;
     if (el >= HONE__MAP_PROBE_NS) break;
+    if (k >= 8) step = k; /* doubling: few clock reads for tiny items */
   }
-  double per = (double)(el > 0 ? el : 1) / (double)k;
-  double c = HONE__MAP_CHUNK_NS / per;
-  size_t left = m->n - k;
-  size_t balance = left / (4 * (size_t)workers) + 1;
-  size_t chunk = c < 1 ? 1 : c > (double)balance ? balance : (size_t)c;
-  return chunk ? chunk : 1;
+  size_t chunk = 1;
+  if (k) {
+    double per = (double)(el > 0 ? el : 1) / (double)k;
+    double c = HONE__MAP_CHUNK_NS / per;
+    size_t next = atomic_load_explicit(&m->next, memory_order_relaxed);
+    size_t left = next < m->n ? m->n - next : 0;
+    size_t balance = left / (4 * (size_t)workers) + 1;
+    chunk = c < 1 ? 1 : c > (double)balance ? balance : (size_t)c;
+  }
+  atomic_store_explicit(&m->chunk, chunk ? chunk : 1, memory_order_relaxed);
 }
 
 static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_t in_stride,
@@ -552,14 +562,13 @@ static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_
     if (err) err->code = HONE_ESHUTDOWN;
     return HONE_ESHUTDOWN;
   }
-  m->chunk = chunk ? chunk : map_probe(m, &ctx, tp->nworkers);
+  atomic_init(&m->chunk, chunk);
   atomic_fetch_add_explicit(&tp->submitting, 1, memory_order_seq_cst);
   if (atomic_load_explicit(&tp->closed, memory_order_seq_cst)) {
     rc = HONE_ESHUTDOWN;
     map_stop_claims(m);
   } else {
-    size_t left = n - atomic_load_explicit(&m->next, memory_order_relaxed);
-    size_t chunks = left ? (left - 1) / m->chunk + 1 : 0;
+    size_t chunks = chunk ? (n - 1) / chunk + 1 : n;
     if (chunks < nr) nr = chunks;
     if (own && nr) nr--; /* this worker takes a share itself */
     for (size_t i = 0; i < nr; i++) {
@@ -583,6 +592,7 @@ static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_
   }
   atomic_fetch_sub_explicit(&tp->submitting, 1, memory_order_seq_cst);
 
+  if (rc == 0 && chunk == 0) map_probe(m, &ctx, tp->nworkers);
   if (rc == 0 && own) map_participate(m, &ctx);
   if (rc == 0) {
     /* Wait for every claimed item; a worker of this pool helps with queued jobs meanwhile. */

@@ -15,6 +15,68 @@
 /* A helping worker re-checks its pool's queue at least this often while parked. */
 #define HONE__HELP_POLL_NS 200000
 
+/* ---- allocation: a small per-thread cache of future blocks ----
+ * Futures with at most HONE__FUTURE_SMALL bytes of argument + result share one block size and are
+ * recycled through a per-thread free list (the thread that releases last, usually the submitter,
+ * reuses them on its next submits). Without it, a burst of thousands of futures freed at once
+ * makes malloc trim the heap and fault the pages in again on the next burst. The cache is bounded
+ * and emptied when its thread exits. */
+#define HONE__FUTURE_SMALL 32
+#define HONE__CACHE_MAX 1024
+
+typedef struct fcache {
+  hone_future *head; /* linked through the block's first word */
+  unsigned count;
+  bool registered;
+} fcache;
+
+static _Thread_local fcache tl_cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static bool cache_ok;
+
+static void cache_drain(void *p) {
+  fcache *c = p;
+  while (c->head) {
+    hone_future *f = c->head;
+    c->head = *(hone_future **)f;
+    free(f);
+  }
+  c->count = 0;
+}
+
+static void cache_key_init(void) {
+  cache_ok = pthread_key_create(&cache_key, cache_drain) == 0;
+}
+
+static hone_future *future_alloc(size_t extra) {
+  if (extra <= HONE__FUTURE_SMALL && tl_cache.head) {
+    hone_future *f = tl_cache.head;
+    tl_cache.head = *(hone_future **)f;
+    tl_cache.count--;
+    return f;
+  }
+  return malloc(sizeof(hone_future) + (extra <= HONE__FUTURE_SMALL ? HONE__FUTURE_SMALL : extra));
+}
+
+static void future_free(hone_future *f) {
+  if (f->arg_size + f->result_size <= HONE__FUTURE_SMALL && tl_cache.count < HONE__CACHE_MAX) {
+    if (!tl_cache.registered) {
+      pthread_once(&cache_once, cache_key_init);
+      if (!cache_ok || pthread_setspecific(cache_key, &tl_cache) != 0) {
+        free(f);
+        return;
+      }
+      tl_cache.registered = true;
+    }
+    *(hone_future **)f = tl_cache.head;
+    tl_cache.head = f;
+    tl_cache.count++;
+    return;
+  }
+  free(f);
+}
+
 static void future_job_run(hone__job *job, hone_task_ctx *ctx);
 static void future_job_discard(hone__job *job);
 
@@ -22,7 +84,7 @@ hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const voi
                               size_t arg_size) {
   size_t rsz = task->result_size;
   if (arg_size > SIZE_MAX - sizeof(hone_future) - rsz) return NULL;
-  hone_future *f = malloc(sizeof *f + arg_size + rsz);
+  hone_future *f = future_alloc(arg_size + rsz);
   if (!f) return NULL;
   f->job.run = future_job_run;
   f->job.discard = future_job_discard;
@@ -39,7 +101,7 @@ hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const voi
   f->result = (unsigned char *)(f + 1);
   f->arg = f->result + rsz;
   if (arg_size) memcpy(f->arg, arg, arg_size);
-  pthread_mutex_init(&f->mu, NULL);
+  atomic_init(&f->lock, 0);
   f->listeners = NULL;
   f->listeners_closed = false;
   return f;
@@ -60,8 +122,18 @@ void hone_future_release(hone_future *f) {
     l = next;
   }
   free(f->message);
-  pthread_mutex_destroy(&f->mu);
-  free(f);
+  future_free(f);
+}
+
+/* The listener lock: held only to link or unlink a node, so a spin (yielding if the holder was
+ * preempted) beats a 40-byte mutex in every future. */
+static void flock(hone_future *f) {
+  for (unsigned i = 0; atomic_exchange_explicit(&f->lock, 1, memory_order_acquire) != 0; i++)
+    hone__spin_step(i);
+}
+
+static void funlock(hone_future *f) {
+  atomic_store_explicit(&f->lock, 0, memory_order_release);
 }
 
 /* Publishes the final state, wakes parked waiters, then runs the listeners in the order added.
@@ -71,11 +143,11 @@ static void complete(hone_future *f, uint32_t final) {
   atomic_store_explicit(&f->state, final, memory_order_seq_cst);
   if (atomic_load_explicit(&f->waiters, memory_order_seq_cst)) hone__futex_wake(&f->state, INT_MAX);
   if (!atomic_load_explicit(&f->has_listeners, memory_order_seq_cst)) return;
-  pthread_mutex_lock(&f->mu);
+  flock(f);
   hone__listener *l = f->listeners, *rev = NULL;
   f->listeners = NULL;
   f->listeners_closed = true;
-  pthread_mutex_unlock(&f->mu);
+  funlock(f);
   while (l) { /* newest first -> oldest first */
     hone__listener *next = l->next;
     l->next = rev;
@@ -226,14 +298,14 @@ static int add_listener(hone_future *f, hone_future_callback fn, void *arg) {
   l->fn = fn;
   l->arg = arg;
   atomic_store_explicit(&f->has_listeners, 1, memory_order_seq_cst);
-  pthread_mutex_lock(&f->mu);
+  flock(f);
   bool closed = f->listeners_closed ||
                 atomic_load_explicit(&f->state, memory_order_seq_cst) >= HONE__F_FINISHED;
   if (!closed) {
     l->next = f->listeners;
     f->listeners = l;
   }
-  pthread_mutex_unlock(&f->mu);
+  funlock(f);
   if (closed) {
     free(l);
     return 1;
@@ -244,7 +316,7 @@ static int add_listener(hone_future *f, hone_future_callback fn, void *arg) {
 /* Removes a listener not yet run; true if it was found (it will then never run). */
 static bool remove_listener(hone_future *f, hone_future_callback fn, void *arg) {
   bool found = false;
-  pthread_mutex_lock(&f->mu);
+  flock(f);
   for (hone__listener **pp = &f->listeners; *pp; pp = &(*pp)->next) {
     if ((*pp)->fn == fn && (*pp)->arg == arg) {
       hone__listener *l = *pp;
@@ -254,7 +326,7 @@ static bool remove_listener(hone_future *f, hone_future_callback fn, void *arg) 
       break;
     }
   }
-  pthread_mutex_unlock(&f->mu);
+  funlock(f);
   return found;
 }
 

@@ -92,7 +92,8 @@ int hone_pool_submit(hone_pool *pool, hone_task_id task, const void *arg, size_t
   if (!f) return HONE_ENOMEM;
   int rc = pool->ops->submit(pool, f, timeout_ns);
   if (rc < 0) {
-    free(f); /* never shared: both references were ours */
+    hone_future_release(f); /* never shared: both references are ours */
+    hone_future_release(f);
     return rc;
   }
   *out = f;

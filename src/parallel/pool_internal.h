@@ -73,7 +73,7 @@ struct hone_future {
   char *message; /* malloc'd on failure; NULL otherwise */
   size_t arg_size, result_size;
   unsigned char *arg, *result; /* both point into the same allocation, after the struct */
-  pthread_mutex_t mu;          /* guards listeners, listeners_closed */
+  _Atomic uint32_t lock;       /* spin lock (held for a few instructions): guards the two below */
   hone__listener *listeners;   /* newest first */
   bool listeners_closed;       /* completion has taken the list */
 };

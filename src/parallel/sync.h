@@ -90,6 +90,14 @@ static inline void hone__ev_wait(hone__event *ev, uint32_t key, int64_t deadline
   atomic_fetch_sub_explicit(&ev->waiters, 1, memory_order_seq_cst);
 }
 
+/* hone__ev_notify for a caller whose last write to the condition was itself a seq_cst store or
+ * RMW: that already orders it before the load of `waiters`, so the fence is not needed. */
+static inline void hone__ev_notify_sc(hone__event *ev, int n) {
+  if (atomic_load_explicit(&ev->waiters, memory_order_seq_cst) == 0) return;
+  atomic_fetch_add_explicit(&ev->seq, 1, memory_order_seq_cst);
+  hone__futex_wake(&ev->seq, n);
+}
+
 /* Wakes up to n parked waiters (INT_MAX: all) if any is registered. */
 static inline void hone__ev_notify(hone__event *ev, int n) {
   atomic_thread_fence(memory_order_seq_cst);
