@@ -366,19 +366,36 @@ HOOK void __cyg_profile_func_exit(void *fn, void *site) {
 
 /* ---- clock and calibration ---- */
 
+/* A (counter, CLOCK_MONOTONIC) pair read as close together as possible: the best of a few
+ * tries, the counter read on both sides of the clock, so that a preemption between the two reads
+ * cannot skew the frequency. */
+HONE__NOINST static void clock_pair(uint64_t *c, uint64_t *n) {
+  uint64_t best = UINT64_MAX;
+  for (int i = 0; i < 8; i++) {
+    uint64_t a = hone__rt_counter(), m = hone__rt_mono_ns(), b = hone__rt_counter();
+    if (b >= a && b - a < best) {
+      best = b - a;
+      *c = a + (b - a) / 2;
+      *n = m;
+    }
+  }
+}
+
 HONE__NOINST static void choose_clock(void) {
   g_use_counter = 0;
   g_tps = 1e9;
   if (HONE__RT_COUNTER == HONE__CLOCK_MONOTONIC || !hone__rt_counter_invariant()) return;
   /* Measure the counter against CLOCK_MONOTONIC over ~2 ms; refined over the whole run when the
    * file is written. A counter that goes backwards or ticks implausibly is not used. */
-  uint64_t n0 = hone__rt_mono_ns(), c0 = hone__rt_counter(), n1, c1, prev = c0;
+  uint64_t c0 = 0, n0 = 0, c1 = 0, n1 = 0, prev = hone__rt_counter();
+  clock_pair(&c0, &n0);
   do {
-    c1 = hone__rt_counter();
-    if (c1 < prev) return;
-    prev = c1;
-    n1 = hone__rt_mono_ns();
-  } while (n1 - n0 < 2000000);
+    uint64_t c = hone__rt_counter();
+    if (c < prev) return;
+    prev = c;
+  } while (hone__rt_mono_ns() - n0 < 2000000);
+  clock_pair(&c1, &n1);
+  if (c1 <= c0 || n1 <= n0) return;
   double hz = (double)(c1 - c0) / ((double)(n1 - n0) * 1e-9);
   double nominal = hone__rt_counter_nominal_hz();
   if (nominal > 0) hz = nominal;
@@ -394,7 +411,8 @@ HONE__NOINST static double ticks_per_second(void) {
   if (!g_use_counter) return 1e9;
   double nominal = hone__rt_counter_nominal_hz();
   if (nominal > 0) return nominal;
-  uint64_t n = hone__rt_mono_ns(), c = hone__rt_counter();
+  uint64_t c = 0, n = 0;
+  clock_pair(&c, &n);
   if (n - g_cal_ns < 200000000u || c <= g_cal_ticks) return g_tps;
   return (double)(c - g_cal_ticks) / ((double)(n - g_cal_ns) * 1e-9);
 }
