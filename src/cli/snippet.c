@@ -705,6 +705,12 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
     hone__cli_error(cmd, "out of memory");
     goto out;
   }
+  if (o->show_warnings) {
+    hone__cli_progress_done();
+    fprintf(stderr, "hone %s:", cmd);
+    for (size_t i = 0; i < argv.n; i++) fprintf(stderr, " %s", argv.v[i]);
+    fputc('\n', stderr);
+  }
   int status = run_to_file(argv.v, log);
   char *text = read_whole(log, NULL);
   if (status < 0) {

@@ -1042,7 +1042,10 @@ int hone__cmd_timeit(int argc, char **argv) {
       }
       if (o.verbose)
         fprintf(stderr, "hone timeit: %s%s%s %s\n", nvar > 1 ? v->label : "", nvar > 1 ? ": " : "",
-                v->obj.cache_hit ? "cache hit:" : "compiled and cached:", v->obj.so_path);
+                v->obj.cache_hit   ? "cache hit:"
+                : v->obj.temporary ? "compiled (not cached):"
+                                   : "compiled and cached:",
+                v->obj.so_path);
       int m = measure(&o, v, nvar);
       if (m == LOAD_FAILED && v->obj.cache_hit && attempt == 0) {
         /* A cached object that does not load is corrupt: rebuild it once. */

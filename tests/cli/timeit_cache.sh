@@ -15,7 +15,7 @@ stmt='x = x * 3 + 1; keep(x);'
 
 # Miss: compiled (and its version asked once), cached in a 0700 directory.
 run env CC="$T/bin/mycc" "$HONE" timeit -v -n 10 -r 1 -s 'unsigned x = 1;' "$stmt"
-expect_status 0; expect_err 'compiled and cached'
+expect_status 0; expect_err 'compiled and cached'; expect_err "^hone timeit: $T/bin/mycc -O2 .*-shared"
 check "compiler ran on a miss" test "$(runs)" -ge 1
 first_runs=$(runs)
 check "one entry" test "$(entries)" -eq 1

@@ -53,6 +53,10 @@ run "$HONE" timeit -n 10 -r 1 -i signal.h 'raise(SIGBUS);'
 expect_status 1; expect_err 'stmt crashed: SIGBUS'
 run "$HONE" timeit -n 10 -r 1 'exit(3);'
 expect_status 1; expect_err 'stmt exited with status 3'
+# --json still records the failed variant.
+run "$HONE" timeit -n 10 -r 1 --json "$T/crash.json" -s 'int *volatile p = 0;' '*p = 1;'
+expect_status 1
+check "json says not measured" test "$(jq -r '.results[0].measured' "$T/crash.json")" = false
 # The crashing snippet's entry is intact: a second run crashes the same way, from the cache.
 run "$HONE" timeit -v -n 10 -r 1 -s 'int *volatile p = 0;' '*p = 1;'
 expect_status 1; expect_err 'cache hit'; expect_err 'stmt crashed: SIGSEGV'
