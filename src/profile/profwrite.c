@@ -51,7 +51,7 @@ __attribute__((no_instrument_function)) static void pad8(wbuf *w) {
   if (w->written % 8) put(w, zeros, 8 - w->written % 8);
 }
 
-static uint64_t slen(const char *s) {
+__attribute__((no_instrument_function)) static uint64_t slen(const char *s) {
   return s ? strlen(s) + 1 : 1;
 }
 
@@ -62,7 +62,7 @@ __attribute__((no_instrument_function)) static void put_str(wbuf *w, const char 
     put(w, "", 1);
 }
 
-static uint64_t align8(uint64_t x) {
+__attribute__((no_instrument_function)) static uint64_t align8(uint64_t x) {
   return (x + 7) & ~(uint64_t)7;
 }
 

@@ -417,7 +417,7 @@ HONE__NOINST static double ticks_per_second(void) {
   return (double)(c - g_cal_ticks) / ((double)(n - g_cal_ns) * 1e-9);
 }
 
-static node *scratch_node(tstate *s, uint64_t fn, node *parent) {
+HONE__NOINST static node *scratch_node(tstate *s, uint64_t fn, node *parent) {
   size_t j = hash_of(parent, fn, s->hash_mask);
   for (node *n; (n = s->hash[j]) != NULL; j = (j + 1) & s->hash_mask)
     if (n->parent == parent && n->func == fn) return n;

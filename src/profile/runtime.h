@@ -10,6 +10,10 @@
 
 #define HONE__NOINST __attribute__((no_instrument_function))
 
+/* The hooks -finstrument-functions calls (exported by libhone-prof.so). */
+void __cyg_profile_func_enter(void *fn, void *site);
+void __cyg_profile_func_exit(void *fn, void *site);
+
 /* A snapshot of the loaded objects (dl_iterate_phdr), in one mmap'd block so that it can be
  * read from a signal handler and never depends on malloc. */
 typedef struct hone__rt_maps {
