@@ -68,6 +68,7 @@ typedef struct tstate {
   frame *limit;     /* end of the committed stack */
   node *cur;        /* node of the top frame, &root when the stack is empty */
   uint64_t skipped; /* frames not pushed (stack or node memory exhausted), awaiting their exits */
+  int in_slow;      /* inside enter_slow: a signal handler's calls meanwhile are skipped */
   /* Cold. */
   frame *base;
   frame *reserve_end;
@@ -273,13 +274,21 @@ HONE__NOINST __attribute__((noinline)) static int grow_stack(tstate *s) {
   return 0;
 }
 
+/* The hook's slow path: a child not in the parent's cache, a full stack, skipped frames. An
+ * instrumented signal handler that interrupts it (while the tree is being extended) is not
+ * recorded: its calls count as skipped, so the tree is never extended twice at once. */
 HONE__NOINST __attribute__((noinline)) static void enter_slow(tstate *s, node *p, uint64_t fn) {
-  if (s->skipped) {
+  if (s->skipped || s->in_slow) {
     s->skipped++;
     return;
   }
+  s->in_slow = 1;
+  __asm__ volatile("" ::: "memory");
   node *c = find_child(s, p, fn);
-  if (!c || (s->sp == s->limit && grow_stack(s) != 0)) {
+  int full = c && s->sp == s->limit && grow_stack(s) != 0;
+  __asm__ volatile("" ::: "memory");
+  s->in_slow = 0;
+  if (!c || full) {
     if (s->skipped++ == 0)
       say("hone-prof: out of memory for the call tree; deeper calls are not recorded\n");
     return;
