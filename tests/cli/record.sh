@@ -99,6 +99,14 @@ expect_status 127; expect_err "cannot run './no-such-program'"
 HONE_PROF_LIB=$T/nope.so run "$HONE" record -- ./prog
 expect_status 1; expect_err 'HONE_PROF_LIB'
 
+# Installed layout: bin/hone finds lib/libhone-prof.so beside its bin directory.
+mkdir -p "$T/inst/bin" "$T/inst/lib"
+cp "$HONE" "$T/inst/bin/hone"
+cp "$HONE_BUILD/libhone-prof.so" "$T/inst/lib/"
+run "$T/inst/bin/hone" record --json -o inst.prof -- ./prog
+expect_status 0
+check "installed layout records" [ "$(printf '%s' "$out" | jq -r .calls)" = 355 ]
+
 # An old file of the same name never passes for a new one.
 echo junk >stale.prof
 run "$HONE" record -o stale.prof -- sh -c 'exit 0'

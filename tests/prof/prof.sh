@@ -38,6 +38,7 @@ scenario sigint $((128 + 2))
 scenario longjmp 0
 scenario deep 0
 scenario dlopen 0
+scenario running 0
 
 # SIGINT ignored by the parent (nohup, `trap '' INT`): the runtime keeps it ignored, so the raise
 # does nothing and the program ends normally, writing its file at exit.

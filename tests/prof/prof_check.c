@@ -217,6 +217,16 @@ int main(int argc, char **argv) {
     CHECK(m && strstr(m->path, "prof_dso") && m->build_id_len >= 8 && m->base != 0,
           "mapping of the library: %s", m ? m->path : "none");
     CHECK(m != hone_profile_find_mapping(p, 0, addr("main")), "a mapping of its own");
+  } else if (strcmp(mode, "running") == 0) {
+    /* A thread still inside forever() when main returned: its open call counts up to the write. */
+    CHECK(hone_profile_thread_count(p) == 2, "%zu threads", hone_profile_thread_count(p));
+    const hone_prof_thread *t1 = hone_profile_thread(p, 1);
+    CHECK(t1 && t1->nnodes >= 2 && t1->nodes[0].func == addr("forever") && t1->nodes[0].calls == 1,
+          "forever open in thread 1");
+    double secs = t1 ? (double)t1->nodes[0].incl / in->ticks_per_second : 0;
+    CHECK(secs > 0.08 && secs < 10, "forever's open call lasted %f s (main spun 100 ms)", secs);
+    CHECK(edge(p, "forever", "leaf") >= 10, "%" PRIu64, edge(p, "forever", "leaf"));
+    CHECK(t1 && t1->nodes[0].excl < t1->nodes[0].incl, "x");
   } else if (strcmp(mode, "api") == 0) {
     CHECK(calls(p, -1, "caller_a") == 1 && calls(p, -1, "caller_b") == 0, "started, stopped");
     CHECK(calls(p, -1, "main") == 0 && calls(p, -1, "api_fn") == 0, "x");

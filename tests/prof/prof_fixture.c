@@ -86,6 +86,14 @@ __attribute__((noinline)) void nested_signal(int sig) {
   raise(sig);
   sink++; /* not reached: the default action ends the process */
 }
+/* Never returns: still running when main returns and the file is written. */
+__attribute__((noinline)) void *forever(void *arg) {
+  for (;;) {
+    leaf();
+    usleep(1000);
+  }
+  return arg;
+}
 __attribute__((noinline)) void *api_fn(void *arg) {
   leaf();
   return arg;
@@ -115,6 +123,7 @@ static void write_syms(const char *path) {
   S(nested_signal);
   S(api_fn);
   S(write_syms);
+  S(forever);
 #undef S
   fclose(f);
 }
@@ -178,6 +187,10 @@ int main(int argc, char **argv) {
             (unsigned long)leaf_addr);
     fclose(f);
     sink += (unsigned long)entry(10);
+  } else if (strcmp(mode, "running") == 0) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, forever, NULL) != 0) return 85;
+    spin(100);
   } else if (strcmp(mode, "api") == 0) {
     /* Run with HONE_PROF=manual: nothing until start; argv[3], argv[4] are the dump paths. */
     caller_b(); /* not recorded */
@@ -191,6 +204,7 @@ int main(int argc, char **argv) {
     if (hone_prof_runcall(api_fn, &token) != &token) return 91;
     if (hone_prof_enabled()) return 90;
     if (hone_prof_dump(argv[4]) != 0) return 89;
+    if (hone_prof_dump("/nonexistent-dir/x.prof") != HONE_EIO) return 84;
   } else {
     return 98;
   }
