@@ -389,7 +389,8 @@ struct map_state {
   const unsigned char *in;
   unsigned char *out;
   size_t in_stride, out_stride, n;
-  _Atomic size_t chunk; /* 0 while the probe times the first items: claim one at a time */
+  _Atomic size_t chunk;    /* 0 while the probe times the first items: claim one at a time */
+  _Atomic uint32_t prober; /* set by the participant that runs the probe */
   alignas(64) _Atomic size_t next;
   alignas(64) _Atomic size_t done;       /* items run or abandoned */
   alignas(64) _Atomic size_t fail_index; /* SIZE_MAX: no failure */
@@ -468,44 +469,10 @@ static bool map_run_range(map_state *m, size_t a, size_t b, hone_task_ctx *ctx) 
   return true;
 }
 
-/* A participant's loop: claim chunks until none is left. ctx NULL: discard (never run items). */
-static void map_participate(map_state *m, hone_task_ctx *ctx) {
-  for (;;) {
-    if (!ctx || atomic_load_explicit(&m->tp->cancelling, memory_order_relaxed)) {
-      size_t old = atomic_exchange_explicit(&m->next, m->n, memory_order_acq_rel);
-      if (old < m->n) {
-        atomic_store_explicit(&m->cancelled, 1, memory_order_relaxed);
-        map_add_done(m, m->n - old);
-      }
-      return;
-    }
-    size_t c = atomic_load_explicit(&m->chunk, memory_order_relaxed);
-    if (c == 0) c = 1;
-    size_t a = atomic_fetch_add_explicit(&m->next, c, memory_order_relaxed);
-    if (a >= m->n) return;
-    size_t b = m->n - a < c ? m->n : a + c;
-    bool ok = map_run_range(m, a, b, ctx);
-    map_add_done(m, b - a);
-    if (!ok) map_stop_claims(m);
-  }
-}
-
-static void map_runner_run(hone__job *job, hone_task_ctx *ctx) {
-  map_state *m = ((map_runner *)job)->m;
-  map_participate(m, ctx);
-  map_unref(m);
-}
-
-static void map_runner_discard(hone__job *job) {
-  map_state *m = ((map_runner *)job)->m;
-  map_participate(m, NULL);
-  map_unref(m);
-}
-
-/* Claims and runs items in the calling thread for about HONE__MAP_PROBE_NS (while the workers
- * already take items one at a time), then publishes a chunk size that makes each chunk about
- * HONE__MAP_CHUNK_NS of work but leaves several chunks per worker for balance. A first item that
- * is slow costs no parallelism: the workers go on meanwhile. */
+/* Claims and runs items for about HONE__MAP_PROBE_NS (while the other participants take items
+ * one at a time), then publishes a chunk size that makes each chunk about HONE__MAP_CHUNK_NS of
+ * work but leaves several chunks per worker for balance. A slow first item costs no parallelism:
+ * the others go on meanwhile. Runs on a worker, like every item (initializers hold). */
 static void map_probe(map_state *m, hone_task_ctx *ctx, unsigned workers) {
   int64_t t0 = hone__now_ns(), el = 0;
   size_t k = 0, step = 1;
@@ -534,6 +501,44 @@ static void map_probe(map_state *m, hone_task_ctx *ctx, unsigned workers) {
     chunk = c < 1 ? 1 : c > (double)balance ? balance : (size_t)c;
   }
   atomic_store_explicit(&m->chunk, chunk ? chunk : 1, memory_order_relaxed);
+}
+
+/* A participant's loop: claim chunks until none is left. ctx NULL: discard (never run items). */
+static void map_participate(map_state *m, hone_task_ctx *ctx) {
+  for (;;) {
+    if (!ctx || atomic_load_explicit(&m->tp->cancelling, memory_order_relaxed)) {
+      size_t old = atomic_exchange_explicit(&m->next, m->n, memory_order_acq_rel);
+      if (old < m->n) {
+        atomic_store_explicit(&m->cancelled, 1, memory_order_relaxed);
+        map_add_done(m, m->n - old);
+      }
+      return;
+    }
+    size_t c = atomic_load_explicit(&m->chunk, memory_order_relaxed);
+    if (c == 0 && !atomic_exchange_explicit(&m->prober, 1, memory_order_relaxed)) {
+      map_probe(m, ctx, m->tp->nworkers);
+      continue;
+    }
+    if (c == 0) c = 1;
+    size_t a = atomic_fetch_add_explicit(&m->next, c, memory_order_relaxed);
+    if (a >= m->n) return;
+    size_t b = m->n - a < c ? m->n : a + c;
+    bool ok = map_run_range(m, a, b, ctx);
+    map_add_done(m, b - a);
+    if (!ok) map_stop_claims(m);
+  }
+}
+
+static void map_runner_run(hone__job *job, hone_task_ctx *ctx) {
+  map_state *m = ((map_runner *)job)->m;
+  map_participate(m, ctx);
+  map_unref(m);
+}
+
+static void map_runner_discard(hone__job *job) {
+  map_state *m = ((map_runner *)job)->m;
+  map_participate(m, NULL);
+  map_unref(m);
 }
 
 static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_t in_stride,
@@ -587,16 +592,20 @@ static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_
         }
         break;
       }
-      wake_worker(tp);
     }
+    /* Wake the workers from here rather than through the searching worker's chain of wakes: a
+     * worker woken by a busy worker tends to be queued on that worker's CPU, while this thread is
+     * about to park and leave its CPU to the one it wakes. */
+    if (nr) hone__ev_notify(&tp->work_ev, (int)nr);
   }
   atomic_fetch_sub_explicit(&tp->submitting, 1, memory_order_seq_cst);
 
-  if (rc == 0 && chunk == 0) map_probe(m, &ctx, tp->nworkers);
   if (rc == 0 && own) map_participate(m, &ctx);
   if (rc == 0) {
-    /* Wait for every claimed item; a worker of this pool helps with queued jobs meanwhile. */
-    int64_t spin_end = hone__now_ns() + HONE__SPIN_NS;
+    /* Wait for every claimed item; a worker of this pool helps with queued jobs meanwhile. Any
+     * other caller parks at once: spinning here would keep a CPU busy just when the workers
+     * being woken need one. */
+    int64_t spin_end = own ? hone__now_ns() + HONE__SPIN_NS : 0;
     for (unsigned i = 1; !atomic_load_explicit(&m->finished, memory_order_acquire); i++) {
       if (own && tp_help(pool)) continue;
       if ((i & 15) != 0 || hone__now_ns() < spin_end) {
