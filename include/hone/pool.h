@@ -55,9 +55,11 @@ HONE_API unsigned hone_cpu_count(void);
 typedef struct hone_task_ctx hone_task_ctx; /* what a running task may ask of the pool */
 typedef int hone_task_id;                   /* >= 0; from hone_task_register / hone_task_lookup */
 
-/* A task: reads arg[0..arg_size), writes at most result_size bytes into result (result_size is the
- * size given at registration; result is zero-filled before the call). Returns 0 or a negative
- * code. Called concurrently from several workers: a task must be thread-safe. */
+/* A task: reads arg[0..arg_size), writes at most result_size bytes into result (for submit,
+ * result_size is the size given at registration and the buffer is zero-filled; for map, it is the
+ * caller's output slot of out_stride bytes). Returns 0 or a negative code. Called concurrently
+ * from several workers: a task must be thread-safe. Tasks run only on the pool's workers (which
+ * ran the initializer), never in a thread that merely submits or maps. */
 typedef int (*hone_task_fn)(hone_task_ctx *ctx, const void *arg, size_t arg_size, void *result,
                             size_t result_size);
 
