@@ -599,6 +599,59 @@ static void compute_key(const char *source, const cc_identity *id, const hone__s
   hone__sha256_hex(&c, out);
 }
 
+static bool entry_valid(const char *dir, hone__snippet_obj *obj);
+
+/* The key of a snippet whatever compiler builds it: source, flags and link options. It names
+ * the last entry built for them (timeit/by-snippet/SKEY -> ../KEY), the fallback when the
+ * compiler asked for cannot run at all. */
+static void compute_snippet_key(const char *source, const hone__strv *flags,
+                                const hone__compile_opts *o, char out[65]) {
+  hone__sha256 c;
+  hone__sha256_init(&c);
+  char abi[64];
+  snprintf(abi, sizeof abi, "hone-timeit-snippet abi %d", HONE__SNIPPET_ABI);
+  key_add(&c, "abi", abi);
+  key_add(&c, "source", source);
+  for (size_t i = 0; i < flags->n; i++) key_add(&c, "flag", flags->v[i]);
+  const hone__strv *lists[3] = {o->incdirs, o->libdirs, o->libs};
+  const char *tags[3] = {"-I", "-L", "-l"};
+  for (int k = 0; k < 3; k++)
+    if (lists[k])
+      for (size_t i = 0; i < lists[k]->n; i++) key_add(&c, tags[k], lists[k]->v[i]);
+  hone__sha256_hex(&c, out);
+}
+
+/* Points timeit/by-snippet/SKEY at entry KEY (atomically: a new link renamed over the old). */
+static void index_entry(const char *tdir, const char *skey, const char *key) {
+  char *idir = path_join(tdir, "by-snippet");
+  char *link = NULL, *tmp = NULL, *target = NULL;
+  if (!idir || hone__mkdir_p(idir) != 0) goto out;
+  if (asprintf(&link, "%s/%s", idir, skey) < 0) link = NULL;
+  if (asprintf(&tmp, "%s/.tmp-%s-%ld", idir, skey, (long)getpid()) < 0) tmp = NULL;
+  if (asprintf(&target, "../%s", key) < 0) target = NULL;
+  if (!link || !tmp || !target) goto out;
+  unlink(tmp);
+  if (symlink(target, tmp) == 0 && rename(tmp, link) != 0) unlink(tmp);
+out:
+  free(idir);
+  free(link);
+  free(tmp);
+  free(target);
+}
+
+/* The entry last built for SKEY by any compiler, when it is intact: its directory, or NULL. */
+static char *indexed_entry(const char *tdir, const char *skey, hone__snippet_obj *obj) {
+  char *link = NULL;
+  if (asprintf(&link, "%s/by-snippet/%s", tdir, skey) < 0) return NULL;
+  char *dir = realpath(link, NULL);
+  free(link);
+  if (dir && !entry_valid(dir, obj)) {
+    free(dir);
+    dir = NULL;
+  }
+  return dir;
+}
+
 /* meta: "key value" lines. Returns the value of `key` (malloc'd) or NULL. */
 static char *meta_get(const char *meta, const char *key) {
   size_t kl = strlen(key);
@@ -658,7 +711,12 @@ static double now_seconds(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Compiles source in dir (snippet.c -> snippet.so). Prints and returns an exit status. */
+/* compile_in's status for a compiler that failed without printing anything (CC=false, a broken
+ * wrapper): not a diagnosis of the snippet, so hone__snippet_build decides what to say. */
+#define HONE__CC_SILENT 100
+
+/* Compiles source in dir (snippet.c -> snippet.so). Prints and returns an exit status (or
+ * HONE__CC_SILENT, unprinted). */
 static int compile_in(const char *cmd, const char *dir, const char *source,
                       const hone__snippet_spec *spec, const cc_identity *id,
                       const hone__strv *flags, const hone__compile_opts *o) {
@@ -734,6 +792,8 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
     else if (WIFSIGNALED(status))
       hone__cli_error(cmd, "the compiler %s was killed by signal %d", id->words.v[0],
                       WTERMSIG(status));
+    else if (!text || !*text)
+      rc = HONE__CC_SILENT; /* the caller may fall back on a cached build, or report it */
     else
       hone__cli_error(cmd, "the compiler '%s' failed (exit status %d)", id->words.v[0],
                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -805,6 +865,7 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
   hone__strv flags = {0};
   char *source = hone__snippet_source(spec);
   char *root = NULL, *tdir = NULL, *tmp = NULL, *entry = NULL;
+  char skey[65] = "";
   rc = HONE_EXIT_FAILURE;
   if (!source || hone__strv_split(&flags, o->cflags) != 0) {
     hone__cli_error(cmd, "out of memory");
@@ -827,8 +888,10 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
       hone__cli_error(cmd, "cannot create the cache directory %s: %s", tdir, strerror(-m));
       goto out;
     }
+    compute_snippet_key(source, &flags, o, skey);
     if (entry_valid(entry, out)) {
       out->cache_hit = true;
+      index_entry(tdir, skey, out->key);
       out->entry_dir = entry;
       entry = NULL;
       rc = HONE_EXIT_OK;
@@ -849,6 +912,29 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
   double t0 = now_seconds();
   rc = compile_in(cmd, tmp, source, spec, &id, &flags, o);
   out->compile_seconds = now_seconds() - t0;
+  if (rc == HONE__CC_SILENT) {
+    /* The compiler cannot run at all (CC=false, a broken wrapper). When this very snippet with
+     * these flags was built before by another compiler, use that build and say so, rather than
+     * refuse to time what is already compiled. */
+    hone__rm_rf(tmp);
+    char *prev = o->use_cache ? indexed_entry(tdir, skey, out) : NULL;
+    if (prev) {
+      out->cache_hit = true;
+      out->entry_dir = prev;
+      hone__cli_progress_done();
+      fprintf(stderr,
+              "hone %s: note: the compiler '%s' failed without a word; timing the build of this "
+              "snippet cached from %s\n",
+              cmd, id.words.v[0],
+              out->cc_version && *out->cc_version ? out->cc_version : "another compiler");
+      rc = HONE_EXIT_OK;
+    } else {
+      hone__cli_error(cmd, "the compiler '%s' failed without a word (is it a C compiler?)",
+                      id.words.v[0]);
+      rc = HONE_EXIT_USAGE;
+    }
+    goto out;
+  }
   if (rc) {
     hone__rm_rf(tmp);
     goto out;
@@ -883,6 +969,7 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
       out->entry_dir = entry;
       entry = NULL;
     }
+    if (!out->temporary) index_entry(tdir, skey, out->key);
   } else {
     out->temporary = true;
     out->entry_dir = tmp;

@@ -120,6 +120,22 @@ check "cache emptied" test "$(entries)" -eq 0
 run "$HONE" timeit -v -n 10 -r 1 -s 'unsigned x = 9;' "$stmt"
 expect_status 0; expect_err 'compiled and cached'
 
+# The issue's own check: a second identical run with CC=false in the environment succeeds. The
+# compiler named is not the one that built the entry, so this is not a hit by key: `false` fails
+# without a word, and hone times the build of the same snippet and flags cached by the other
+# compiler, saying so. A snippet never built before is refused.
+run "$HONE" timeit -n 10 -r 1 -s 'unsigned x = 21;' "$stmt"
+expect_status 0
+run env CC=false "$HONE" timeit -n 10 -r 1 -s 'unsigned x = 21;' "$stmt"
+expect_status 0; expect_out '^10 loops, best of 1: '
+expect_err "note: the compiler 'false' failed without a word; timing the build of this snippet cached"
+run env CC=false "$HONE" timeit -n 10 -r 1 --cflags -O1 -s 'unsigned x = 21;' "$stmt"
+expect_status 2; expect_err "the compiler 'false' failed without a word"
+run env CC=false "$HONE" timeit -n 10 -r 1 -s 'unsigned x = 22;' "$stmt"
+expect_status 2; expect_err "the compiler 'false' failed without a word"
+run env CC=false "$HONE" timeit --no-cache -n 10 -r 1 -s 'unsigned x = 21;' "$stmt"
+expect_status 2
+
 # An unusable cache directory is an error, not a crash.
 run env XDG_CACHE_HOME=/dev/null/nope "$HONE" timeit -n 10 -r 1 '1;'
 expect_status 1; expect_err 'cannot create the cache directory'
