@@ -45,7 +45,8 @@ bool hone__cli_parse_double(const char *s, double *out);
  * ("12.3 ns", "4.56 us", "1.23 ms", "2.5 s"). Writes into buf, returns buf. */
 char *hone__cli_fmt_ns(double ns, char *buf, size_t len);
 
-/* A table of strings: aligned columns for people, CSV (RFC 4180 quoting, LF line ends) for machines. */
+/* A table of strings: aligned columns for people, CSV (RFC 4180 quoting, LF line ends) for
+ * machines. */
 typedef struct hone__table hone__table;
 /* ncols headers; align is a string of 'l'/'r', one per column (NULL = all left). */
 hone__table *hone__table_new(size_t ncols, const char *const *headers, const char *align);

@@ -36,7 +36,8 @@ static void usage(FILE *out) {
   for (const hone__command *c = commands; c->name; c++)
     fprintf(out, "  %-10s %s\n", c->name, c->summary);
   fprintf(out, "  %-10s %s\n", "help", "show the help of a command (hone help COMMAND)");
-  fprintf(out, "\nRun 'hone COMMAND --help' for a command's options; 'man hone-COMMAND' for more.\n");
+  fprintf(out,
+          "\nRun 'hone COMMAND --help' for a command's options; 'man hone-COMMAND' for more.\n");
 }
 
 /* Flushes stdout and reports a failed write (a full disk, a closed pipe) so that output lost on

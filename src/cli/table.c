@@ -1,4 +1,5 @@
-/* table.c: tables of strings, printed aligned for people or as CSV (RFC 4180 quoting, \\n line ends) for machines. */
+/* table.c: tables of strings, printed aligned for people or as CSV (RFC 4180 quoting, \\n line
+ * ends) for machines. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
