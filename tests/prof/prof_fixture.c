@@ -138,7 +138,7 @@ int main(int argc, char **argv) {
     sink += fact(5);
     sink += (unsigned long)is_even(4);
     for (int i = 0; i < 1000; i++) work();
-    spin(150);
+    spin(300);
   } else if (strcmp(mode, "threads") == 0) {
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
