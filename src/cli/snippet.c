@@ -575,14 +575,27 @@ static void key_add(hone__sha256 *c, const char *tag, const char *s) {
   hone__sha256_update(c, s, strlen(s) + 1);
 }
 
+/* What names a snippet whatever compiler builds it: source, flags and link options. */
+static void key_add_snippet(hone__sha256 *c, const char *source, const hone__strv *flags,
+                            const hone__compile_opts *o) {
+  char abi[64];
+  snprintf(abi, sizeof abi, "hone-timeit-snippet abi %d", HONE__SNIPPET_ABI);
+  key_add(c, "abi", abi);
+  key_add(c, "source", source);
+  for (size_t i = 0; i < flags->n; i++) key_add(c, "flag", flags->v[i]);
+  const hone__strv *lists[3] = {o->incdirs, o->libdirs, o->libs};
+  const char *tags[3] = {"-I", "-L", "-l"};
+  for (int k = 0; k < 3; k++)
+    if (lists[k])
+      for (size_t i = 0; i < lists[k]->n; i++) key_add(c, tags[k], lists[k]->v[i]);
+}
+
+/* The cache key: the snippet and the compiler's identity (its file, read without running it). */
 static void compute_key(const char *source, const cc_identity *id, const hone__strv *flags,
                         const hone__compile_opts *o, char out[65]) {
   hone__sha256 c;
   hone__sha256_init(&c);
-  char abi[64];
-  snprintf(abi, sizeof abi, "hone-timeit-snippet abi %d", HONE__SNIPPET_ABI);
-  key_add(&c, "abi", abi);
-  key_add(&c, "source", source);
+  key_add_snippet(&c, source, flags, o);
   key_add(&c, "cc", id->path);
   char st[128];
   snprintf(st, sizeof st, "%llu %llu %lld %lld.%09ld", (unsigned long long)id->st.st_dev,
@@ -590,34 +603,18 @@ static void compute_key(const char *source, const cc_identity *id, const hone__s
            (long long)id->st.st_mtim.tv_sec, (long)id->st.st_mtim.tv_nsec);
   key_add(&c, "cc-stat", st);
   for (size_t i = 1; i < id->words.n; i++) key_add(&c, "cc-arg", id->words.v[i]);
-  for (size_t i = 0; i < flags->n; i++) key_add(&c, "flag", flags->v[i]);
-  const hone__strv *lists[3] = {o->incdirs, o->libdirs, o->libs};
-  const char *tags[3] = {"-I", "-L", "-l"};
-  for (int k = 0; k < 3; k++)
-    if (lists[k])
-      for (size_t i = 0; i < lists[k]->n; i++) key_add(&c, tags[k], lists[k]->v[i]);
   hone__sha256_hex(&c, out);
 }
 
 static bool entry_valid(const char *dir, hone__snippet_obj *obj);
 
-/* The key of a snippet whatever compiler builds it: source, flags and link options. It names
- * the last entry built for them (timeit/by-snippet/SKEY -> ../KEY), the fallback when the
- * compiler asked for cannot run at all. */
+/* The key of a snippet whatever compiler builds it. It names the last entry built for it
+ * (timeit/by-snippet/SKEY -> ../KEY), the fallback when the compiler asked for cannot run. */
 static void compute_snippet_key(const char *source, const hone__strv *flags,
                                 const hone__compile_opts *o, char out[65]) {
   hone__sha256 c;
   hone__sha256_init(&c);
-  char abi[64];
-  snprintf(abi, sizeof abi, "hone-timeit-snippet abi %d", HONE__SNIPPET_ABI);
-  key_add(&c, "abi", abi);
-  key_add(&c, "source", source);
-  for (size_t i = 0; i < flags->n; i++) key_add(&c, "flag", flags->v[i]);
-  const hone__strv *lists[3] = {o->incdirs, o->libdirs, o->libs};
-  const char *tags[3] = {"-I", "-L", "-l"};
-  for (int k = 0; k < 3; k++)
-    if (lists[k])
-      for (size_t i = 0; i < lists[k]->n; i++) key_add(&c, tags[k], lists[k]->v[i]);
+  key_add_snippet(&c, source, flags, o);
   hone__sha256_hex(&c, out);
 }
 
