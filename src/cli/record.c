@@ -289,7 +289,8 @@ int hone__cmd_record(int argc, char **argv) {
       hone__cli_error(CMD,
                       "%s wrote no stats file (%s): it ended without running its exit "
                       "handlers (_exit, or killed by a signal other than SIGINT/SIGTERM), "
-                      "or it ran with HONE_PROF=off or manual",
+                      "it ran with HONE_PROF=off or manual, or it is statically linked or "
+                      "setuid and ignored LD_PRELOAD (link it with -lhone-prof instead)",
                       prog[0], out);
     else
       hone__cli_error(CMD, "%s", msg);
