@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -463,6 +464,22 @@ static void test_every_byte_flipped(void **state) {
   free(buf);
 }
 
+/* Write errors are reported, never silent: a full disk, a closed descriptor. */
+static void test_write_errors(void **state) {
+  (void)state;
+  hone__prof_wsrc s = sample_src();
+  int fd = open("/dev/full", O_WRONLY);
+  if (fd >= 0) {
+    assert_int_equal(hone__prof_write_fd(fd, &s), HONE_EIO);
+    close(fd);
+  }
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  close(p[1]);
+  assert_int_equal(hone__prof_write_fd(p[1], &s), HONE_EIO);
+  close(p[0]);
+}
+
 static void test_merge(void **state) {
   (void)state;
   size_t len;
@@ -523,6 +540,7 @@ int main(void) {
       cmocka_unit_test(test_foreign),
       cmocka_unit_test(test_corrupt_offsets),
       cmocka_unit_test(test_every_byte_flipped),
+      cmocka_unit_test(test_write_errors),
       cmocka_unit_test(test_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
