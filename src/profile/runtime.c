@@ -36,7 +36,7 @@
 
 /* A node of the calling-context tree. It remembers its last two children (address and
  * node side by side, so that the check needs no load through a pointer): a function that calls
- * two others in turn, as a loop around two helpers does, finds both without the hash. `extra`
+ * two others in turn, as a loop around two helpers does, finds both without the hash. `snap`
  * and `child` are the writer's scratch fields (guarded by g_dumping). */
 typedef struct node {
   uint64_t cf[2];     /* addresses of the cached children (0: none) */
@@ -47,7 +47,7 @@ typedef struct node {
   uint64_t incl;
   uint32_t index;
   uint32_t pad;
-  uint64_t extra; /* writer: time of this node's active frame */
+  uint64_t snap;  /* writer: incl at the write, with the time of the node's open call */
   uint64_t child; /* writer: sum of the children's inclusive time */
 } node;
 
@@ -585,7 +585,7 @@ HONE__NOINST static void w_nodes(void *ctx, size_t ti, uint64_t first, hone_prof
   tstate *s = ((wctx *)ctx)->t[ti].s;
   for (size_t k = 0; k < n; k++) {
     node *x = node_at(s, first + k);
-    uint64_t incl = x->incl + x->extra;
+    uint64_t incl = x->snap;
     out[k].func = x->func;
     out[k].parent = x->parent == &s->root ? HONE_PROF_NO_PARENT : x->parent->index;
     out[k].flags = 0;
@@ -631,9 +631,10 @@ HONE__NOINST static void thread_name(tstate *s, char *out) {
 /* Prepares the writer's scratch fields of thread s at time `at`: each active frame's time so
  * far, then (children have higher indexes than parents) the children's inclusive sums. */
 HONE__NOINST static void prepare_thread(tstate *s, uint32_t n, uint64_t at) {
+  /* Each node's incl is read once, here: the owner thread goes on updating it meanwhile. */
   for (uint32_t i = 0; i < n; i++) {
     node *x = node_at(s, i);
-    x->extra = 0;
+    x->snap = x->incl;
     x->child = 0;
   }
   /* An ended thread has no stack: its open calls were closed when it ended. */
@@ -643,12 +644,12 @@ HONE__NOINST static void prepare_thread(tstate *s, uint32_t n, uint64_t at) {
       node *x = f->n;
       if (!x || x == &s->root || x->index >= n) continue;
       uint64_t t0 = f->t0;
-      if (t0 < at) x->extra += at - t0;
+      if (t0 < at) x->snap += at - t0;
     }
   }
   for (uint32_t i = n; i-- > 0;) {
     node *x = node_at(s, i);
-    if (x->parent != &s->root) x->parent->child += x->incl + x->extra;
+    if (x->parent != &s->root) x->parent->child += x->snap;
   }
 }
 
@@ -668,8 +669,10 @@ HONE__NOINST static int dump(const char *path, bool in_signal) {
   int rc = 0;
   uint64_t at = now();
   if (!in_signal) maps_refresh();
+  /* The list only grows at its head: what hangs from this head stays as it is. */
+  tstate *head = atomic_load_explicit(&g_threads, memory_order_acquire);
   size_t nt = 0;
-  for (tstate *s = atomic_load_explicit(&g_threads, memory_order_acquire); s; s = s->next) nt++;
+  for (tstate *s = head; s; s = s->next) nt++;
   size_t bytes = (nt ? nt : 1) * sizeof(wthread);
   wthread *wt = map_mem(bytes, PROT_READ | PROT_WRITE);
   if (!wt) {
@@ -678,7 +681,7 @@ HONE__NOINST static int dump(const char *path, bool in_signal) {
   }
   /* Threads in the order they started (the list is newest first). */
   size_t i = nt;
-  for (tstate *s = atomic_load_explicit(&g_threads, memory_order_acquire); s && i; s = s->next) {
+  for (tstate *s = head; s && i; s = s->next) {
     wthread *w = &wt[--i];
     w->s = s;
     uint32_t n = atomic_load_explicit(&s->nnodes, memory_order_acquire);
