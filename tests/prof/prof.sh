@@ -22,6 +22,7 @@ scenario() {
   if ls "$T/$mode.prof".tmp.* >/dev/null 2>&1; then bad "$mode: temporary file left behind"; fi
   local extra=()
   if [ "$mode" = fork ]; then extra=("$T/$mode.prof.$(head -1 "$T/$mode.out")"); fi
+  if [ "$mode" = dumpbusy ]; then mapfile -t extra <"$T/$mode.out"; fi
   if "$check" "$mode" "$T/$mode.prof" "$T/$mode.syms" "${extra[@]}" >"$T/$mode.check" 2>&1; then
     pass
   else
@@ -39,6 +40,7 @@ scenario longjmp 0
 scenario deep 0
 scenario dlopen 0
 scenario running 0
+scenario dumpbusy 0
 
 # SIGINT ignored by the parent (nohup, `trap '' INT`): the runtime keeps it ignored, so the raise
 # does nothing and the program ends normally, writing its file at exit.

@@ -217,6 +217,20 @@ int main(int argc, char **argv) {
     CHECK(m && strstr(m->path, "prof_dso") && m->build_id_len >= 8 && m->base != 0,
           "mapping of the library: %s", m ? m->path : "none");
     CHECK(m != hone_profile_find_mapping(p, 0, addr("main")), "a mapping of its own");
+  } else if (strcmp(mode, "dumpbusy") == 0) {
+    /* The final file: three busy threads whose fact chains reached depth 64. */
+    CHECK(hone_profile_thread_count(p) == 4, "%zu threads", hone_profile_thread_count(p));
+    CHECK(calls(p, -1, "busy") == 3, "x");
+    CHECK(edge(p, "fact", "fact") > 0 && edge(p, "caller_a", "leaf") > 0, "x");
+    /* Every intermediate file, written while the trees grew, reads back (the reader validates
+     * every node) and holds the busy threads. */
+    int good = 0;
+    for (int i = 4; i < argc; i++) {
+      hone_profile *q = load(argv[i]);
+      if (calls(q, -1, "busy") == 3) good++;
+      hone_profile_free(q);
+    }
+    CHECK(argc > 4 && good == argc - 4, "%d of %d intermediate files", good, argc - 4);
   } else if (strcmp(mode, "running") == 0) {
     /* A thread still inside forever() when main returned: its open call counts up to the write. */
     CHECK(hone_profile_thread_count(p) == 2, "%zu threads", hone_profile_thread_count(p));

@@ -86,6 +86,22 @@ __attribute__((noinline)) void nested_signal(int sig) {
   raise(sig);
   sink++; /* not reached: the default action ends the process */
 }
+/* Calls along ever new paths for `ms` milliseconds: the tree grows while main writes files. */
+static volatile int stop_busy;
+static pthread_mutex_t started_lock = PTHREAD_MUTEX_INITIALIZER;
+static int started;
+__attribute__((noinline)) void *busy(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&started_lock);
+  started++;
+  pthread_mutex_unlock(&started_lock);
+  unsigned long i = 0;
+  while (!stop_busy) {
+    sink += fact(i++ % 64);
+    caller_a();
+  }
+  return NULL;
+}
 /* Never returns: still running when main returns and the file is written. */
 __attribute__((noinline)) void *forever(void *arg) {
   for (;;) {
@@ -124,6 +140,7 @@ static void write_syms(const char *path) {
   S(api_fn);
   S(write_syms);
   S(forever);
+  S(busy);
 #undef S
   fclose(f);
 }
@@ -187,6 +204,25 @@ int main(int argc, char **argv) {
             (unsigned long)leaf_addr);
     fclose(f);
     sink += (unsigned long)entry(10);
+  } else if (strcmp(mode, "dumpbusy") == 0) {
+    /* Writes while three threads extend their trees: every file must read back whole. */
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+      if (pthread_create(&t[i], NULL, busy, NULL) != 0) return 83;
+    for (int n = 0; n < 3; usleep(1000)) {
+      pthread_mutex_lock(&started_lock);
+      n = started;
+      pthread_mutex_unlock(&started_lock);
+    }
+    for (int i = 0; i < 20; i++) {
+      char path[4096];
+      snprintf(path, sizeof path, "%s.%d", argv[2], i);
+      if (hone_prof_dump(path) != 0) return 82;
+      printf("%s\n", path);
+      usleep(5000);
+    }
+    stop_busy = 1;
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
   } else if (strcmp(mode, "running") == 0) {
     pthread_t t;
     if (pthread_create(&t, NULL, forever, NULL) != 0) return 85;
