@@ -22,6 +22,8 @@
  * (hone_future_result, _error, _wait, as_completed, hone_pool_map) does not block the worker:
  * meanwhile it runs tasks from the pool's queue (as TBB and OpenMP taskwait do), so a task that
  * submits sub-tasks and waits on them cannot deadlock the pool, whatever the worker count.
+ * (A helping worker checks its timeout between the tasks it runs, so a wait with a timeout may
+ * return late by the length of a task it picked up.)
  * Submitting from inside a task to its own pool never blocks either: when the queue is full, the
  * new task runs at once in the submitting worker (like a function call) and the returned future
  * is already done. The timeout of such a submit is not used.
