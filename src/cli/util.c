@@ -8,7 +8,7 @@
 
 #include "cli.h"
 
-static void vreport(const char *cmd, const char *fmt, va_list ap) {
+HONE_PRINTF(2, 0) static void vreport(const char *cmd, const char *fmt, va_list ap) {
   hone__cli_progress_done();
   fprintf(stderr, "hone %s: ", cmd);
   vfprintf(stderr, fmt, ap);
