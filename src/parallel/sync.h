@@ -45,7 +45,7 @@ static inline void hone__cpu_relax(void) {
  * thread gives its CPU to a runnable thread (often the very worker it waits for) on a busy or
  * oversubscribed machine instead of burning the time slice. */
 static inline void hone__spin_step(unsigned i) {
-  if (i < 256)
+  if (i < 32)
     hone__cpu_relax();
   else
     sched_yield();
