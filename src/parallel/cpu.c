@@ -8,6 +8,14 @@
 #include "hone/pool.h"
 #include "parallel/cpu.h"
 
+/* Buffer sizes: a mount point, a cgroup path below it, a directory (both), a file in it. */
+enum {
+  MOUNT_MAX = 4096,
+  CGPATH_MAX = 2048,
+  DIR_MAX = MOUNT_MAX + CGPATH_MAX,
+  FILE_MAX = DIR_MAX + 32
+};
+
 unsigned hone__cpu_affinity_count(void) {
   for (int ncpu = 1024; ncpu <= (1 << 20); ncpu *= 4) {
     cpu_set_t *set = CPU_ALLOC(ncpu);
@@ -41,7 +49,7 @@ static unsigned ratio(long long quota, long long period) {
 }
 
 static unsigned v2_limit_at(const char *dir) {
-  char path[4096], buf[128];
+  char path[FILE_MAX], buf[128];
   snprintf(path, sizeof path, "%s/cpu.max", dir);
   if (read_text(path, buf, sizeof buf) != 0) return 0;
   char q[32];
@@ -51,7 +59,7 @@ static unsigned v2_limit_at(const char *dir) {
 }
 
 static unsigned v1_limit_at(const char *dir) {
-  char path[4096], buf[64];
+  char path[FILE_MAX], buf[64];
   snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
   if (read_text(path, buf, sizeof buf) != 0) return 0;
   long long quota = atoll(buf);
@@ -68,13 +76,13 @@ static unsigned min_limit(unsigned a, unsigned b) {
 
 /* The tightest limit on `mount` + `cgpath` and each ancestor up to the mount itself. */
 static unsigned walk(const char *mount, const char *cgpath, unsigned (*at)(const char *)) {
-  char rel[2048];
+  char rel[CGPATH_MAX];
   snprintf(rel, sizeof rel, "%s", cgpath);
   size_t len = strlen(rel);
   while (len > 1 && rel[len - 1] == '/') rel[--len] = '\0';
   unsigned lim = 0;
   for (;;) {
-    char dir[4096];
+    char dir[DIR_MAX];
     snprintf(dir, sizeof dir, "%s%s", mount, strcmp(rel, "/") == 0 ? "" : rel);
     lim = min_limit(lim, at(dir));
     char *slash = strrchr(rel, '/');
@@ -89,7 +97,7 @@ static unsigned walk(const char *mount, const char *cgpath, unsigned (*at)(const
 }
 
 unsigned hone__cpu_quota_limit(const char *root) {
-  char path[4096], text[8192];
+  char path[MOUNT_MAX], text[8192];
   snprintf(path, sizeof path, "%s/proc/self/cgroup", root);
   if (read_text(path, text, sizeof text) != 0) return 0;
   unsigned lim = 0;
@@ -113,7 +121,7 @@ unsigned hone__cpu_quota_limit(const char *root) {
     static const char *mounts[] = {"cpu,cpuacct", "cpuacct,cpu", "cpu"};
     for (size_t i = 0; i < sizeof mounts / sizeof mounts[0]; i++) {
       snprintf(path, sizeof path, "%s/sys/fs/cgroup/%s", root, mounts[i]);
-      char probe[4200];
+      char probe[FILE_MAX];
       snprintf(probe, sizeof probe, "%s/cpu.cfs_period_us", path);
       FILE *f = fopen(probe, "r");
       if (!f) continue;
