@@ -29,7 +29,8 @@
  * is already done. The timeout of such a submit is not used.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
- * hone_pool_free (the last call on a pool, never from one of its own tasks).
+ * hone_pool_free (the last call on a pool, never from one of its own tasks). A thread pool does
+ * not survive fork(): in the child, use only pools created after the fork.
  */
 #ifndef HONE_POOL_H
 #define HONE_POOL_H
