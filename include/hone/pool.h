@@ -176,7 +176,7 @@ HONE_API int hone_pool_map(hone_pool *pool, hone_task_id task, const void *in, s
                            hone_map_error *err) HONE_NONNULL(1);
 
 /* A lazy map: inputs are produced on demand and results delivered in order, with at most
- * max_in_flight items submitted and not yet delivered (0 = 2 * workers), so memory stays constant
+ * max_in_flight items submitted and not yet delivered (0 = 64 * workers), so memory stays constant
  * whatever the number of items.
  *   next(user, index, &arg, &arg_size): 1 = an item (arg stays valid until next is called again),
  *     0 = no more items, < 0 = stop with that error (reported with index).

@@ -122,7 +122,7 @@ int hone_pool_imap(hone_pool *pool, hone_task_id task, hone_map_next_fn next, ho
                    void *user, size_t max_in_flight, hone_map_error *err) {
   if (err) memset(err, 0, sizeof *err);
   if (!hone__task_get(task)) return HONE_EINVAL;
-  size_t cap = max_in_flight ? max_in_flight : 2 * (size_t)pool->workers;
+  size_t cap = max_in_flight ? max_in_flight : 64 * (size_t)pool->workers;
   if (cap > ((size_t)1 << 24)) return HONE_EINVAL;
   hone_future **ring = malloc(cap * sizeof *ring);
   if (!ring) return HONE_ENOMEM;
