@@ -372,7 +372,7 @@ static void tp_destroy(hone_pool *pool) {
 
 /* Scheduling one chunk costs a few hundred nanoseconds at worst; chunks of this much work keep
  * that well under 1 %. */
-#define HONE__MAP_CHUNK_NS 100000
+#define HONE__MAP_CHUNK_NS 50000
 #define HONE__MAP_PROBE_NS 20000
 
 typedef struct map_state map_state;
