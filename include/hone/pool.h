@@ -97,8 +97,9 @@ HONE_API const char *hone_task_name(hone_task_id id);
 /* Inside a task: records a failure with a printf-style message and returns `code` (negative;
  * HONE_ETASK is used if code >= 0), so that a task can `return hone_task_fail(ctx, ...)`. */
 HONE_API int hone_task_fail(hone_task_ctx *ctx, int code, const char *fmt, ...) HONE_PRINTF(3, 4);
-/* Inside a task: the pool running it (to submit sub-tasks) and the worker's index (0..workers-1;
- * -1 for a task run by a non-worker thread). */
+/* Inside a task: the pool running it, to submit sub-tasks (NULL on a backend whose workers cannot
+ * submit, such as a worker process that holds no handle on its parent's pool), and the worker's
+ * index (0..workers-1). */
 HONE_API struct hone_pool *hone_task_pool(hone_task_ctx *ctx) HONE_NONNULL(1);
 HONE_API int hone_task_worker(hone_task_ctx *ctx) HONE_NONNULL(1);
 
