@@ -3,8 +3,8 @@
  *
  * State moves PENDING -> RUNNING -> FINISHED|FAILED, or PENDING -> CANCELLED, by CAS; the state
  * word is also the futex that single-future waiters park on. Listeners (done callbacks, and the
- * waiter objects of wait/as_completed) sit on a list under the future's mutex; `has_listeners`
- * lets completion skip that mutex when nobody listens (see complete()). A thread that is a worker
+ * waiter objects of wait/as_completed) sit on a list under the future's spin lock; `has_listeners`
+ * lets completion skip that lock when nobody listens (see complete()). A thread that is a worker
  * of a pool runs queued tasks of that pool while it waits (the waiting-worker-helps rule). */
 #include <stdlib.h>
 #include <string.h>
