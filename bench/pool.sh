@@ -9,7 +9,8 @@ if [ ! -x "$bin" ]; then
 fi
 py_args=()
 if command -v python3 >/dev/null 2>&1; then
-  read -r py_tps py_rt < <(python3 - <<'PY'
+  # $(...) waits for python to exit: its teardown must not overlap the C measurements.
+  py_out=$(python3 - <<'PY'
 import concurrent.futures as cf, statistics, time
 def f():
     pass
@@ -30,6 +31,7 @@ with cf.ThreadPoolExecutor(2) as ex:
 print(statistics.median(tps), statistics.median(rts))
 PY
 )
+  read -r py_tps py_rt <<<"$py_out"
   py_args=(--python-tps "$py_tps" --python-rt-ns "$py_rt")
 fi
 "$bin" "${py_args[@]}" "$@"
