@@ -2,6 +2,7 @@
  * timeouts, errors, wait modes, as_completed, callbacks, shutdown, nested submits (the full-queue
  * rule and the waiting-worker-helps rule), initializers, lazy map.
  * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -17,8 +18,8 @@
 
 #include "hone/pool.h"
 
-static hone_task_id T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB, T_SLEEP,
-    T_COUNT, T_MAPIN;
+static hone_task_id T_WAITCH, T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB,
+    T_SLEEP, T_COUNT, T_MAPIN;
 
 static atomic_int gate_open; /* T_GATE tasks spin until this is non-zero */
 static atomic_int gate_started;
@@ -161,6 +162,30 @@ static int t_batch(hone_task_ctx *ctx, const void *in, size_t is, void *out, siz
   return 0;
 }
 
+/* In a 1-worker pool: submits two children and waits FIRST_COMPLETED, then as_completed over
+ * both: only the waiting worker itself can run them (it must help inside every kind of wait). */
+static int t_wait_children(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  hone_pool *p = hone_task_pool(ctx);
+  hone_future *fs[2];
+  for (int64_t i = 0; i < 2; i++)
+    if (hone_pool_submit(p, T_DOUBLE, &i, sizeof i, HONE_WAIT_FOREVER, &fs[i]) != 0)
+      return HONE_EIO;
+  size_t nd = 0;
+  int rc = hone_futures_wait(fs, 2, HONE_FIRST_COMPLETED, HONE_WAIT_FOREVER, &nd);
+  if (rc == 0 && nd == 0) rc = HONE_ESTATE;
+  hone_as_completed *it = NULL;
+  if (rc == 0) rc = hone_as_completed_new(&it, fs, 2);
+  int got = 0;
+  hone_future *f;
+  while (rc == 0 && hone_as_completed_next(it, HONE_WAIT_FOREVER, &f) == 0) got++;
+  hone_as_completed_free(it);
+  hone_future_release(fs[0]);
+  hone_future_release(fs[1]);
+  if (rc == 0 && got != 2) rc = HONE_ESTATE;
+  memcpy(res, &got, sizeof got);
+  return rc;
+}
+
 static int setup(void **state) {
   atomic_store(&gate_open, 0);
   atomic_store(&gate_started, 0);
@@ -195,7 +220,7 @@ static void test_registry(void **state) {
   assert_int_equal(hone_task_lookup("no.such.task", &id2), HONE_ENOENT);
   assert_string_equal(hone_task_name(T_GATE), "test.gate");
   assert_int_equal(T_BATCH, 0); /* ids are handed out in registration order */
-  assert_int_equal(T_WHO, 1);
+  assert_int_equal(T_WAITCH, 1);
   assert_null(hone_task_name(99999));
   assert_null(hone_task_name(-1));
   hone_pool *p = NULL;
@@ -623,6 +648,57 @@ static void test_waiting_worker_helps(void **state) {
   }
 }
 
+static void test_worker_helps_in_wait_and_as_completed(void **state) {
+  hone_pool *p = make_pool(1, 0);
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_WAITCH, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  int got = 0;
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &got, sizeof got), 0);
+  assert_int_equal(got, 2);
+  hone_future_release(f);
+  hone_pool_free(p);
+}
+
+typedef struct blocked_submit {
+  hone_pool *pool;
+  atomic_int rc, started;
+} blocked_submit;
+
+static void *submit_blocked(void *arg) {
+  blocked_submit *b = arg;
+  hone_future *f = NULL;
+  atomic_store(&b->started, 1);
+  atomic_store(&b->rc, hone_pool_submit(b->pool, T_COUNT, NULL, 0, HONE_WAIT_FOREVER, &f));
+  hone_future_release(f);
+  return NULL;
+}
+
+/* A submitter blocked on a full queue wakes with HONE_ESHUTDOWN when the pool shuts down. */
+static void test_shutdown_wakes_blocked_submitter(void **state) {
+  hone_pool *p = make_pool(1, 2);
+  hone_future *g, *q[2];
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+  wait_started(1);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(hone_pool_submit(p, T_COUNT, NULL, 0, HONE_WAIT_FOREVER, &q[i]), 0);
+  blocked_submit b = {.pool = p, .rc = 1};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, submit_blocked, &b), 0);
+  while (!atomic_load(&b.started)) sleep_ns(100000);
+  sleep_ns(20000000); /* let it block */
+  assert_int_equal(atomic_load(&b.rc), 1);
+  assert_int_equal(hone_pool_shutdown(p, false, true), 0);
+  pthread_join(t, NULL);
+  assert_int_equal(atomic_load(&b.rc), HONE_ESHUTDOWN);
+  assert_true(hone_future_cancelled(q[0]) && hone_future_cancelled(q[1]));
+  atomic_store(&gate_open, 1);
+  assert_int_equal(hone_future_result(g, HONE_WAIT_FOREVER, NULL, 0), 0);
+  hone_future_release(g);
+  hone_future_release(q[0]);
+  hone_future_release(q[1]);
+  hone_pool_free(p);
+}
+
 static atomic_int init_calls;
 static _Thread_local int initialized; /* set by init_mark in each worker */
 
@@ -736,6 +812,7 @@ static void test_imap_lazy_bounded(void **state) {
 
 int main(void) {
   if (hone_task_register_batch("test.batch", t_batch, 8, &T_BATCH) ||
+      hone_task_register("test.wait_children", t_wait_children, sizeof(int), &T_WAITCH) ||
       hone_task_register("test.who", t_who, sizeof(int), &T_WHO) ||
       hone_task_register("test.double", t_double, 8, &T_DOUBLE) ||
       hone_task_register("test.fail_at", t_fail_at, 8, &T_FAIL_AT) ||
@@ -765,6 +842,8 @@ int main(void) {
       cmocka_unit_test_setup(test_free_with_work_in_flight, setup),
       cmocka_unit_test_setup(test_submit_from_task_full_queue, setup),
       cmocka_unit_test_setup(test_waiting_worker_helps, setup),
+      cmocka_unit_test_setup(test_worker_helps_in_wait_and_as_completed, setup),
+      cmocka_unit_test_setup(test_shutdown_wakes_blocked_submitter, setup),
       cmocka_unit_test_setup(test_initializer, setup),
       cmocka_unit_test_setup(test_tasks_run_only_on_initialized_workers, setup),
       cmocka_unit_test_setup(test_imap_lazy_bounded, setup),

@@ -70,6 +70,12 @@ static void *blocked_getter(void *arg) {
   return (void *)(intptr_t)hone_queue_get(q, &x, HONE_WAIT_FOREVER);
 }
 
+static void *blocked_putter(void *arg) {
+  hone_queue *q = arg;
+  item x = {0};
+  return (void *)(intptr_t)hone_queue_put(q, &x, HONE_WAIT_FOREVER);
+}
+
 static void test_close(void **state) {
   hone_queue *q;
   assert_int_equal(hone_queue_new(&q, 2, sizeof(item)), 0);
@@ -81,6 +87,16 @@ static void test_close(void **state) {
   void *rc;
   pthread_join(t, &rc);
   assert_int_equal((intptr_t)rc, HONE_ECLOSED); /* a blocked get wakes up */
+  hone_queue_free(q);
+
+  assert_int_equal(hone_queue_new(&q, 1, sizeof(item)), 0);
+  item full = {0};
+  assert_int_equal(hone_queue_put(q, &full, 0), 0);
+  pthread_create(&t, NULL, blocked_putter, q);
+  nanosleep(&ts, NULL);
+  hone_queue_close(q);
+  pthread_join(t, &rc);
+  assert_int_equal((intptr_t)rc, HONE_ECLOSED); /* a blocked put wakes up */
   hone_queue_free(q);
 
   assert_int_equal(hone_queue_new(&q, 2, sizeof(item)), 0);
