@@ -2,12 +2,16 @@
  * and waking, and map (chunks claimed from a shared counter, in place, no copies).
  *
  * Queue: a bounded MPMC ring with a sequence number per cell (the classic Vyukov design): one CAS
- * per push or pop, no lock, exact capacity. Waking: a submitter wakes a parked worker only when no
- * worker is spinning; at most one worker spins at a time (an idle pool then answers a submit in
- * about a microsecond without every worker burning a CPU), and a spinner that finds work wakes a
- * parked worker if more is queued. All orderings that decide "must I wake someone?" are seq_cst
- * (sync.h explains the eventcount). Shutdown: `closed` refuses new work; once no submit is in
- * flight (`submitting` is 0) `stop` tells workers to exit when the queue is empty. */
+ * per push or pop, no lock, exact capacity (at least 2). Waking: at most one idle worker spins
+ * ("searches") for work at a time, so an idle pool answers a submit in well under a microsecond
+ * without every worker burning a CPU. A submitter wakes a parked worker only when nobody searches,
+ * and hands it the searching slot (`token`), so a burst of submits costs one futex wake; a
+ * searcher that finds work wakes the next worker if more is queued. All orderings that decide
+ * "must I wake someone?" are seq_cst (sync.h explains the eventcount). Map wakes its workers from
+ * the calling thread, which then parks. Shutdown: `closed` refuses new work; once no submit is in
+ * flight (`submitting` is 0) `stop` tells workers to exit when the queue is empty.
+ *
+ * Lock order: join_mu is the only mutex (map's err_mu is per map and taken alone). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
