@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hone/prof.h"
@@ -91,7 +92,7 @@ static int g_mode;        /* 0 auto, 1 manual, 2 off */
 static int g_use_counter; /* 1: hone__rt_counter, 0: CLOCK_MONOTONIC */
 static _Atomic(tstate *) g_threads;
 static _Atomic int g_dumping; /* one writer at a time */
-static _Atomic int g_final;   /* the exit/signal file has been written */
+static _Atomic int g_final;   /* the exit/signal file: 0 not yet, 1 being written, 2 written */
 static _Atomic(hone__rt_maps *) g_maps;
 static pthread_key_t g_key;
 static double g_tps;                   /* ticks per second measured at start */
@@ -158,9 +159,36 @@ HONE__NOINST static void tstate_free(tstate *s) {
   munmap(s, sizeof *s);
 }
 
+/* SIGINT and SIGTERM are held back in a thread while it writes a file or holds the writer's
+ * flag: their handler writes the exit file, which must neither wait on this thread's own write
+ * nor end the process in the middle of it. A signal held back is delivered when the write ends. */
+HONE__NOINST static void hold_signals(sigset_t *old) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+HONE__NOINST static void release_signals(const sigset_t *old) {
+  pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* Waits (bounded: a writer stuck for 10 s is given up on) until *flag equals want. */
+HONE__NOINST static void wait_for(_Atomic int *flag, int want) {
+  struct timespec ms = {0, 1000000};
+  for (int i = 0; i < 10000 && atomic_load(flag) != want; i++) nanosleep(&ms, NULL);
+}
+
 /* Takes the writer's flag as a lock, for the few changes a writer must not see halfway. */
-HONE__NOINST static void lock_writer(void) {
+HONE__NOINST static void lock_writer(sigset_t *old) {
+  hold_signals(old);
   while (atomic_exchange(&g_dumping, 1)) sched_yield();
+}
+
+HONE__NOINST static void unlock_writer(const sigset_t *old) {
+  atomic_store(&g_dumping, 0);
+  release_signals(old);
 }
 
 HONE__NOINST static void publish(tstate *s) {
@@ -176,7 +204,8 @@ HONE__NOINST static void publish(tstate *s) {
 HONE__NOINST static void thread_ended(void *arg) {
   tstate *s = arg;
   prctl(PR_GET_NAME, s->name, 0, 0, 0);
-  lock_writer();
+  sigset_t old;
+  lock_writer(&old);
   uint64_t t = now();
   for (frame *f = s->sp - 1; f > s->base; f--) f->n->incl += t - f->t0;
   s->skipped = UINT64_MAX / 2;
@@ -186,7 +215,7 @@ HONE__NOINST static void thread_ended(void *arg) {
   s->hash = NULL;
   s->cur = &s->root;
   atomic_store_explicit(&s->end_ticks, t, memory_order_release);
-  atomic_store(&g_dumping, 0);
+  unlock_writer(&old);
 }
 
 HONE__NOINST __attribute__((noinline)) static tstate *thread_start(void) {
@@ -664,7 +693,7 @@ HONE__NOINST static size_t u64_to_str(uint64_t v, char *out) {
 }
 
 /* Writes the file. Async-signal-safe when in_signal (no allocator, no loader lock). */
-HONE__NOINST static int dump(const char *path, bool in_signal) {
+HONE__NOINST static int dump_held(const char *path, bool in_signal) {
   if (atomic_exchange(&g_dumping, 1)) return HONE_EBUSY;
   int rc = 0;
   uint64_t at = now();
@@ -741,6 +770,16 @@ HONE__NOINST static int dump(const char *path, bool in_signal) {
   return rc;
 }
 
+/* dump_held with SIGINT and SIGTERM held back (a signal handler runs with every signal held). */
+HONE__NOINST static int dump(const char *path, bool in_signal) {
+  if (in_signal) return dump_held(path, true);
+  sigset_t old;
+  hold_signals(&old);
+  int rc = dump_held(path, false);
+  release_signals(&old);
+  return rc;
+}
+
 /* The default file: HONE_PROF_OUT (made absolute at start), "<name>.<pid>" in a forked child. */
 HONE__NOINST static void default_path(char *out, size_t len) {
   size_t l = strlen(g_out);
@@ -753,8 +792,7 @@ HONE__NOINST static void default_path(char *out, size_t len) {
   }
 }
 
-HONE__NOINST static void final_dump(bool in_signal) {
-  if (g_mode != 0 || atomic_exchange(&g_final, 1)) return;
+HONE__NOINST static void final_write(bool in_signal) {
   char path[sizeof g_out + 32];
   default_path(path, sizeof path);
   /* A process that recorded nothing (a shell or make between `hone record` and the instrumented
@@ -763,11 +801,33 @@ HONE__NOINST static void final_dump(bool in_signal) {
   for (tstate *s = atomic_load(&g_threads); s; s = s->next) nodes += atomic_load(&s->nnodes);
   if (nodes == 0 && access(path, F_OK) == 0) return;
   int rc = dump(path, in_signal);
+  /* Another thread's hone_prof_dump() or thread exit holds the writer's flag: wait for it. */
+  for (int i = 0; rc == HONE_EBUSY && i < 100; i++) {
+    wait_for(&g_dumping, 0);
+    rc = dump(path, in_signal);
+  }
   if (rc != 0) {
     say("hone-prof: could not write ");
     say(path);
     say(rc == HONE_EBUSY ? " (another write was in progress)\n" : "\n");
   }
+}
+
+/* Writes the exit file once. A signal that arrives while another thread writes it waits for the
+ * file before its default action ends the process; in the writing thread it is held back until
+ * the file is written. */
+HONE__NOINST static void final_dump(bool in_signal) {
+  if (g_mode != 0) return;
+  sigset_t old;
+  if (!in_signal) hold_signals(&old);
+  int none = 0;
+  if (atomic_compare_exchange_strong(&g_final, &none, 1)) {
+    final_write(in_signal);
+    atomic_store(&g_final, 2);
+  } else if (in_signal) {
+    wait_for(&g_final, 2);
+  }
+  if (!in_signal) release_signals(&old);
 }
 
 /* ---- signals, fork, start and exit ---- */
@@ -914,7 +974,8 @@ HOOK int hone_prof_enabled(void) {
 
 HOOK int hone_prof_clear(void) {
   if (g_mode == 2) return 0;
-  lock_writer();
+  sigset_t old;
+  lock_writer(&old);
   uint64_t t = now();
   /* Other threads may be updating their counters meanwhile; a count lost to that race is a
    * count of a call that straddled the clear. */
@@ -932,7 +993,7 @@ HOOK int hone_prof_clear(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-  atomic_store(&g_dumping, 0);
+  unlock_writer(&old);
   return 0;
 }
 

@@ -42,6 +42,20 @@ scenario dlopen 0
 scenario running 0
 scenario dumpbusy 0
 
+# SIGTERM arrives while the exit file is being written: the file is still written whole and the
+# signal then ends the process (or the exit, already under way, finishes first).
+for i in 1 2 3; do
+  rm -f "$T/termwrite.prof"*
+  HONE_PROF_OUT="$T/termwrite.prof" "$fixture" termwrite "$T/termwrite.syms" >/dev/null 2>"$T/termwrite.err"
+  st=$?
+  if [ "$st" -ne 0 ] && [ "$st" -ne 143 ]; then bad "termwrite: exit status $st"; cat "$T/termwrite.err" >&2
+  elif ls "$T/termwrite.prof".tmp.* >/dev/null 2>&1; then bad "termwrite: temporary file left behind"
+  elif [ ! -s "$T/termwrite.prof" ]; then bad "termwrite: no stats file written"
+  elif ! "$check" termwrite "$T/termwrite.prof" "$T/termwrite.syms" >"$T/termwrite.check" 2>&1; then
+    bad "termwrite: checker failed"; grep -v '^ok:' "$T/termwrite.check" >&2
+  else pass; fi
+done
+
 # SIGINT ignored by the parent (nohup, `trap '' INT`): the runtime keeps it ignored, so the raise
 # does nothing and the program ends normally, writing its file at exit.
 if (trap '' INT; f0=$failed; scenario sigint 0; [ "$failed" -eq "$f0" ]); then pass; else bad "ignored SIGINT"; fi

@@ -211,6 +211,8 @@ int main(int argc, char **argv) {
     for (size_t i = 2; t1 && i < t1->nnodes; i++)
       if (t1->nodes[i].parent != i - 1 || t1->nodes[i].incl > t1->nodes[i - 1].incl) chain = 0;
     CHECK(chain, "a chain of nested nodes");
+  } else if (strcmp(mode, "termwrite") == 0) {
+    CHECK(calls(p, -1, "down") == 50000, "%" PRIu64, calls(p, -1, "down"));
   } else if (strcmp(mode, "dlopen") == 0) {
     CHECK(edge(p, "main", "dso_entry") == 1 && edge(p, "dso_entry", "dso_leaf") == 10, "x");
     const hone_prof_mapping *m = hone_profile_find_mapping(p, 0, addr("dso_leaf"));

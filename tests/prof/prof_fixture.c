@@ -110,6 +110,16 @@ __attribute__((noinline)) void *forever(void *arg) {
   }
   return arg;
 }
+/* Waits for the exit file's temporary name to appear, then sends SIGTERM to the process: the
+ * signal lands while the file is being written. */
+static char tmp_path[4200];
+__attribute__((no_instrument_function)) static void *term_watcher(void *arg) {
+  (void)arg;
+  while (access(tmp_path, F_OK) != 0) {
+  }
+  kill(getpid(), SIGTERM);
+  return NULL;
+}
 __attribute__((noinline)) void *api_fn(void *arg) {
   leaf();
   return arg;
@@ -227,6 +237,15 @@ int main(int argc, char **argv) {
     pthread_t t;
     if (pthread_create(&t, NULL, forever, NULL) != 0) return 85;
     spin(100);
+  } else if (strcmp(mode, "termwrite") == 0) {
+    /* SIGTERM while the exit file is written: the file is still written whole (a tree of 50000
+     * nodes keeps the writer busy long enough for the watcher to see the temporary file). */
+    const char *out = getenv("HONE_PROF_OUT");
+    if (!out) return 81;
+    snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%d", out, (int)getpid());
+    down(50000);
+    pthread_t t;
+    if (pthread_create(&t, NULL, term_watcher, NULL) != 0) return 80;
   } else if (strcmp(mode, "api") == 0) {
     /* Run with HONE_PROF=manual: nothing until start; argv[3], argv[4] are the dump paths. */
     caller_b(); /* not recorded */
