@@ -215,6 +215,24 @@ static char **child_files(const char *out, time_t since, size_t *n) {
   return list;
 }
 
+/* Prints `s` as a shell word (quoted when it holds more than plain characters), so that the
+ * suggested command can be pasted back into a shell. */
+static void print_shell_word(FILE *f, const char *s) {
+  if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=+,-@%") ==
+                strlen(s)) {
+    fputs(s, f);
+    return;
+  }
+  fputc('\'', f);
+  for (; *s; s++) {
+    if (*s == '\'')
+      fputs("'\\''", f);
+    else
+      fputc(*s, f);
+  }
+  fputc('\'', f);
+}
+
 static void no_events_advice(const char *prog) {
   fprintf(stderr,
           "hone record: %s recorded no function calls: it was not built with "
@@ -285,7 +303,10 @@ int hone__cmd_record(int argc, char **argv) {
   char msg[512];
   int rc = hone_profile_read(out, &p, msg, sizeof msg);
   if (rc != 0) {
-    if (rc == HONE_ENOENT)
+    if (rc == HONE_ENOENT && WIFSIGNALED(status))
+      hone__cli_error(CMD, "%s was ended by signal %d (%s) and wrote no stats file (%s)", prog[0],
+                      WTERMSIG(status), strsignal(WTERMSIG(status)), out);
+    else if (rc == HONE_ENOENT)
       hone__cli_error(CMD,
                       "%s wrote no stats file (%s): it ended without running its exit "
                       "handlers (_exit, or killed by a signal other than SIGINT/SIGTERM), "
@@ -344,7 +365,11 @@ int hone__cmd_record(int argc, char **argv) {
       fprintf(stderr, "hone record: %s %s %d\n", prog[0],
               WIFSIGNALED(status) ? "was ended by signal" : "exited with status",
               WIFSIGNALED(status) ? WTERMSIG(status) : code);
-    if (s.calls > 0) fprintf(stderr, "hone record: next: hone report %s\n", output);
+    if (s.calls > 0) {
+      fputs("hone record: next: hone report ", stderr);
+      print_shell_word(stderr, output);
+      fputc('\n', stderr);
+    }
   }
   for (size_t i = 0; i < nchildren; i++) free(children[i]);
   free(children);

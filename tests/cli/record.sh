@@ -107,6 +107,17 @@ run "$T/inst/bin/hone" record --json -o inst.prof -- ./prog
 expect_status 0
 check "installed layout records" [ "$(printf '%s' "$out" | jq -r .calls)" = 355 ]
 
+# A path with spaces and a quote: the suggested command quotes it for the shell.
+mkdir -p "$T/my dir"
+run "$HONE" record -o "my dir/it's.prof" -- ./prog
+expect_status 0
+check "file in a directory with spaces" [ -s "$T/my dir/it's.prof" ]
+expect_err "next: hone report 'my dir/it'.''s\\.prof'\$"
+
+# A signal that leaves no file (SIGKILL runs no handler) is named.
+run "$HONE" record -o kill.prof -- sh -c 'kill -KILL $$'
+expect_status 137; expect_err 'was ended by signal 9 \(Killed\) and wrote no stats file'
+
 # An old file of the same name never passes for a new one.
 echo junk >stale.prof
 run "$HONE" record -o stale.prof -- sh -c 'exit 0'
