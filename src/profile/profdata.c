@@ -101,6 +101,34 @@ static const char *clock_name(uint32_t c) {
   return NULL;
 }
 
+/* The architecture an ELF machine number stands for, for the refusal message. */
+static const char *machine_name(uint32_t e_machine) {
+  switch (e_machine) {
+  case 3:
+    return "i386";
+  case 8:
+    return "mips";
+  case 20:
+    return "ppc";
+  case 21:
+    return "ppc64";
+  case 22:
+    return "s390x";
+  case 40:
+    return "arm";
+  case 62:
+    return "x86_64";
+  case 183:
+    return "aarch64";
+  case 243:
+    return "riscv64";
+  case 258:
+    return "loongarch64";
+  default:
+    return "unknown";
+  }
+}
+
 static uint32_t bswap32(uint32_t x) {
   return __builtin_bswap32(x);
 }
@@ -132,8 +160,8 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
                 h.version, HONE__PROF_VERSION);
   if (h.e_machine != HONE__PROF_E_MACHINE)
     return fail(errbuf, errlen, HONE_EFOREIGN,
-                "written for another architecture (ELF machine %u; this is %s, machine %u)",
-                h.e_machine, HONE__PROF_MACHINE, HONE__PROF_E_MACHINE);
+                "written for another architecture (%s, ELF machine %u; this is %s, machine %u)",
+                machine_name(h.e_machine), h.e_machine, HONE__PROF_MACHINE, HONE__PROF_E_MACHINE);
   if (h.file_size != len) {
     if (h.file_size > len)
       return BAD("truncated: %zu bytes of the %llu the header announces", len,
