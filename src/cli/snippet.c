@@ -6,8 +6,9 @@
  * decides the object: the generated source, the compiler (resolved path, inode, size and mtime —
  * read with stat, never by running it, so a warm run runs no compiler), its extra arguments, the
  * flags and the link options. An entry is built in DIR/timeit/.tmp-XXXXXX and renamed into place
- * whole, so a reader never sees half an entry; `meta` records the SHA-256 of snippet.so, and an
- * entry whose object does not match it (truncated, overwritten) is thrown away and rebuilt.
+ * whole, so a reader never sees half an entry; `meta` records the SHA-256 of snippet.so and the
+ * identity (inode, size, mtime) of every header the compiler read, and an entry whose object does
+ * not match (truncated, overwritten) or whose headers changed is thrown away and rebuilt.
  */
 #include "snippet.h"
 
@@ -559,6 +560,10 @@ static char *first_tool_error(const char *text, const char *cc) {
 
 /* ---- cache entries ---- */
 
+/* The first line of an entry's meta file. 2: the headers read are recorded ("dep" lines); an
+ * entry of version 1, which has none, is rebuilt. */
+#define ENTRY_MAGIC "hone-timeit-entry 2\n"
+
 typedef struct cc_identity {
   char *path;       /* resolved (realpath) */
   hone__strv words; /* the CC string split: words.v[0] is the program as named */
@@ -662,16 +667,50 @@ static char *meta_get(const char *meta, const char *key) {
   return NULL;
 }
 
+/* What tells a file's content without reading it: device, inode, size and modification time
+ * (an editor that saves in place changes the last; one that renames, the inode). No blanks. */
+static bool file_stamp(const char *path, char *buf, size_t len) {
+  struct stat st;
+  if (stat(path, &st) != 0) return false;
+  snprintf(buf, len, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+           (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+           (long)st.st_mtim.tv_nsec);
+  return true;
+}
+
+/* Whether every header recorded in meta ("dep STAMP PATH") is still the file the object was
+ * compiled from: the generated source names headers, not their contents. */
+static bool deps_unchanged(const char *meta) {
+  for (const char *p = meta; *p;) {
+    size_t l = strcspn(p, "\n");
+    if (starts_with(p, "dep ")) {
+      const char *stamp = p + 4;
+      const char *sp = memchr(stamp, ' ', l - 4);
+      if (!sp) return false;
+      char *path = strndup(sp + 1, l - (size_t)(sp + 1 - p));
+      char now[128];
+      bool same = path && file_stamp(path, now, sizeof now) &&
+                  strlen(now) == (size_t)(sp - stamp) && strncmp(now, stamp, strlen(now)) == 0;
+      free(path);
+      if (!same) return false;
+    }
+    p += l;
+    if (*p) p++;
+  }
+  return true;
+}
+
 /* Whether dir holds a complete, intact entry; fills obj's paths and version when it does. */
 static bool entry_valid(const char *dir, hone__snippet_obj *obj) {
   char *meta_path = path_join(dir, "meta");
   char *so_path = path_join(dir, "snippet.so");
   char *meta = meta_path ? read_whole(meta_path, NULL) : NULL;
   bool ok = false;
-  if (meta && so_path && starts_with(meta, "hone-timeit-entry 1\n")) {
+  if (meta && so_path && starts_with(meta, ENTRY_MAGIC)) {
     char *want = meta_get(meta, "so_sha256");
     char have[65];
-    if (want && file_sha256(so_path, have, NULL) && strcmp(want, have) == 0) {
+    if (want && file_sha256(so_path, have, NULL) && strcmp(want, have) == 0 &&
+        deps_unchanged(meta)) {
       ok = true;
       if (obj) {
         free(obj->so_path);
@@ -718,10 +757,10 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
                       const hone__snippet_spec *spec, const cc_identity *id,
                       const hone__strv *flags, const hone__compile_opts *o) {
   char *src = path_join(dir, "snippet.c"), *so = path_join(dir, "snippet.so");
-  char *log = path_join(dir, "compiler.txt");
+  char *log = path_join(dir, "compiler.txt"), *deps = path_join(dir, "deps.d");
   hone__strv argv = {0};
   int rc = HONE_EXIT_FAILURE;
-  if (!src || !so || !log) goto out;
+  if (!src || !so || !log || !deps) goto out;
   int w = write_whole(src, source, strlen(source));
   if (w) {
     hone__cli_error(cmd, "cannot write %s: %s", src, strerror(-w));
@@ -735,7 +774,8 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
       oom |= hone__strv_push(&argv, "-I") != 0;
       oom |= hone__strv_push(&argv, o->incdirs->v[i]) != 0;
     }
-  const char *fixed[] = {"-fPIC", "-shared", "-Wl,-z,defs", "-o", so, src};
+  /* -MD: the list of headers read, which a cache hit checks for changes (write_meta). */
+  const char *fixed[] = {"-fPIC", "-shared", "-Wl,-z,defs", "-MD", "-MF", deps, "-o", so, src};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     oom |= hone__strv_push(&argv, fixed[i]) != 0;
   if (o->libdirs)
@@ -803,7 +843,52 @@ out:
   free(src);
   free(so);
   free(log);
+  free(deps);
   return rc;
+}
+
+/* The headers the compiler read, from its -MD list in dir/deps.d (removed here), as meta lines
+ * "dep STAMP PATH" with PATH made absolute and the snippet's own source left out; "" when there
+ * is no list, NULL when out of memory. Make's syntax: "target: dep dep \<newline> dep", a blank
+ * or '#' in a name escaped with a backslash, '$' doubled. */
+static char *deps_lines(const char *dir) {
+  char *dpath = path_join(dir, "deps.d"), *src = path_join(dir, "snippet.c");
+  char *text = dpath ? read_whole(dpath, NULL) : NULL;
+  char *tok = text ? malloc(strlen(text) + 1) : NULL;
+  sbuf b = {0};
+  sb_add(&b, "");
+  bool after_target = false;
+  for (const char *p = text; tok && src && *p;) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || (*p == '\\' && p[1] == '\n'))
+      p += *p == '\\' ? 2 : 1;
+    size_t n = 0;
+    while (*p && *p != ' ' && *p != '\t' && *p != '\n' && !(*p == '\\' && p[1] == '\n')) {
+      if ((*p == '\\' && (p[1] == ' ' || p[1] == '#')) || (*p == '$' && p[1] == '$')) p++;
+      tok[n++] = *p++;
+    }
+    tok[n] = '\0';
+    if (n == 0) continue;
+    if (!after_target) {
+      after_target = tok[n - 1] == ':';
+      continue;
+    }
+    if (strcmp(tok, src) == 0) continue;
+    char *abs = realpath(tok, NULL);
+    char stamp[128];
+    if (abs && !strchr(abs, '\n') && file_stamp(abs, stamp, sizeof stamp))
+      sb_addf(&b, "dep %s %s\n", stamp, abs);
+    free(abs);
+  }
+  if (dpath) unlink(dpath);
+  free(tok);
+  free(text);
+  free(dpath);
+  free(src);
+  if (b.oom) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
 }
 
 static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone__compile_opts *o) {
@@ -813,16 +898,20 @@ static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone_
   int rc = -ENOMEM;
   if (so && meta_path) {
     rc = -EIO;
-    if (file_sha256(so, sum, &size)) {
+    char *deps = deps_lines(dir);
+    if (!deps) {
+      rc = -ENOMEM;
+    } else if (file_sha256(so, sum, &size)) {
       char *meta = NULL;
       int n = asprintf(&meta,
-                       "hone-timeit-entry 1\nso_sha256 %s\nso_size %lld\ncc %s\ncc_path %s\n"
-                       "cc_version %s\ncflags %s\ncreated %lld\n",
+                       ENTRY_MAGIC "so_sha256 %s\nso_size %lld\ncc %s\ncc_path %s\n"
+                                   "cc_version %s\ncflags %s\ncreated %lld\n%s",
                        sum, size, o->cc, obj->cc_path, obj->cc_version ? obj->cc_version : "",
-                       o->cflags, (long long)time(NULL));
+                       o->cflags, (long long)time(NULL), deps);
       rc = n < 0 ? -ENOMEM : write_whole(meta_path, meta, (size_t)n);
       free(meta);
     }
+    free(deps);
   }
   free(so);
   free(meta_path);

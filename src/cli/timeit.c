@@ -802,6 +802,20 @@ static int write_json(const timeit_opts *o, const char *setup, variant *vs, size
 
 /* ---- the command ---- */
 
+/* Appends a directory of -I or -L, made absolute: the key of the cached object names it, and
+ * `-I .` in another directory is other headers (and the run-time path of -L must not depend on
+ * where the snippet runs). */
+static int push_dir(hone__strv *v, const char *dir) {
+  if (dir[0] == '/') return hone__strv_push(v, dir);
+  char *cwd = getcwd(NULL, 0);
+  if (!cwd) return hone__strv_push(v, dir);
+  char *abs = NULL;
+  int rc = asprintf(&abs, "%s/%s", cwd, dir) < 0 ? HONE_ENOMEM : hone__strv_push(v, abs);
+  free(abs);
+  free(cwd);
+  return rc;
+}
+
 static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
   enum {
     OPT_CC = 256,
@@ -881,10 +895,10 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
       rc = hone__strv_push(&o->libs, optarg);
       break;
     case 'L':
-      rc = hone__strv_push(&o->libdirs, optarg);
+      rc = push_dir(&o->libdirs, optarg);
       break;
     case 'I':
-      rc = hone__strv_push(&o->incdirs, optarg);
+      rc = push_dir(&o->incdirs, optarg);
       break;
     case OPT_CC:
       rc = hone__strv_push(&o->ccs, optarg);

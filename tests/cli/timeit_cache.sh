@@ -104,6 +104,25 @@ if [ -n "$key" ] && [ -f "$so" ]; then
   expect_status 0; expect_err 'compiled and cached'
 fi
 
+# A header the snippet includes is part of what decides the object: editing it rebuilds, and
+# `-I .` in another directory (another header of the same name) is another object.
+mkdir -p "$T/hdr1" "$T/hdr2"
+printf 'static inline unsigned step(unsigned v) { return v * 3 + 1; }\n' >"$T/hdr1/step.h"
+run env -C "$T/hdr1" "$HONE" timeit -v -n 10 -r 1 -I . -i step.h -s 'unsigned x = 1;' 'x = step(x); keep(x);'
+expect_status 0; expect_err 'compiled and cached'
+run env -C "$T/hdr1" "$HONE" timeit -v -n 10 -r 1 -I . -i step.h -s 'unsigned x = 1;' 'x = step(x); keep(x);'
+expect_status 0; expect_err 'cache hit'
+printf 'static inline unsigned step(unsigned v) { return v * 5 + 1; }\n' >"$T/hdr2/step.h"
+run env -C "$T/hdr2" "$HONE" timeit -v -n 10 -r 1 -I . -i step.h -s 'unsigned x = 1;' 'x = step(x); keep(x);'
+expect_status 0; expect_err 'compiled and cached'
+printf 'static inline unsigned step(unsigned v) { return v * 7 + 1; }\n' >"$T/hdr1/step.h"
+run env -C "$T/hdr1" "$HONE" timeit -v -n 10 -r 1 -I . -i step.h -s 'unsigned x = 1;' 'x = step(x); keep(x);'
+expect_status 0; expect_err 'compiled and cached'
+# A header that no longer exists: rebuilt (and refused by the compiler), not served from the cache.
+rm "$T/hdr1/step.h"
+run env -C "$T/hdr1" "$HONE" timeit -n 10 -r 1 -I . -i step.h -s 'unsigned x = 1;' 'x = step(x); keep(x);'
+expect_status 2; expect_err 'step\.h'
+
 # --no-cache: nothing added to the cache, nothing left in TMPDIR.
 n0=$(entries)
 run "$HONE" timeit -n 10 -r 1 --no-cache -s 'unsigned x = 11;' "$stmt"
