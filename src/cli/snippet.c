@@ -718,6 +718,13 @@ static bool entry_valid(const char *dir, hone__snippet_obj *obj) {
         so_path = NULL;
         free(obj->cc_version);
         obj->cc_version = meta_get(meta, "cc_version");
+        /* The compiler that built it: the one asked for on a hit by key, another one when
+         * hone__snippet_build falls back on the snippet's build by any compiler. */
+        char *built_by = meta_get(meta, "cc_path");
+        if (built_by) {
+          free(obj->cc_path);
+          obj->cc_path = built_by;
+        }
       }
     }
     free(want);
@@ -1007,6 +1014,9 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
     if (prev) {
       out->cache_hit = true;
       out->entry_dir = prev;
+      out->compile_seconds = 0;
+      const char *base = strrchr(prev, '/');
+      snprintf(out->key, sizeof out->key, "%s", base ? base + 1 : prev);
       hone__cli_progress_done();
       fprintf(stderr,
               "hone %s: note: the compiler '%s' failed without a word; timing the build of this "
