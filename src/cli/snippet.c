@@ -1010,7 +1010,7 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
      * these flags was built before by another compiler, use that build and say so, rather than
      * refuse to time what is already compiled. */
     hone__rm_rf(tmp);
-    char *prev = o->use_cache ? indexed_entry(tdir, skey, out) : NULL;
+    char *prev = o->use_cache && o->allow_fallback ? indexed_entry(tdir, skey, out) : NULL;
     if (prev) {
       out->cache_hit = true;
       out->entry_dir = prev;

@@ -54,6 +54,9 @@ typedef struct hone__compile_opts {
   const hone__strv *incdirs;
   bool use_cache;     /* false: compile into a temporary directory removed by _release */
   bool show_warnings; /* print the compiler's (mapped) warnings of a successful build */
+  /* A compiler that fails without a word may be replaced by the snippet's cached build by
+   * another compiler (CC=false on a warm run); false when compilers are being compared. */
+  bool allow_fallback;
 } hone__compile_opts;
 
 /* A compiled snippet, ready to dlopen. */

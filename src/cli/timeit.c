@@ -1042,8 +1042,8 @@ int hone__cmd_timeit(int argc, char **argv) {
   for (size_t i = 0; i < nvar; i++) {
     variant *v = &vs[i];
     hone__snippet_spec spec = {setup, v->stmt, &o.includes};
-    hone__compile_opts co = {v->cc,      v->cflags,   &o.libs,      &o.libdirs,
-                             &o.incdirs, !o.no_cache, o.verbose > 0};
+    hone__compile_opts co = {v->cc,      v->cflags,   &o.libs,       &o.libdirs,
+                             &o.incdirs, !o.no_cache, o.verbose > 0, ncc == 1};
     if (nvar > 1)
       hone__cli_progress("hone timeit: %s: compiling", v->label);
     else

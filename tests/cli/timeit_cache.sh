@@ -153,6 +153,9 @@ run env CC=false "$HONE" timeit -n 10 -r 1 --json - -s 'unsigned x = 21;' "$stmt
 expect_status 0
 check "fallback json: the builder's path, a real entry, no compile time" test "$(printf '%s' "$out" | jq -r '.results[0] | [.compiler.command, .compiler.path, .cache_hit, .compile_s] | @tsv')" = "$(printf 'false\t%s\ttrue\t0' "$real_cc")"
 check "fallback json: the cache key is the entry's" test -d "$XDG_CACHE_HOME/hone/timeit/$(printf '%s' "$out" | jq -r '.results[0].cache_key')"
+# Not when compilers are being compared: a row named `false` must not show another's build.
+run "$HONE" timeit -n 10 -r 1 --cc "$real_cc" --cc false -s 'unsigned x = 21;' "$stmt"
+expect_status 2; expect_err "the compiler 'false' failed without a word"; expect_no_err 'note:'
 run env CC=false "$HONE" timeit -n 10 -r 1 --cflags -O1 -s 'unsigned x = 21;' "$stmt"
 expect_status 2; expect_err "the compiler 'false' failed without a word"
 run env CC=false "$HONE" timeit -n 10 -r 1 -s 'unsigned x = 22;' "$stmt"
