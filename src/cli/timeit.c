@@ -527,11 +527,12 @@ static void print_warnings(const timeit_opts *o, const variant *v, size_t nvar) 
   char b1[64], b2[64];
   char prefix[512] = "";
   if (nvar > 1) snprintf(prefix, sizeof prefix, "%s: ", v->label);
+  /* Python's condition and words (Lib/timeit.py, main). */
   if (v->stats.max >= v->stats.min * 4 && v->stats.min > 0)
     fprintf(stderr,
             "hone timeit: %swarning: The test results are likely unreliable. The worst time (%s) "
-            "was %0.1f times slower than the best time (%s).\n",
-            prefix, format_time(o, v->stats.max / 1e9, b1, sizeof b1), v->stats.max / v->stats.min,
+            "was more than four times slower than the best time (%s).\n",
+            prefix, format_time(o, v->stats.max / 1e9, b1, sizeof b1),
             format_time(o, v->stats.min / 1e9, b2, sizeof b2));
   if (v->stats.min < OPTIMISED_AWAY_NS)
     fprintf(stderr,

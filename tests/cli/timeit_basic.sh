@@ -70,6 +70,12 @@ expect_status 0; expect_err 'optimised away'
 run "$HONE" timeit -n 100000 -r 2 -s 'unsigned x = 1;' "$chain"
 expect_status 0; expect_no_err 'optimised away'
 
+# Python's warning when the worst trial is at least 4 times the best (here the first trial sleeps).
+run "$HONE" timeit -n 1 -r 3 -s 'int first = 1; struct timespec ts = {0, 20000000};' \
+  'if (first) { first = 0; nanosleep(&ts, NULL); }'
+expect_status 0; expect_out '^1 loop, best of 3: '
+expect_err '^hone timeit: warning: The test results are likely unreliable\. The worst time \([0-9.]+ msec\) was more than four times slower than the best time \([0-9.]+ [nu]sec\)\.$'
+
 # -p: process CPU time.
 run "$HONE" timeit -p -n 100000 -r 2 -s 'unsigned x = 1;' "$chain"
 expect_status 0; expect_out '^100000 loops, best of 2: '
