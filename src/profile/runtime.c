@@ -209,13 +209,18 @@ HONE__NOINST static void thread_ended(void *arg) {
   uint64_t t = now();
   for (frame *f = s->sp - 1; f > s->base; f--) f->n->incl += t - f->t0;
   s->skipped = UINT64_MAX / 2;
-  munmap(s->base, STACK_RESERVE * sizeof(frame));
-  munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+  frame *base = s->base;
+  node **hash = s->hash;
+  size_t hash_bytes = (s->hash_mask + 1) * sizeof(node *);
   s->base = s->sp = s->limit = s->reserve_end = NULL;
   s->hash = NULL;
   s->cur = &s->root;
   atomic_store_explicit(&s->end_ticks, t, memory_order_release);
   unlock_writer(&old);
+  /* Unmapped outside the lock: threads ending together (a pool shutting down) would otherwise
+   * queue behind each other's munmap calls. No writer reads them once base is NULL. */
+  munmap(base, STACK_RESERVE * sizeof(frame));
+  munmap(hash, hash_bytes);
 }
 
 HONE__NOINST __attribute__((noinline)) static tstate *thread_start(void) {
