@@ -955,7 +955,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
   optind = 0;
   opterr = 0;
   int c, rc;
-  while ((c = getopt_long(argc, argv, "+s:l:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":s:l:h", longopts, NULL)) != -1) {
     switch (c) {
     case 's':
       if ((rc = parse_sort(o, optarg))) return rc;

@@ -325,6 +325,14 @@ run "$HONE" report
 expect_status 2; expect_err 'no stats file'
 run "$HONE" report --bogus p.prof
 expect_status 2; expect_err "unknown option"
+# Options after the file names are options too (`hone report p.prof --sort tottime`).
+run "$HONE" report p.prof --sort tottime --limit 1
+expect_status 0; expect_out '^   Ordered by: internal time$'; expect_out 'List reduced from 8 to 1'
+# A missing argument is named as such.
+run "$HONE" report p.prof --sort
+expect_status 2; expect_err "option '--sort' needs an argument"
+run "$HONE" report p.prof -l
+expect_status 2; expect_err "option '-l' needs an argument"
 run "$HONE" report --help
 expect_status 0; expect_out '^usage: hone report'
 done_testing
