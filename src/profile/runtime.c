@@ -174,10 +174,15 @@ HONE__NOINST static void release_signals(const sigset_t *old) {
   pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-/* Waits (bounded: a writer stuck for 10 s is given up on) until *flag equals want. */
-HONE__NOINST static void wait_for(_Atomic int *flag, int want) {
+/* Waits until *flag equals want; false when 10 s went by first (a writer stuck, or interrupted
+ * by a handler in its own thread, is given up on). */
+HONE__NOINST static bool wait_for(_Atomic int *flag, int want) {
   struct timespec ms = {0, 1000000};
-  for (int i = 0; i < 10000 && atomic_load(flag) != want; i++) nanosleep(&ms, NULL);
+  for (int i = 0; i < 10000; i++) {
+    if (atomic_load(flag) == want) return true;
+    nanosleep(&ms, NULL);
+  }
+  return atomic_load(flag) == want;
 }
 
 /* Takes the writer's flag as a lock, for the few changes a writer must not see halfway. */
@@ -807,10 +812,8 @@ HONE__NOINST static void final_write(bool in_signal) {
   if (nodes == 0 && access(path, F_OK) == 0) return;
   int rc = dump(path, in_signal);
   /* Another thread's hone_prof_dump() or thread exit holds the writer's flag: wait for it. */
-  for (int i = 0; rc == HONE_EBUSY && i < 100; i++) {
-    wait_for(&g_dumping, 0);
+  for (int i = 0; rc == HONE_EBUSY && i < 100 && wait_for(&g_dumping, 0); i++)
     rc = dump(path, in_signal);
-  }
   if (rc != 0) {
     say("hone-prof: could not write ");
     say(path);
