@@ -34,13 +34,15 @@
 
 #define CMD "timeit"
 
-/* Defaults chosen by measurement (bench/timeit.sh): trials of at least 10 ms and the best of 7.
- * On a loaded 2-core machine the best per-loop time of a sub-microsecond statement then varies by
- * well under 2 % between invocations, and a run takes 0.05 to 0.2 s (Python: 0.2 s trials, best
- * of 5, 1.4 to 2.6 s). A compiled loop settles much sooner than the interpreter: the extra trials
- * buy more than longer ones against a preemption or a timer interrupt. */
-#define DEFAULT_TARGET 0.01
-#define DEFAULT_REPEAT 7
+/* Defaults chosen by measurement (bench/timeit.sh): trials of at least 1 ms and the best of 25.
+ * On a shared 2-core machine running more busy processes than it has CPUs, the scheduler hands
+ * out slices of a few ms: a 10 ms trial (the earlier default, best of 7) nearly always contains a
+ * preemption, and in about half of the sets of 5 invocations the best time of a sub-microsecond
+ * statement moved by more than 2 % (up to 90 %); with 1 ms trials, best of 25, one set in
+ * twenty-three did. A run then takes 0.03 to 0.1 s (Python: 0.2 s trials, best of 5, 1.4 to
+ * 2.6 s). The price is paid by slow statements: 25 trials of one loop each. */
+#define DEFAULT_TARGET 0.001
+#define DEFAULT_REPEAT 25
 /* Below this per-loop time the statement has most likely been optimised away. */
 #define OPTIMISED_AWAY_NS 0.25
 

@@ -5,7 +5,7 @@ py_line='^[0-9]+ loops?, best of [0-9]+: [0-9.e+-]+ (sec|msec|usec|nsec) per loo
 chain='x = (x ^ (x >> 13)) * 2654435761u; keep(x);'
 
 run "$HONE" timeit --help
-expect_status 0; expect_out '^usage: hone timeit'; expect_out 'default 7'; expect_out 'default 0.01'
+expect_status 0; expect_out '^usage: hone timeit'; expect_out 'default 25'; expect_out 'default 0.001'
 
 # The first line is Python's, then hone's richer lines.
 run "$HONE" timeit -n 1000 -r 3 -s 'unsigned x = 1;' "$chain"
