@@ -13,7 +13,8 @@
  *
  * Thread-safety: every function may be called from any thread. Starting and stopping apply to
  * every thread of the process. A call that was already running when profiling stopped keeps
- * running on the clock: its time until it returns is still counted (as in cProfile).
+ * running on the clock: its time until it returns is still counted (cProfile's disable() ends it
+ * at once instead), and calls made while stopped are not recorded.
  */
 #ifndef HONE_PROF_H
 #define HONE_PROF_H

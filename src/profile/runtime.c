@@ -395,9 +395,26 @@ HONE__NOINST __attribute__((noinline)) static frame *exit_slow(tstate *s, uint64
   return g;
 }
 
+/* An exit while recording is stopped: a call that was recorded (pushed while recording) and
+ * returns now is closed, so that its time ends here and later calls are not taken for its
+ * children. Calls entered while stopped were never pushed and are ignored. */
+HONE__NOINST __attribute__((noinline)) static void exit_stopped(tstate *s, uint64_t fn) {
+  if (s->skipped) return;
+  frame *f = s->sp - 1;
+  if (f <= s->base || f->n->func != fn) return;
+  node *n = f->n;
+  n->incl += now() - f->t0;
+  s->cur = n->parent;
+  s->sp = f;
+}
+
 HOOK void __cyg_profile_func_exit(void *fn, void *site) {
   (void)site;
-  if (UNLIKELY(!atomic_load_explicit(&g_on, memory_order_relaxed))) return;
+  if (UNLIKELY(!atomic_load_explicit(&g_on, memory_order_relaxed))) {
+    tstate *s = tls; /* NULL in a thread that never recorded, and always with HONE_PROF=off */
+    if (UNLIKELY(s != NULL)) exit_stopped(s, (uint64_t)(uintptr_t)fn);
+    return;
+  }
   uint64_t t = now();
   tstate *s = tls;
   if (UNLIKELY(!s)) return;
@@ -543,6 +560,7 @@ HONE__NOINST static void calibrate(void) {
   g_cal_exit = __cyg_profile_func_exit;
   volatile unsigned long sink = cal_fib(FIB);
   for (int r = 0; a && r < REPS && (r < 3 || hone__rt_mono_ns() < t_end); r++) {
+    tls = s;
     atomic_store(&g_on, 1);
     uint64_t a0 = a->incl, t0 = now();
     for (int i = 0; i < N; i++) {
@@ -558,6 +576,7 @@ HONE__NOINST static void calibrate(void) {
     double y = (double)(t1 - t0) / FIB_CALLS;
     if (y < on) on = y;
     atomic_store(&g_on, 0);
+    tls = saved; /* not recording, as with HONE_PROF=off: a thread with no state */
     t0 = now();
     sink += cal_fib(FIB);
     t1 = now();

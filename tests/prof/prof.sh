@@ -69,6 +69,14 @@ elif [ -e "$T/api.auto" ]; then bad "api: HONE_PROF=manual wrote a file at exit"
 elif "$check" api "$T/api1.prof" "$T/api.syms" "$T/api2.prof" >"$T/api.check" 2>&1; then pass
 else bad "api: checker failed"; grep -v '^ok:' "$T/api.check" >&2; fi
 
+# A recorded call that returns while recording is stopped ends there (HONE_PROF=manual).
+rm -f "$T"/stopinside*
+HONE_PROF=manual HONE_PROF_OUT="$T/stopinside.auto" "$fixture" stopinside "$T/stopinside.syms" "$T/stopinside.prof"
+st=$?
+if [ "$st" -ne 0 ]; then bad "stopinside: exit status $st"
+elif "$check" stopinside "$T/stopinside.prof" "$T/stopinside.syms" >"$T/stopinside.check" 2>&1; then pass
+else bad "stopinside: checker failed"; grep -v '^ok:' "$T/stopinside.check" >&2; fi
+
 # HONE_PROF=off: the runtime is loaded, records nothing and writes nothing.
 HONE_PROF=off HONE_PROF_OUT="$T/off.prof" "$fixture" graph "$T/off.syms"
 st=$?

@@ -211,6 +211,17 @@ int main(int argc, char **argv) {
     for (size_t i = 2; t1 && i < t1->nnodes; i++)
       if (t1->nodes[i].parent != i - 1 || t1->nodes[i].incl > t1->nodes[i - 1].incl) chain = 0;
     CHECK(chain, "a chain of nested nodes");
+  } else if (strcmp(mode, "stopinside") == 0) {
+    CHECK(edge(p, NULL, "stopper") == 1 && edge(p, "stopper", "leaf") == 1, "stopper recorded");
+    CHECK(edge(p, NULL, "caller_a") == 1 && edge(p, "stopper", "caller_a") == 0,
+          "caller_a at the top level, not under stopper: %" PRIu64 " %" PRIu64,
+          edge(p, NULL, "caller_a"), edge(p, "stopper", "caller_a"));
+    const hone_prof_thread *t0 = hone_profile_thread(p, 0);
+    double secs = 1;
+    for (size_t i = 0; t0 && i < t0->nnodes; i++)
+      if (t0->nodes[i].func == addr("stopper"))
+        secs = (double)t0->nodes[i].incl / in->ticks_per_second;
+    CHECK(secs < 0.05, "stopper's call lasted %f s (it returned before a 100 ms sleep)", secs);
   } else if (strcmp(mode, "termwrite") == 0) {
     CHECK(calls(p, -1, "down") == 50000, "%" PRIu64, calls(p, -1, "down"));
   } else if (strcmp(mode, "dlopen") == 0) {

@@ -120,6 +120,11 @@ __attribute__((no_instrument_function)) static void *term_watcher(void *arg) {
   kill(getpid(), SIGTERM);
   return NULL;
 }
+/* Stops recording and returns: its call ends here, while recording is stopped. */
+__attribute__((noinline)) void stopper(void) {
+  leaf();
+  hone_prof_stop();
+}
 __attribute__((noinline)) void *api_fn(void *arg) {
   leaf();
   return arg;
@@ -151,6 +156,7 @@ static void write_syms(const char *path) {
   S(write_syms);
   S(forever);
   S(busy);
+  S(stopper);
 #undef S
   fclose(f);
 }
@@ -246,6 +252,17 @@ int main(int argc, char **argv) {
     down(50000);
     pthread_t t;
     if (pthread_create(&t, NULL, term_watcher, NULL) != 0) return 80;
+  } else if (strcmp(mode, "stopinside") == 0) {
+    /* Run with HONE_PROF=manual; argv[3] is the dump path. stopper() returns while recording is
+     * stopped: its call must end there, and caller_a, recorded after the restart, is no child of
+     * it. */
+    if (hone_prof_start() != 0) return 79;
+    stopper();
+    usleep(100000);
+    if (hone_prof_start() != 0) return 78;
+    caller_a();
+    hone_prof_stop();
+    if (hone_prof_dump(argv[3]) != 0) return 77;
   } else if (strcmp(mode, "api") == 0) {
     /* Run with HONE_PROF=manual: nothing until start; argv[3], argv[4] are the dump paths. */
     caller_b(); /* not recorded */
