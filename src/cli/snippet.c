@@ -491,12 +491,32 @@ static void show_excerpt(const char *diag, const hone__snippet_spec *spec, FILE 
   fprintf(out, "^\n");
 }
 
+/* The length of the file name a compiler diagnostic is located in ("FILE:LINE:..." or
+ * "FILE: In function ..."), or 0 when the line names no place ("cc1: error: ...",
+ * "/usr/bin/ld: ..."). */
+static size_t located_in(const char *line) {
+  for (const char *c = strchr(line, ':'); c && c > line; c = strchr(c + 1, ':')) {
+    const char *d = c + 1;
+    while (*d >= '0' && *d <= '9') d++;
+    if ((d > c + 1 && *d == ':') || starts_with(c, ": In function ") ||
+        starts_with(c, ": At top level:"))
+      return (size_t)(c - line);
+  }
+  return 0;
+}
+
+static bool named(const char *line, size_t len, const char *name) {
+  return strlen(name) == len && strncmp(line, name, len) == 0;
+}
+
 /* Prints the compiler's output with every reference to the generated code removed: lines located
- * in GEN, source excerpts (replaced by our own, from the user's text), "In function" headers and
- * summaries. Returns true when something located in the user's text (setup:, stmt:, -i:) was
- * printed. */
+ * in GEN and what follows them up to the next located line (source excerpts, notes), "In
+ * function" headers of the generated function and summaries. Diagnostics located in the user's
+ * text (setup:, stmt:, -i:) get our own excerpt of it; those located in a real file (a header
+ * of the user's) are shown as the compiler wrote them, excerpt included. Returns true when
+ * something located in the user's text or files was printed. */
 static bool print_mapped(const char *text, const hone__snippet_spec *spec, FILE *out) {
-  bool user = false;
+  bool user = false, show = false;
   const char *p = text;
   while (*p) {
     const char *e = strchr(p, '\n');
@@ -504,12 +524,26 @@ static bool print_mapped(const char *text, const hone__snippet_spec *spec, FILE 
     char *line = strndup(p, l);
     p = e ? e + 1 : p + l;
     if (!line) break;
-    bool located =
-        starts_with(line, "setup:") || starts_with(line, "stmt:") || starts_with(line, "-i:");
-    if (located && !strstr(line, ": In function ") && !strstr(line, ": At top level:")) {
-      user = true;
+    size_t fl = located_in(line);
+    bool context = strstr(line, ": In function ") || strstr(line, ": At top level:");
+    if (named(line, fl, "setup") || named(line, fl, "stmt") || named(line, fl, "-i")) {
+      show = false; /* the compiler cannot show the user's command line: show_excerpt does */
+      if (!context) {
+        user = true;
+        fprintf(out, "%s\n", line);
+        if (!strstr(line, ": note: ")) show_excerpt(line, spec, out);
+      }
+    } else if (fl > 0) {
+      show = !named(line, fl, GEN);
+      if (show) {
+        user = true;
+        fprintf(out, "%s\n", line);
+      }
+    } else if (starts_with(line, "In file included from ")) {
+      show = false;
+      if (strstr(line, " -i:")) fprintf(out, "%s\n", line);
+    } else if (show && !strstr(line, " generated.") && strcmp(line, "compilation terminated.")) {
       fprintf(out, "%s\n", line);
-      if (!strstr(line, ": note: ")) show_excerpt(line, spec, out);
     }
     free(line);
   }
@@ -543,9 +577,8 @@ static char *first_tool_error(const char *text, const char *cc) {
     char *line = strndup(p, l);
     if (!line) return NULL;
     char *err = strstr(line, "error: ");
-    bool located = starts_with(line, "setup:") || starts_with(line, "stmt:") ||
-                   starts_with(line, "-i:") || starts_with(line, GEN);
-    if (err && !located && !strstr(line, "ld returned") && !strstr(line, "linker command failed")) {
+    if (err && located_in(line) == 0 && !strstr(line, "ld returned") &&
+        !strstr(line, "linker command failed")) {
       char *msg = NULL;
       if (asprintf(&msg, "%s: %s", cc, err + strlen("error: ")) < 0) msg = NULL;
       free(line);

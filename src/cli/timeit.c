@@ -810,6 +810,12 @@ static int write_json(const timeit_opts *o, const char *setup, variant *vs, size
  * where the snippet runs). */
 static int push_dir(hone__strv *v, const char *dir) {
   if (dir[0] == '/') return hone__strv_push(v, dir);
+  char *real = realpath(dir, NULL);
+  if (real) {
+    int rc = hone__strv_push(v, real);
+    free(real);
+    return rc;
+  }
   char *cwd = getcwd(NULL, 0);
   if (!cwd) return hone__strv_push(v, dir);
   char *abs = NULL;

@@ -19,6 +19,16 @@ if command -v clang >/dev/null; then
   run "$HONE" timeit --cc clang -n 10 -r 1 'int a = 1 keep(a);'
   expect_status 2; expect_err '^stmt:1:10: error: '; expect_no_err '<hone>|snippet\.c'
 fi
+# An error inside the user's own header (-i with -I) is shown where it is, with its line.
+mkdir -p "$T/inc"
+printf '#define ONE 1\nstatic inline int twice(int v) { return v +; }\n' >"$T/inc/broken.h"
+for cc in "${CC:-cc}" clang; do
+  command -v "$cc" >/dev/null || continue
+  run "$HONE" timeit --cc "$cc" -n 10 -r 1 -I "$T/inc" -i broken.h 'keep(twice(ONE));'
+  expect_status 2
+  expect_err "^([^ ]*/)?broken\.h:2:[0-9]+: error: "; expect_err 'return v \+;'
+  expect_err 'the snippet does not compile'; expect_no_err '<hone>|snippet\.c|generated'
+done
 # A header that does not exist.
 run "$HONE" timeit -n 10 -r 1 -i no_such_header.h '1;'
 expect_status 2; expect_err 'no_such_header\.h'
