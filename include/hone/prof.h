@@ -10,6 +10,7 @@
  *   HONE_PROF=off      load the runtime but profile nothing and write nothing (a baseline);
  *                      hone_prof_start() then fails with HONE_ENOTSUP.
  *   HONE_PROF=manual   start stopped and write nothing at exit: the program calls this API.
+ *   HONE_PROF_CLOCK=monotonic  time calls with CLOCK_MONOTONIC, not the cycle counter.
  *
  * Thread-safety: every function may be called from any thread. Starting and stopping apply to
  * every thread of the process. A call that was already running when profiling stopped keeps

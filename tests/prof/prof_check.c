@@ -128,6 +128,8 @@ int main(int argc, char **argv) {
   if (getenv("PROF_CHECK_VERBOSE")) dump_tree(p);
   common(p);
   const hone_prof_info *in = hone_profile_info(p);
+  const char *want_clock = getenv("PROF_CHECK_CLOCK");
+  if (want_clock) CHECK(strcmp(in->clock, want_clock) == 0, "clock %s", in->clock);
   if (strcmp(mode, "graph") == 0) {
     CHECK(hone_profile_thread_count(p) == 1, "%zu threads", hone_profile_thread_count(p));
     CHECK(edge(p, NULL, "main") == 1, "%" PRIu64, edge(p, NULL, "main"));
