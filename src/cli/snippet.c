@@ -626,6 +626,7 @@ static void key_add_snippet(hone__sha256 *c, const char *source, const hone__str
   for (int k = 0; k < 3; k++)
     if (lists[k])
       for (size_t i = 0; i < lists[k]->n; i++) key_add(c, tags[k], lists[k]->v[i]);
+  if (o->quote_dir) key_add(c, "-iquote", o->quote_dir);
 }
 
 /* The cache key: the snippet and the compiler's identity (its file, read without running it). */
@@ -814,6 +815,10 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
       oom |= hone__strv_push(&argv, "-I") != 0;
       oom |= hone__strv_push(&argv, o->incdirs->v[i]) != 0;
     }
+  if (o->quote_dir) {
+    oom |= hone__strv_push(&argv, "-iquote") != 0;
+    oom |= hone__strv_push(&argv, o->quote_dir) != 0;
+  }
   /* -MD: the list of headers read, which a cache hit checks for changes (write_meta). */
   const char *fixed[] = {"-fPIC", "-shared", "-Wl,-z,defs", "-MD", "-MF", deps, "-o", so, src};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)

@@ -101,7 +101,8 @@ static void usage(FILE *out) {
       "  STMT...               lines of the statement (none: the empty statement)\n"
       "  -s, --setup SETUP     a line of setup, run once in the statement's scope (repeatable)\n"
       "      --setup-file FILE  setup read from FILE (before any -s)\n"
-      "  -i, --include HEADER  #include HEADER too (stdio, stdlib, string, stdint, stdbool,\n"
+      "  -i, --include HEADER  #include HEADER too (\"mine.h\": also the current directory;\n"
+      "                        stdio, stdlib, string, stdint, stdbool,\n"
       "                        math, time, ... are always included)\n"
       "  keep(x) marks a value as used, clobber() marks memory as read: use them so the\n"
       "  compiler cannot delete the work being timed.\n"
@@ -1047,12 +1048,24 @@ int hone__cmd_timeit(int argc, char **argv) {
         vs[k].label = make_label(&o, vs[k].cc, vs[k].cflags, stmt_list.v[s]);
       }
 
+  /* A quoted -i header is also looked for in the current directory, where a compiler finds it
+   * next to a source file (the snippet's is in the cache) and Python's timeit imports from. */
+  char *quote_dir = NULL;
+  for (size_t i = 0; i < o.includes.n && !quote_dir; i++)
+    if (o.includes.v[i][0] == '"') quote_dir = getcwd(NULL, 0);
   int status = HONE_EXIT_OK;
   for (size_t i = 0; i < nvar; i++) {
     variant *v = &vs[i];
     hone__snippet_spec spec = {setup, v->stmt, &o.includes};
-    hone__compile_opts co = {v->cc,      v->cflags,   &o.libs,       &o.libdirs,
-                             &o.incdirs, !o.no_cache, o.verbose > 0, ncc == 1};
+    hone__compile_opts co = {.cc = v->cc,
+                             .cflags = v->cflags,
+                             .libs = &o.libs,
+                             .libdirs = &o.libdirs,
+                             .incdirs = &o.incdirs,
+                             .quote_dir = quote_dir,
+                             .use_cache = !o.no_cache,
+                             .show_warnings = o.verbose > 0,
+                             .allow_fallback = ncc == 1};
     if (nvar > 1)
       hone__cli_progress("hone timeit: %s: compiling", v->label);
     else
@@ -1099,6 +1112,7 @@ int hone__cmd_timeit(int argc, char **argv) {
     }
   }
   variants_free(vs, nvar);
+  free(quote_dir);
   free(setup);
   hone__strv_free(&stmt_list);
   opts_free(&o);

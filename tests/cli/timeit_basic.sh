@@ -95,6 +95,10 @@ expect_status 0; expect_out '^10 loops, best of 1: '
 run "$HONE" timeit -n 10 -r 1 -I "$T/inc" -i '"mylib.h"' -s 'int v = THREE;' 'keep(v);'
 expect_status 0
 run "$HONE" timeit -n 10 -r 1 -i pthread.h 'pthread_t t = pthread_self(); keep(t);'
+# A quoted header is also looked for in the current directory, as Python's timeit imports from it
+# (and as a compiler finds it next to a source file there).
+run env -C "$T/inc" "$HONE" timeit -n 10 -r 1 -i '"mylib.h"' -s 'int v = THREE;' 'keep(v);'
+expect_status 0; expect_out '^10 loops, best of 1: '
 expect_status 0
 
 # Usage errors.
