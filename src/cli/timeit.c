@@ -151,7 +151,8 @@ static char *join_lines(const hone__strv *v, const char *prefix) {
   s[0] = '\0';
   if (prefix && *prefix) {
     strcat(s, prefix);
-    if (v->n) strcat(s, "\n");
+    /* A file's last line ends with a newline already: no empty line before the -s lines. */
+    if (v->n && prefix[strlen(prefix) - 1] != '\n') strcat(s, "\n");
   }
   for (size_t i = 0; i < v->n; i++) {
     strcat(s, v->v[i]);

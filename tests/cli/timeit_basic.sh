@@ -86,6 +86,9 @@ run "$HONE" timeit -n 10 -r 1 --setup-file "$T/setup.c" -s 'x += y;' "$chain"
 expect_status 0
 run "$HONE" timeit -n 10 -r 1 --setup-file "$T/nope.c" '1;'
 expect_status 2; expect_err 'cannot read'
+# The -s lines follow the file's lines: an error in the first -s is on setup line 3.
+run "$HONE" timeit -n 10 -r 1 --setup-file "$T/setup.c" -s 'int z = ;' "$chain"
+expect_status 2; expect_err '^setup:3:[0-9]+: error: '; expect_err '^    3 \| int z = ;$'
 mkdir -p "$T/inc" "$T/lib"
 printf 'int twice(int v);\n#define THREE 3\n' >"$T/inc/mylib.h"
 printf 'int twice(int v) { return 2 * v; }\n' >"$T/lib/mylib.c"
