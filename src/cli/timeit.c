@@ -467,6 +467,8 @@ static int measure(const timeit_opts *o, variant *v, size_t nvar) {
     }
     memmove(buf, buf + off, have - off);
     have -= off;
+    /* Done: a process the snippet forked may hold the pipe open long after the child is gone. */
+    if (v->measured || err) break;
   }
   close(fds[0]);
   free(buf);

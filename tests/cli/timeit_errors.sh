@@ -78,6 +78,11 @@ expect_status 1; expect_err '^hone timeit: stmt timed out after 0\.3 s'
 check "stopped promptly" test $(( ($(date +%s%N) - start) / 1000000 )) -lt 5000
 run "$HONE" timeit --timeout 0.2 -s 'for (;;) clobber();' '1;'
 expect_status 1; expect_err 'setup timed out'
+# A process the snippet forks (and that keeps the pipe open) does not hold hone up.
+start=$(date +%s%N)
+run "$HONE" timeit -n 10 -r 1 -i unistd.h -s 'if (fork() == 0) { close(1); close(2); sleep(8); _exit(0); }' 'clobber();'
+expect_status 0; expect_out '^10 loops, best of 1: '
+check "not held up by the snippet's own child" test $(( ($(date +%s%N) - start) / 1000000 )) -lt 6000
 # A statement that leaves the loop early is an error, not a hang or a wrong number.
 run "$HONE" timeit -n 10 -r 1 'return 0;'
 expect_status 1; expect_err 'left the timing loop'
