@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -101,12 +103,48 @@ static int cache_info(const char *dir, bool json) {
   return HONE_EXIT_OK;
 }
 
+/* A build in progress: a temporary directory touched within the last hour. Older ones are left
+ * over from runs that were killed. */
+static bool build_in_progress(const char *tdir, const char *name) {
+  if (strncmp(name, ".tmp-", 5) != 0) return false;
+  char *path = NULL;
+  if (asprintf(&path, "%s/%s", tdir, name) < 0) return false;
+  struct stat st;
+  bool fresh = lstat(path, &st) == 0 && st.st_mtime > time(NULL) - 3600;
+  free(path);
+  return fresh;
+}
+
+/* Removes everything in tdir but the builds in progress (another hone timeit compiling right
+ * now must not lose its directory), then tdir itself if that left it empty. */
+static int clean_dir(const char *tdir) {
+  DIR *d = opendir(tdir);
+  if (!d) return errno == ENOENT ? 0 : -errno;
+  int rc = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+    if (build_in_progress(tdir, de->d_name)) continue;
+    char *child = NULL;
+    if (asprintf(&child, "%s/%s", tdir, de->d_name) < 0) {
+      rc = -ENOMEM;
+      break;
+    }
+    int r = hone__rm_rf(child);
+    if (r && !rc) rc = r;
+    free(child);
+  }
+  closedir(d);
+  if (rc == 0 && rmdir(tdir) != 0 && errno != ENOTEMPTY && errno != EEXIST) rc = -errno;
+  return rc;
+}
+
 static int cache_clean(const char *dir) {
   char *tdir = NULL;
   if (asprintf(&tdir, "%s/timeit", dir) < 0) return hone__cli_error(CMD, "out of memory");
   long entries = 0, partial = 0;
   count_entries(tdir, &entries, &partial);
-  int rc = hone__rm_rf(tdir);
+  int rc = clean_dir(tdir);
   free(tdir);
   if (rc) return hone__cli_error(CMD, "cannot remove %s/timeit: %s", dir, strerror(-rc));
   printf("removed %ld compiled snippet%s from %s\n", entries, entries == 1 ? "" : "s", dir);

@@ -19,9 +19,17 @@ check "--json is valid JSON with the counts" \
   test "$(printf '%s' "$out" | jq -r '[.version, .entries, .size_bytes, .partial, .exists] | @tsv')" = "$(printf '1\t2\t1000\t1\ttrue')"
 check "--json names the directory" test "$(printf '%s' "$out" | jq -r .directory)" = "$XDG_CACHE_HOME/hone"
 
+# A build in progress (a fresh temporary directory) is left alone; one left by a killed run
+# (over an hour old) is removed with the entries.
+touch -d '2 hours ago' "$XDG_CACHE_HOME/hone/timeit/.tmp-xyz"
+mkdir -p "$XDG_CACHE_HOME/hone/timeit/.tmp-busy"
 run "$HONE" cache clean
 expect_status 0; expect_out 'removed 2 compiled snippets'
-check "clean removed the entries" test ! -e "$XDG_CACHE_HOME/hone/timeit"
+check "clean removed the entries and the stale build" test "$(ls -A "$XDG_CACHE_HOME/hone/timeit")" = .tmp-busy
+rmdir "$XDG_CACHE_HOME/hone/timeit/.tmp-busy"
+run "$HONE" cache clean
+expect_status 0
+check "clean removed the emptied directory" test ! -e "$XDG_CACHE_HOME/hone/timeit"
 run "$HONE" cache info
 expect_status 0; expect_out '^entries: +0 compiled snippets'
 
