@@ -288,6 +288,20 @@ int hone__cmd_record(int argc, char **argv) {
   }
   if (absolute(output, out, sizeof out) != 0)
     return hone__cli_error(CMD, "%s: path too long or working directory unknown", output);
+  /* The runtime writes a temporary file beside the output and renames it: a directory it cannot
+   * write in is said now, before PROG runs, not after its run is lost. */
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", out);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir)
+    slash[1] = '\0';
+  else if (slash)
+    *slash = '\0';
+  if (access(dir, W_OK | X_OK) != 0) {
+    int e = errno;
+    hone__cli_error(CMD, "cannot write the stats file in %s: %s", dir, strerror(e));
+    return HONE_EXIT_USAGE;
+  }
   /* A file left by an earlier run must not pass for this run's. */
   if (unlink(out) != 0 && errno != ENOENT)
     return hone__cli_error(CMD, "cannot replace %s: %s", out, strerror(errno));

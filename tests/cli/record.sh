@@ -114,6 +114,11 @@ expect_status 0
 check "file in a directory with spaces" [ -s "$T/my dir/it's.prof" ]
 expect_err "next: hone report 'my dir/it'.''s\\.prof'\$"
 
+# An output directory that cannot be written is refused before PROG runs.
+run "$HONE" record -o "$T/no-such-dir/x.prof" -- sh -c 'touch ran'
+expect_status 2; expect_err "cannot write the stats file in $T/no-such-dir: No such file or directory"
+check "PROG did not run" [ ! -e ran ]
+
 # A signal that leaves no file (SIGKILL runs no handler) is named.
 run "$HONE" record -o kill.prof -- sh -c 'kill -KILL $$'
 expect_status 137; expect_err 'was ended by signal 9 \(Killed\) and wrote no stats file'
