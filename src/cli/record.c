@@ -305,6 +305,15 @@ int hone__cmd_record(int argc, char **argv) {
   /* A file left by an earlier run must not pass for this run's. */
   if (unlink(out) != 0 && errno != ENOENT)
     return hone__cli_error(CMD, "cannot replace %s: %s", out, strerror(errno));
+  /* Nor the files of an earlier run's forked children (FILE.<pid>), which `hone report FILE*`
+   * would merge with this run's. */
+  size_t nold = 0;
+  char **old = child_files(out, 0, &nold);
+  for (size_t i = 0; i < nold; i++) {
+    unlink(old[i]);
+    free(old[i]);
+  }
+  free(old);
 
   time_t started = time(NULL);
   int status = run(prog, lib, out);

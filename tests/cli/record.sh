@@ -78,13 +78,16 @@ expect_status 143
 check "json: signal" [ "$(printf '%s' "$out" | jq -r .signal)" = 15 ]
 check "json: calls before SIGTERM" [ "$(printf '%s' "$out" | jq -r .calls)" = 355 ]
 
-# A forked child writes FILE.<pid>, which the summary lists.
+# A forked child writes FILE.<pid>, which the summary lists; an earlier run's child files go.
+echo stale >fork.prof.1
 run "$HONE" record --json -o fork.prof -- ./prog fork
 expect_status 0
 child=$(printf '%s' "$out" | jq -r '.children[0]')
 check "child file listed" [ -n "$child" ] && [ "$child" != null ]
 check "child file exists" [ -s "$child" ]
 check "child file is named FILE.<pid>" bash -c "[[ '$child' =~ /fork\\.prof\\.[0-9]+$ ]]"
+check "an earlier run's child file removed" [ ! -e fork.prof.1 ]
+check "only this run's child listed" [ "$(printf '%s' "$out" | jq '.children | length')" = 1 ]
 
 # A program built without -finstrument-functions: the advice, with the flags.
 run "$HONE" record -o plain.prof -- ./plain
