@@ -74,6 +74,9 @@ typedef struct variant {
   unsigned trials;
   double *per_loop; /* ns */
   hone_stats stats;
+  double *kept; /* the trials inside Tukey's fences, which comparisons use (kept_n of them) */
+  size_t kept_n;
+  double kept_mean;
   bool have_counters;
   double counters[HONE_COUNTER_COUNT];
   bool counter_avail[HONE_COUNTER_COUNT];
@@ -403,6 +406,26 @@ static void parse_message(variant *v, size_t nvar, uint32_t type, const unsigned
   }
 }
 
+/* Sets v->kept to the trials inside Tukey's fences. A comparison of means is hyperfine's, but
+ * hyperfine's runs are whole processes; a trial of a few ms that another process held up is 5 or
+ * 10 times the others, and one such trial moves a mean (and its deviation) more than the
+ * difference being measured. Tukey's fences always keep the middle half. */
+static int keep_inliers(variant *v) {
+  bool *out = calloc(v->trials, sizeof *out);
+  free(v->kept);
+  v->kept = malloc(v->trials * sizeof *v->kept);
+  int rc = out && v->kept ? hone_stats_outliers(v->per_loop, v->trials, HONE_OUTLIER_TUKEY, out)
+                          : HONE_ENOMEM;
+  v->kept_n = 0;
+  double sum = 0;
+  for (size_t i = 0; rc >= 0 && i < v->trials; i++)
+    if (!out[i]) sum += v->kept[v->kept_n++] = v->per_loop[i];
+  free(out);
+  if (rc < 0 || v->kept_n == 0) return rc < 0 ? rc : HONE_EINVAL;
+  v->kept_mean = sum / (double)v->kept_n;
+  return 0;
+}
+
 /* Runs v's object in a child. Prints failures. */
 static int measure(const timeit_opts *o, variant *v, size_t nvar) {
   int fds[2];
@@ -500,7 +523,8 @@ static int measure(const timeit_opts *o, variant *v, size_t nvar) {
   }
   free(err);
   if (outcome == MEASURED) {
-    if (hone_stats_compute(v->per_loop, v->trials, HONE_OUTLIER_TUKEY, &v->stats) < 0) {
+    if (hone_stats_compute(v->per_loop, v->trials, HONE_OUTLIER_TUKEY, &v->stats) < 0 ||
+        keep_inliers(v) < 0) {
       hone__cli_error(CMD, "%sinvalid timings", prefix);
       outcome = FAILED;
     }
@@ -612,13 +636,13 @@ static void print_comparison(const timeit_opts *o, variant *vs, size_t n) {
   hone__table_free(t);
   size_t best = n;
   for (size_t i = 0; i < n; i++)
-    if (vs[i].measured && (best == n || vs[i].stats.mean < vs[best].stats.mean)) best = i;
+    if (vs[i].measured && (best == n || vs[i].kept_mean < vs[best].kept_mean)) best = i;
   if (best == n) return;
   printf("\nSummary\n");
   for (size_t i = 0; i < n; i++) {
     if (i == best || !vs[i].measured) continue;
     hone_ratio r;
-    if (hone_stats_ratio(vs[i].per_loop, vs[i].trials, vs[best].per_loop, vs[best].trials, &r) < 0)
+    if (hone_stats_ratio(vs[i].kept, vs[i].kept_n, vs[best].kept, vs[best].kept_n, &r) < 0)
       continue;
     printf("  %s ran %.2f ± %.2f times faster than %s\n", vs[best].label, r.value, r.uncertainty,
            vs[i].label);
@@ -778,11 +802,11 @@ static int write_json(const timeit_opts *o, const char *setup, variant *vs, size
   cJSON *cmp = cJSON_AddArrayToObject(root, "comparison");
   size_t best = n;
   for (size_t i = 0; i < n; i++)
-    if (vs[i].measured && (best == n || vs[i].stats.mean < vs[best].stats.mean)) best = i;
+    if (vs[i].measured && (best == n || vs[i].kept_mean < vs[best].kept_mean)) best = i;
   for (size_t i = 0; n > 1 && best < n && i < n; i++) {
     hone_ratio rt;
     if (i == best || !vs[i].measured ||
-        hone_stats_ratio(vs[i].per_loop, vs[i].trials, vs[best].per_loop, vs[best].trials, &rt) < 0)
+        hone_stats_ratio(vs[i].kept, vs[i].kept_n, vs[best].kept, vs[best].kept_n, &rt) < 0)
       continue;
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "faster", vs[best].label);
@@ -998,6 +1022,7 @@ static void variants_free(variant *vs, size_t n) {
     free(vs[i].stmt);
     free(vs[i].label);
     free(vs[i].per_loop);
+    free(vs[i].kept);
     free(vs[i].counter_note);
   }
   free(vs);
