@@ -236,8 +236,9 @@ HONE_API int hone_futures_wait(hone_future *const *fs, size_t n, hone_wait_mode 
                                int64_t timeout_ns, size_t *n_done);
 
 /* as_completed: yields the futures of fs[0..n) as they complete (finished or cancelled), each
- * once. The iterator holds its own reference on every future; the futures it yields are borrowed
- * (valid until hone_as_completed_free, or retain them). */
+ * once (a future listed twice is yielded once, as Python's set). The iterator holds its own
+ * reference on every future; the futures it yields are borrowed (valid until
+ * hone_as_completed_free, or retain them). */
 typedef struct hone_as_completed hone_as_completed;
 HONE_API HONE_NODISCARD int hone_as_completed_new(hone_as_completed **out, hone_future *const *fs,
                                                   size_t n) HONE_NONNULL(1);

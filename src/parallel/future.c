@@ -474,6 +474,11 @@ struct hone_as_completed {
   size_t n, yielded;
 };
 
+static int cmp_future_ptr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (hone_future *const *)a, y = (uintptr_t) * (hone_future *const *)b;
+  return x < y ? -1 : x > y;
+}
+
 int hone_as_completed_new(hone_as_completed **out, hone_future *const *fs, size_t n) {
   *out = NULL;
   if (n && !fs) return HONE_EINVAL;
@@ -484,7 +489,14 @@ int hone_as_completed_new(hone_as_completed **out, hone_future *const *fs, size_
     free(it);
     return HONE_ENOMEM;
   }
-  for (size_t i = 0; i < n; i++) it->fs[i] = hone_future_retain(fs[i]);
+  /* A future listed more than once is yielded once (Python's as_completed takes a set): sort
+   * the pointers and keep one of each; the order yielded is the order of completion anyway. */
+  if (n) memcpy(it->fs, fs, n * sizeof *fs);
+  qsort(it->fs, n, sizeof *it->fs, cmp_future_ptr);
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++)
+    if (u == 0 || it->fs[u - 1] != it->fs[i]) it->fs[u++] = hone_future_retain(it->fs[i]);
+  n = u;
   it->n = n;
   it->w = waiter_new(it->fs, n);
   if (!it->w) {

@@ -515,6 +515,21 @@ static void test_as_completed_order(void **state) {
   assert_int_equal(hone_as_completed_new(&it, NULL, 0), 0);
   assert_int_equal(hone_as_completed_next(it, 0, &f), HONE_ENOENT);
   hone_as_completed_free(it);
+  /* A future listed twice is yielded once (Python's as_completed takes a set). */
+  int one = 1;
+  assert_int_equal(hone_pool_submit(p, T_GATE, &one, sizeof one, HONE_WAIT_FOREVER, &fs[0]), 0);
+  assert_int_equal(hone_pool_submit(p, T_GATE, &one, sizeof one, HONE_WAIT_FOREVER, &fs[1]), 0);
+  hone_future *dup[4] = {fs[0], fs[1], fs[0], fs[0]};
+  assert_int_equal(hone_as_completed_new(&it, dup, 4), 0);
+  hone_future *got[2];
+  for (int k = 0; k < 2; k++)
+    assert_int_equal(hone_as_completed_next(it, HONE_WAIT_FOREVER, &got[k]), 0);
+  assert_true(got[0] != got[1]);
+  assert_true((got[0] == fs[0] || got[0] == fs[1]) && (got[1] == fs[0] || got[1] == fs[1]));
+  assert_int_equal(hone_as_completed_next(it, 0, &f), HONE_ENOENT);
+  hone_future_release(fs[0]);
+  hone_future_release(fs[1]);
+  hone_as_completed_free(it);
   hone_as_completed_free(NULL);
   hone_pool_free(p);
 }
