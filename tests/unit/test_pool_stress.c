@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -164,12 +165,38 @@ static void test_released_futures_leave_no_growth(void **state) {
 #endif
 }
 
+/* Submit, wait, repeat: TASKS / 10 round trips (10^5 in the release run), pausing now and then
+ * past the spin budget so that the workers and the waiter park, on pools of 1 and 3 workers. A
+ * lost wake-up in the spin-then-park logic would leave a future waiting: each wait is bounded
+ * (10 s) so that it fails here instead of hanging. */
+static void test_round_trips_never_hang(void **state) {
+  hone_task_id t;
+  assert_int_equal(hone_task_register("stress.empty", t_empty, 0, &t), 0);
+  for (unsigned workers = 1; workers <= 3; workers += 2) {
+    hone_pool *p;
+    assert_int_equal(hone_pool_new(&p, HONE_POOL_THREADS, workers), 0);
+    for (long i = 0; i < TASKS / 10; i++) {
+      if ((i & 63) == 63) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+      }
+      hone_future *f;
+      assert_int_equal(hone_pool_submit(p, t, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+      int rc = hone_future_result(f, 10000000000, NULL, 0);
+      if (rc != 0) fail_msg("round trip %ld on %u workers: %s", i, workers, hone_strerror(rc));
+      hone_future_release(f);
+    }
+    hone_pool_free(p);
+  }
+}
+
 int main(void) {
   if (hone_task_register("stress.mark", t_mark, sizeof(uint64_t), &T_MARK)) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_million_tasks_four_submitters),
       cmocka_unit_test(test_small_queue_many_workers),
       cmocka_unit_test(test_released_futures_leave_no_growth),
+      cmocka_unit_test(test_round_trips_never_hang),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
