@@ -180,7 +180,8 @@ HONE_API int hone_pool_map(hone_pool *pool, hone_task_id task, const void *in, s
  * max_in_flight items submitted and not yet delivered (0 = 64 * workers), so memory stays constant
  * whatever the number of items.
  *   next(user, index, &arg, &arg_size): 1 = an item (arg stays valid until next is called again),
- *     0 = no more items, < 0 = stop with that error (reported with index).
+ *     0 = no more items, < 0 = stop with that error (reported with index, after the items
+ *     before it are delivered).
  *   put(user, index, result, result_size): called in index order from the calling thread;
  *     a non-zero return stops the map and is returned.
  * Returns 0, HONE_ETASK (*err filled), a callback's error, or a submit error. */

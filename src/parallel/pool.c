@@ -128,7 +128,10 @@ int hone_pool_imap(hone_pool *pool, hone_task_id task, hone_map_next_fn next, ho
   if (!ring) return HONE_ENOMEM;
   size_t submitted = 0, delivered = 0;
   bool exhausted = false;
-  int rc = 0;
+  /* rc: a failure at `delivered` (the items after it are dropped); in_rc: the input (or its
+   * submit) failed at item `submitted` — the items before it are still delivered first. */
+  int rc = 0, in_rc = 0;
+  const char *in_msg = NULL;
   for (;;) {
     while (!exhausted && rc == 0 && submitted - delivered < cap) {
       const void *a = NULL;
@@ -137,17 +140,22 @@ int hone_pool_imap(hone_pool *pool, hone_task_id task, hone_map_next_fn next, ho
       if (r == 0) {
         exhausted = true;
       } else if (r < 0) {
-        rc = r;
-        set_err(err, submitted, r, "the input callback failed");
+        exhausted = true;
+        in_rc = r;
+        in_msg = "the input callback failed";
       } else {
         r = hone_pool_submit(pool, task, a, asz, HONE_WAIT_FOREVER, &ring[submitted % cap]);
         if (r < 0) {
-          rc = r;
-          set_err(err, submitted, r, NULL);
+          exhausted = true;
+          in_rc = r;
         } else {
           submitted++;
         }
       }
+    }
+    if (delivered == submitted && rc == 0 && in_rc != 0) {
+      rc = in_rc;
+      set_err(err, submitted, in_rc, in_msg);
     }
     if (delivered == submitted) break;
     hone_future *f = ring[delivered % cap];

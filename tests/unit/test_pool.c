@@ -778,14 +778,15 @@ static void test_initializer(void **state) {
 
 typedef struct gen {
   size_t n, next_calls, put_calls, max_ahead, fail_put_at;
-  bool any; /* accept any result value */
+  bool any;         /* accept any result value */
+  bool fail_at_end; /* the input fails (HONE_ENOENT) where it would end */
   int64_t value, sum;
 } gen;
 
 static int gen_next(void *user, size_t index, const void **arg, size_t *arg_size) {
   gen *g = user;
   if (index != g->next_calls) return HONE_EINVAL;
-  if (index == g->n) return 0;
+  if (index == g->n) return g->fail_at_end ? HONE_ENOENT : 0;
   g->next_calls++;
   if (g->next_calls - g->put_calls > g->max_ahead) g->max_ahead = g->next_calls - g->put_calls;
   g->value = (int64_t)index;
@@ -822,6 +823,12 @@ static void test_imap_lazy_bounded(void **state) {
   assert_int_equal(hone_pool_imap(p, T_FAIL_AT, gen_next, gen_put, &g3, 4, &err), HONE_ETASK);
   assert_int_equal(err.index, 1000);
   assert_int_equal(err.code, HONE_ERANGE);
+  /* The input fails at item 500: the 500 items before it are still delivered, then its error. */
+  gen g4 = {.n = 500, .fail_put_at = SIZE_MAX, .fail_at_end = true};
+  assert_int_equal(hone_pool_imap(p, T_DOUBLE, gen_next, gen_put, &g4, 8, &err), HONE_ENOENT);
+  assert_int_equal(err.index, 500);
+  assert_int_equal(err.code, HONE_ENOENT);
+  assert_int_equal(g4.put_calls, 500);
   hone_pool_free(p);
 }
 
