@@ -94,5 +94,7 @@ if command -v script >/dev/null; then
   expect_out '1000 loops, best of 3'
 fi
 run env -u HONE_NO_PROGRESS "$HONE" timeit -n 1000 -r 3 -s 'unsigned x = 1;' "$chain"
-expect_status 0; expect_empty_err
+# (Python's warning may come when a trial was held up on a busy machine; nothing else.)
+expect_status 0
+check "no progress line when stderr is not a terminal" test -z "$(printf '%s\n' "$err" | grep -v 'likely unreliable')"
 done_testing
