@@ -326,6 +326,9 @@ int main(int argc, char **argv) {
   }
   g_thread_pool_free(gpf, FALSE, TRUE);
   double hone_tps = median(v, runs), glib_tps = median(w, runs), glib_bulk = median(x, runs);
+  /* The >=2x target is judged against GLib used as it is meant to be (tasks counted as a whole,
+   * its best figure here); the per-task completion object is this bench's own emulation of a
+   * future on top of GLib, so it is shown for information only. */
 
   int nrt = quick ? 2000 : 10000;
   for (int r = 0; r < 3; r++) {
@@ -390,10 +393,10 @@ int main(int argc, char **argv) {
          "target", "met");
   printf("%-44s %12.2fM/s %12.2fM/s %9.2fx  %-8s %s\n",
          "empty tasks/s vs GLib (+ per-task completion)", hone_tps / 1e6, glib_tps / 1e6,
-         hone_tps / glib_tps, ">=2x", yes(hone_tps >= 2 * glib_tps));
+         hone_tps / glib_tps, "", "(information)");
   printf("%-44s %12.2fM/s %12.2fM/s %9.2fx  %-8s %s\n",
          "empty tasks/s vs GLib (one counter for all)", hone_tps / 1e6, glib_bulk / 1e6,
-         hone_tps / glib_bulk, "", "(information)");
+         hone_tps / glib_bulk, ">=2x", yes(hone_tps >= 2 * glib_bulk));
   if (py_tps > 0)
     printf("%-44s %12.2fM/s %12.3fM/s %9.1fx  %-8s %s\n",
            "empty tasks/s vs Python ThreadPoolExecutor", hone_tps / 1e6, py_tps / 1e6,
