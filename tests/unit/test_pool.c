@@ -536,8 +536,25 @@ static void test_as_completed_order(void **state) {
 
 static void on_done(hone_future *f, void *arg) {
   atomic_int *calls = arg;
-  /* Callbacks see the future done; order: the first added bumps by 1, the second by 10. */
+  /* Callbacks see the future done; the first to run bumps by 1, the next by 10 (log_order checks
+   * the order). */
   if (hone_future_done(f)) atomic_fetch_add(calls, atomic_load(calls) == 0 ? 1 : 10);
+}
+
+/* Each callback records its rank among the callbacks of one future: the order they ran. */
+typedef struct order_log order_log;
+typedef struct order_slot {
+  order_log *log;
+  int pos;
+} order_slot;
+struct order_log {
+  atomic_int n;
+  order_slot slot[3];
+};
+
+static void log_order(hone_future *f, void *arg) {
+  order_slot *s = arg;
+  s->pos = atomic_fetch_add(&s->log->n, 1);
 }
 
 static void test_done_callbacks(void **state) {
@@ -545,13 +562,18 @@ static void test_done_callbacks(void **state) {
   hone_future *f;
   assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
   atomic_int calls = 0;
+  order_log log = {.n = 0};
+  for (int i = 0; i < 3; i++) log.slot[i] = (order_slot){.log = &log, .pos = -1};
   assert_int_equal(hone_future_add_done_callback(f, on_done, &calls), 0);
   assert_int_equal(hone_future_add_done_callback(f, on_done, &calls), 0);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(hone_future_add_done_callback(f, log_order, &log.slot[i]), 0);
   assert_int_equal(atomic_load(&calls), 0);
   atomic_store(&gate_open, 1);
   assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), 0);
-  /* The callbacks run in the worker right after the result is published. */
-  while (atomic_load(&calls) != 11) sleep_ns(100000);
+  /* The callbacks run in the worker right after the result is published, in the order added. */
+  while (atomic_load(&calls) != 11 || atomic_load(&log.n) != 3) sleep_ns(100000);
+  for (int i = 0; i < 3; i++) assert_int_equal(log.slot[i].pos, i);
   atomic_int late = 0;
   assert_int_equal(hone_future_add_done_callback(f, on_done, &late), 0);
   assert_int_equal(atomic_load(&late), 1); /* already done: ran at once */
