@@ -548,13 +548,14 @@ typedef struct order_slot {
   int pos;
 } order_slot;
 struct order_log {
-  atomic_int n;
+  atomic_int next, n;
   order_slot slot[3];
 };
 
 static void log_order(hone_future *f, void *arg) {
   order_slot *s = arg;
-  s->pos = atomic_fetch_add(&s->log->n, 1);
+  s->pos = atomic_fetch_add(&s->log->next, 1);
+  atomic_fetch_add(&s->log->n, 1); /* after pos: the test reads pos once n is 3 */
 }
 
 static void test_done_callbacks(void **state) {
@@ -562,7 +563,7 @@ static void test_done_callbacks(void **state) {
   hone_future *f;
   assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
   atomic_int calls = 0;
-  order_log log = {.n = 0};
+  order_log log = {.next = 0, .n = 0};
   for (int i = 0; i < 3; i++) log.slot[i] = (order_slot){.log = &log, .pos = -1};
   assert_int_equal(hone_future_add_done_callback(f, on_done, &calls), 0);
   assert_int_equal(hone_future_add_done_callback(f, on_done, &calls), 0);
