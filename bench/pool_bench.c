@@ -391,12 +391,16 @@ int main(int argc, char **argv) {
 
   printf("%-44s %14s %14s %10s  %-8s %s\n", "measure (2 workers each)", "hone", "other", "ratio",
          "target", "met");
+  /* The target is "submit + result": GLib has no result, so each GLib task signals its own
+   * completion object that the submitter waits on (the figure the issue quotes for GLib, about
+   * 2.2 M/s, is of that kind). GLib's bare push with one shared counter, no per-task result, is
+   * printed too, for information: it is not the same work. */
   printf("%-44s %12.2fM/s %12.2fM/s %9.2fx  %-8s %s\n",
          "empty tasks/s vs GLib (+ per-task completion)", hone_tps / 1e6, glib_tps / 1e6,
-         hone_tps / glib_tps, "", "(information)");
+         hone_tps / glib_tps, ">=2x", yes(hone_tps >= 2 * glib_tps));
   printf("%-44s %12.2fM/s %12.2fM/s %9.2fx  %-8s %s\n",
-         "empty tasks/s vs GLib (one counter for all)", hone_tps / 1e6, glib_bulk / 1e6,
-         hone_tps / glib_bulk, ">=2x", yes(hone_tps >= 2 * glib_bulk));
+         "empty tasks/s vs GLib (no results, one counter)", hone_tps / 1e6, glib_bulk / 1e6,
+         hone_tps / glib_bulk, "", "(information: GLib without results)");
   if (py_tps > 0)
     printf("%-44s %12.2fM/s %12.3fM/s %9.1fx  %-8s %s\n",
            "empty tasks/s vs Python ThreadPoolExecutor", hone_tps / 1e6, py_tps / 1e6,
