@@ -27,6 +27,10 @@
  * Submitting from inside a task to its own pool never blocks either: when the queue is full, the
  * new task runs at once in the submitting worker (like a function call) and the returned future
  * is already done. The timeout of such a submit is not used.
+ * One pattern stays unsafe, as with TBB's helping waits: a helping worker runs the task it picks
+ * up on top of the waiting task's stack frame, so a task that waits on the future of a task
+ * that is itself waiting (submitted earlier and not yet done) can wait forever if it was picked
+ * up by that very worker. Wait on futures of sub-tasks you submitted, not on your callers'.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
  * hone_pool_free (the last call on a pool, never from one of its own tasks). A thread pool does
