@@ -95,11 +95,17 @@ static _Atomic int g_dumping; /* one writer at a time */
 static _Atomic int g_final;   /* the exit/signal file: 0 not yet, 1 being written, 2 written */
 static _Atomic(hone__rt_maps *) g_maps;
 static pthread_key_t g_key;
-static double g_tps;                   /* ticks per second measured at start */
-static uint64_t g_cal_ticks, g_cal_ns; /* a (ticks, monotonic ns) pair taken at start */
+static double g_tps;                   /* ticks per second measured at calibration */
+static uint64_t g_cal_ticks, g_cal_ns; /* a (counter, monotonic ns) pair taken at load */
 static uint64_t g_start_ticks;
+static uint64_t g_start_ns; /* CLOCK_MONOTONIC at g_start_ticks (for a fall back to it) */
 static int64_t g_start_unix_ns;
+/* The runtime's cost per call, calibrated once per process by the first thread that records
+ * (calibrated()): a process that records nothing never pays for it. 0 not yet, 1 under way,
+ * 2 done; g_over_* and g_tps are written before the release store of 2. */
+static _Atomic int g_cal_state;
 static double g_over_inner, g_over_outer;
+static int g_debug; /* HONE_PROF_DEBUG set */
 static int g_is_child;
 static char g_out[4096];
 static char *g_cmdline; /* /proc/self/cmdline, mmap'd */
@@ -346,8 +352,12 @@ HONE__NOINST __attribute__((noinline)) static void enter_slow(tstate *s, node *p
   f->t0 = now();
 }
 
-/* A thread's first hook: its state is made, then the call is recorded. */
+HONE__NOINST static void calibrated(void);
+
+/* A thread's first hook: the process's first calibrates the runtime's cost (a process that
+ * never records never calibrates), then the thread's state is made and the call recorded. */
 HONE__NOINST __attribute__((noinline)) static void enter_first(uint64_t fn) {
+  calibrated();
   tstate *s = thread_start();
   if (s) enter_slow(s, s->cur, fn);
 }
@@ -446,6 +456,10 @@ HONE__NOINST static void clock_pair(uint64_t *c, uint64_t *n) {
   }
 }
 
+/* Chooses the clock at load, cheaply: the counter when it is invariant (and not declined with
+ * HONE_PROF_CLOCK=monotonic). Only a (counter, CLOCK_MONOTONIC) pair is read now; the counter's
+ * frequency, and whether it ticks plausibly, is measured from that pair when the process first
+ * records (counter_rate) or writes a file (ticks_per_second). */
 HONE__NOINST static void choose_clock(void) {
   g_use_counter = 0;
   g_tps = 1e9;
@@ -453,36 +467,36 @@ HONE__NOINST static void choose_clock(void) {
   /* HONE_PROF_CLOCK=monotonic: the fallback of machines without a usable counter, on demand. */
   const char *want = getenv("HONE_PROF_CLOCK");
   if (want && strcmp(want, "monotonic") == 0) return;
-  /* Measure the counter against CLOCK_MONOTONIC over ~2 ms; refined over the whole run when the
-   * file is written. A counter that goes backwards or ticks implausibly is not used. */
-  uint64_t c0 = 0, n0 = 0, c1 = 0, n1 = 0, prev = hone__rt_counter();
-  clock_pair(&c0, &n0);
-  do {
-    uint64_t c = hone__rt_counter();
-    if (c < prev) return;
-    prev = c;
-  } while (hone__rt_mono_ns() - n0 < 2000000);
-  clock_pair(&c1, &n1);
-  if (c1 <= c0 || n1 <= n0) return;
-  double hz = (double)(c1 - c0) / ((double)(n1 - n0) * 1e-9);
-  double nominal = hone__rt_counter_nominal_hz();
-  if (nominal > 0) hz = nominal;
-  if (!(hz > 1e6 && hz < 1e11)) return;
+  clock_pair(&g_cal_ticks, &g_cal_ns);
   g_use_counter = 1;
-  g_tps = hz;
-  g_cal_ticks = c0;
-  g_cal_ns = n0;
 }
 
-/* Ticks per second: over the whole run when it is long enough to beat the start's estimate. */
-HONE__NOINST static double ticks_per_second(void) {
-  if (!g_use_counter) return 1e9;
+/* The counter's rate from the load pair to now, over at least `min_ns` (waited out when the
+ * process is younger: at most that long, and only in processes that record or write). 0 when
+ * the counter went backwards or ticks implausibly. */
+HONE__NOINST static double counter_rate(uint64_t min_ns) {
   double nominal = hone__rt_counter_nominal_hz();
   if (nominal > 0) return nominal;
+  uint64_t prev = hone__rt_counter();
+  while (hone__rt_mono_ns() - g_cal_ns < min_ns) {
+    uint64_t c = hone__rt_counter();
+    if (c < prev) return 0;
+    prev = c;
+  }
   uint64_t c = 0, n = 0;
   clock_pair(&c, &n);
-  if (n - g_cal_ns < 200000000u || c <= g_cal_ticks) return g_tps;
-  return (double)(c - g_cal_ticks) / ((double)(n - g_cal_ns) * 1e-9);
+  if (c <= g_cal_ticks || n <= g_cal_ns) return 0;
+  double hz = (double)(c - g_cal_ticks) / ((double)(n - g_cal_ns) * 1e-9);
+  return hz > 1e6 && hz < 1e11 ? hz : 0;
+}
+
+/* Ticks per second at a write: over the whole run so far, which is at least 2 ms in a process
+ * that recorded (its calibration alone takes longer); a file with no call only needs a rough
+ * figure for its total time. */
+HONE__NOINST static double ticks_per_second(bool recorded) {
+  if (!g_use_counter) return 1e9;
+  double hz = counter_rate(recorded ? 2000000u : 100000u);
+  return hz > 0 ? hz : g_tps;
 }
 
 HONE__NOINST static node *scratch_node(tstate *s, uint64_t fn, node *parent) {
@@ -540,8 +554,11 @@ HONE__NOINST static unsigned char *far_stubs(void) {
  * recording (as with HONE_PROF=off): the difference per call is what recording adds, the cost to
  * remove. A leaf call's own measured time (enter A, exit A with nothing between) is the part of it
  * that lands inside a callee's interval (inner); the rest is charged to the caller (outer).
- * Minimum over repeats: the quiet machine. About 5 ms. */
-HONE__NOINST static void calibrate(void) {
+ * Minimum over repeats: the quiet machine. About 5 ms. Sets g_over_*; `dbg` gets the figures
+ * HONE_PROF_DEBUG prints (on, not recording, near, far, inner). */
+HONE__NOINST static void calibrate(double dbg[5]) {
+  g_over_inner = g_over_outer = 0;
+  for (int i = 0; i < 5; i++) dbg[i] = NAN;
   tstate *s = tstate_new();
   if (!s) return;
   tstate *saved = tls;
@@ -608,15 +625,59 @@ HONE__NOINST static void calibrate(void) {
     g_over_inner = inner < added ? inner : added;
     g_over_outer = added - g_over_inner;
   }
-  if (getenv("HONE_PROF_DEBUG")) {
+  dbg[0] = on;
+  dbg[1] = not_rec;
+  dbg[2] = off;
+  dbg[3] = off_far;
+  dbg[4] = inner;
+}
+
+/* Makes sure the runtime's cost is calibrated before the caller records: the first caller
+ * calibrates (every signal held back, so that no handler of this thread runs meanwhile), the
+ * others wait for it. Other threads have no state yet (they get it here), so turning recording
+ * off and on during the calibration only loses calls of threads that begin at the same moment.
+ * The time it takes is moved out of the recording: the start moves forward by as much. */
+HONE__NOINST static void calibrated(void) {
+  if (atomic_load_explicit(&g_cal_state, memory_order_acquire) == 2) return;
+  int none = 0;
+  if (!atomic_compare_exchange_strong(&g_cal_state, &none, 1)) {
+    wait_for(&g_cal_state, 2);
+    return;
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  uint64_t n0 = hone__rt_mono_ns(), t0 = now();
+  double dbg[5];
+  calibrate(dbg);
+  if (g_use_counter) {
+    /* The counter's rate, from the load pair: the calibration made the span long enough. */
+    double hz = counter_rate(2000000u);
+    if (hz > 0) {
+      g_tps = hz;
+    } else {
+      /* A counter that ticks implausibly: CLOCK_MONOTONIC instead (nothing was recorded). */
+      g_use_counter = 0;
+      g_tps = 1e9;
+      g_start_ticks = g_start_ns;
+      calibrate(dbg);
+    }
+  }
+  uint64_t took_ns = hone__rt_mono_ns() - n0;
+  g_start_ticks += g_use_counter ? now() - t0 : took_ns;
+  g_start_ns += took_ns;
+  g_start_unix_ns += (int64_t)took_ns;
+  if (g_debug) {
     char b[256];
     int l = snprintf(b, sizeof b,
                      "hone-prof: clock %s at %.4f GHz; ticks per call: %.2f added = %.2f "
                      "recording - %.2f not (near %.2f, far %.2f); inner %.2f\n",
-                     g_use_counter ? "counter" : "monotonic", g_tps / 1e9, on - not_rec, on,
-                     not_rec, off, off_far, inner);
+                     g_use_counter ? "counter" : "monotonic", g_tps / 1e9, dbg[0] - dbg[1], dbg[0],
+                     dbg[1], dbg[2], dbg[3], dbg[4]);
     if (l > 0) say(b);
   }
+  atomic_store_explicit(&g_cal_state, 2, memory_order_release);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* ---- writing the file ---- */
@@ -763,7 +824,7 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
   wctx ctx = {wt, k, atomic_load_explicit(&g_maps, memory_order_acquire)};
   hone__prof_wsrc src = {
       .clock = g_use_counter ? HONE__RT_COUNTER : HONE__CLOCK_MONOTONIC,
-      .ticks_per_second = ticks_per_second(),
+      .ticks_per_second = ticks_per_second(k > 0),
       .pid = (uint64_t)getpid(),
       .ppid = (uint64_t)getppid(),
       .start_unix_ns = g_start_unix_ns,
@@ -848,6 +909,8 @@ HONE__NOINST static void final_write(bool in_signal) {
  * the file is written. */
 HONE__NOINST static void final_dump(bool in_signal) {
   if (g_mode != 0) return;
+  if (g_debug && atomic_load(&g_cal_state) == 0)
+    say("hone-prof: no call recorded: calibration skipped\n");
   sigset_t old;
   if (!in_signal) hold_signals(&old);
   int none = 0;
@@ -895,6 +958,15 @@ HONE__NOINST static void install_signals(void) {
   }
 }
 
+/* The start of the recording: now (t, read with now()). */
+HONE__NOINST static void mark_start(uint64_t t) {
+  g_start_ticks = t;
+  g_start_ns = hone__rt_mono_ns();
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* In a forked child only the forking thread exists: the other trees go, the child starts empty
  * and writes its own file. */
 HONE__NOINST static void atfork_child(void) {
@@ -911,10 +983,12 @@ HONE__NOINST static void atfork_child(void) {
   atomic_store(&g_dumping, 0);
   atomic_store(&g_final, 0);
   g_is_child = 1;
-  g_start_ticks = now();
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  /* Forked while another thread calibrated: that thread is gone, the child calibrates anew. */
+  if (atomic_load(&g_cal_state) == 1) {
+    atomic_store(&g_cal_state, 0);
+    if (g_mode == 0) atomic_store(&g_on, 1);
+  }
+  mark_start(now());
 }
 
 HONE__NOINST static void read_cmdline(void) {
@@ -965,18 +1039,18 @@ HONE__NOINST __attribute__((constructor(101))) static void hone_prof_init(void) 
   memcpy(g_out + l, out, ol);
   g_out[l + ol] = '\0';
 
+  /* Only cheap steps here: the runtime is loaded into every process of a preloaded tree, most
+   * of which record nothing. The calibration waits for the first recorded call (calibrated()). */
+  const char *debug = getenv("HONE_PROF_DEBUG");
+  g_debug = debug != NULL;
   pthread_key_create(&g_key, thread_ended);
   read_cmdline();
   choose_clock();
-  maps_refresh(); /* before calibrate(), which places code away from it */
-  calibrate();
+  maps_refresh();
   pthread_atfork(NULL, NULL, atfork_child);
   if (g_mode == 0) install_signals();
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
   g_inited = 1;
-  g_start_ticks = now();
+  mark_start(now());
   if (g_mode == 0) atomic_store(&g_on, 1);
 }
 
@@ -989,6 +1063,7 @@ HONE__NOINST __attribute__((destructor(101))) static void hone_prof_fini(void) {
 
 HOOK int hone_prof_start(void) {
   if (g_mode == 2) return HONE_ENOTSUP;
+  calibrated(); /* here rather than in the first hook, while recording is still off */
   atomic_store(&g_on, 1);
   return 0;
 }
@@ -1019,10 +1094,7 @@ HOOK int hone_prof_clear(void) {
     if (s->base)
       for (frame *f = s->base + 1; f < s->sp && f < s->limit; f++) f->t0 = t;
   }
-  g_start_ticks = t;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  g_start_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  mark_start(t);
   unlock_writer(&old);
   return 0;
 }
@@ -1039,7 +1111,10 @@ HOOK int hone_prof_dump(const char *path) {
 
 HOOK void *hone_prof_runcall(void *(*fn)(void *), void *arg) {
   int was = atomic_load(&g_on);
-  if (g_mode != 2) atomic_store(&g_on, 1);
+  if (g_mode != 2) {
+    calibrated();
+    atomic_store(&g_on, 1);
+  }
   void *r = fn(arg);
   atomic_store(&g_on, was);
   return r;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# prof.sh FIXTURE CHECK: runs the instrumented fixture in each scenario and checks the stats file
+# prof.sh FIXTURE CHECK DSO RUNTIME: runs the instrumented fixture in each scenario and checks the stats file
 # it wrote (exact call counts, threads, fork, exit, signals, longjmp, deep recursion, the API).
 set -u
-fixture=$1 check=$2 dso=$3
+fixture=$1 check=$2 dso=$3 runtime=$4
 T=$(mktemp -d "${TMPDIR:-/tmp}/hone-prof.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 failed=0 passed=0
@@ -90,6 +90,37 @@ else bad "monotonic: checker failed"; grep -v '^ok:' "$T/mono.check" >&2; fi
 HONE_PROF=off HONE_PROF_OUT="$T/off.prof" "$fixture" graph "$T/off.syms"
 st=$?
 if [ "$st" -eq 0 ] && [ ! -e "$T/off.prof" ]; then pass; else bad "off: status $st or a file was written"; fi
+
+# The runtime calibrates its cost at the first recorded call, not at load: a process it is
+# preloaded into that records nothing (a shell, make, coreutils under `hone record`) never
+# calibrates. It still writes its (empty) file when there is none, so that `hone record` can say
+# that nothing was recorded, and leaves another process's file alone.
+rm -f "$T"/lazy*
+HONE_PROF_DEBUG=1 HONE_PROF_OUT="$T/lazy.prof" LD_PRELOAD="$runtime" /bin/true 2>"$T/lazy.err"
+st=$?
+if [ "$st" -ne 0 ]; then bad "uninstrumented: exit status $st"
+elif grep -q 'hone-prof: clock' "$T/lazy.err"; then bad "uninstrumented: calibrated"; cat "$T/lazy.err" >&2
+elif ! grep -q 'calibration skipped' "$T/lazy.err"; then bad "uninstrumented: no debug line"; cat "$T/lazy.err" >&2
+elif [ ! -s "$T/lazy.prof" ]; then bad "uninstrumented: no (empty) stats file written"
+else pass; fi
+cp "$T/graph.prof" "$T/lazy.prof"
+HONE_PROF_OUT="$T/lazy.prof" LD_PRELOAD="$runtime" /bin/true
+if cmp -s "$T/graph.prof" "$T/lazy.prof"; then pass; else bad "uninstrumented: overwrote a file"; fi
+# An instrumented program calibrates once; its forked child inherits the figures.
+HONE_PROF_DEBUG=1 HONE_PROF_OUT="$T/lazyfork.prof" "$fixture" fork "$T/lazyfork.syms" "$dso" >"$T/lazyfork.out" 2>"$T/lazyfork.err"
+st=$?
+n=$(grep -c 'hone-prof: clock' "$T/lazyfork.err")
+if [ "$st" -ne 0 ]; then bad "calibration: exit status $st"
+elif [ "$n" -ne 1 ]; then bad "calibration: $n calibration lines, expected 1"; cat "$T/lazyfork.err" >&2
+elif grep -q 'calibration skipped' "$T/lazyfork.err"; then bad "calibration: said skipped"
+elif ! "$check" fork "$T/lazyfork.prof" "$T/lazyfork.syms" "$T/lazyfork.prof.$(head -1 "$T/lazyfork.out")" >"$T/lazyfork.check" 2>&1; then
+  bad "calibration: checker failed"; grep -v '^ok:' "$T/lazyfork.check" >&2
+else pass; fi
+# HONE_PROF=manual calibrates in hone_prof_start(), before recording starts.
+HONE_PROF_DEBUG=1 HONE_PROF=manual HONE_PROF_OUT="$T/lazyapi.auto" "$fixture" api "$T/lazyapi.syms" "$T/lazyapi1.prof" "$T/lazyapi2.prof" 2>"$T/lazyapi.err"
+st=$?
+n=$(grep -c 'hone-prof: clock' "$T/lazyapi.err")
+if [ "$st" -eq 0 ] && [ "$n" -eq 1 ]; then pass; else bad "manual: status $st, $n calibration lines"; cat "$T/lazyapi.err" >&2; fi
 
 echo "prof.runtime: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
