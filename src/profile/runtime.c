@@ -362,9 +362,11 @@ HONE__NOINST __attribute__((noinline)) static void enter_first(uint64_t fn) {
   if (s) enter_slow(s, s->cur, fn);
 }
 
-HOOK void __cyg_profile_func_enter(void *fn, void *site) {
-  (void)site;
-  if (UNLIKELY(!atomic_load_explicit(&g_on, memory_order_relaxed))) return;
+/* The hooks' bodies take the flag that says whether to record: the hooks read g_on, and the
+ * calibration runs copies of them that read flags of its own (g_cal_on, g_cal_off), so that it
+ * times the very code the program runs without turning recording off for the other threads. */
+HONE__RT_INLINE void hook_enter(_Atomic int *on, void *fn) {
+  if (UNLIKELY(!atomic_load_explicit(on, memory_order_relaxed))) return;
   tstate *s = tls;
   uint64_t a = (uint64_t)(uintptr_t)fn;
   if (UNLIKELY(!s)) {
@@ -388,6 +390,11 @@ HOOK void __cyg_profile_func_enter(void *fn, void *site) {
   return;
 slow:
   enter_slow(s, p, a);
+}
+
+HOOK void __cyg_profile_func_enter(void *fn, void *site) {
+  (void)site;
+  hook_enter(&g_on, fn);
 }
 
 /* The exit of a function that is not the top frame: frames skipped on entry, or frames
@@ -418,9 +425,8 @@ HONE__NOINST __attribute__((noinline)) static void exit_stopped(tstate *s, uint6
   s->sp = f;
 }
 
-HOOK void __cyg_profile_func_exit(void *fn, void *site) {
-  (void)site;
-  if (UNLIKELY(!atomic_load_explicit(&g_on, memory_order_relaxed))) {
+HONE__RT_INLINE void hook_exit(_Atomic int *on, void *fn) {
+  if (UNLIKELY(!atomic_load_explicit(on, memory_order_relaxed))) {
     tstate *s = tls; /* NULL in a thread that never recorded, and always with HONE_PROF=off */
     if (UNLIKELY(s != NULL)) exit_stopped(s, (uint64_t)(uintptr_t)fn);
     return;
@@ -437,6 +443,30 @@ HOOK void __cyg_profile_func_exit(void *fn, void *site) {
   n->incl += t - f->t0;
   s->cur = n->parent;
   s->sp = f;
+}
+
+HOOK void __cyg_profile_func_exit(void *fn, void *site) {
+  (void)site;
+  hook_exit(&g_on, fn);
+}
+
+/* The calibration's copies of the hooks: recording (g_cal_on is 1) and not (g_cal_off is 0). */
+static _Atomic int g_cal_on, g_cal_off;
+HONE__NOINST __attribute__((noinline)) static void cal_enter_on(void *fn, void *site) {
+  (void)site;
+  hook_enter(&g_cal_on, fn);
+}
+HONE__NOINST __attribute__((noinline)) static void cal_exit_on(void *fn, void *site) {
+  (void)site;
+  hook_exit(&g_cal_on, fn);
+}
+HONE__NOINST __attribute__((noinline)) static void cal_enter_off(void *fn, void *site) {
+  (void)site;
+  hook_enter(&g_cal_off, fn);
+}
+HONE__NOINST __attribute__((noinline)) static void cal_exit_off(void *fn, void *site) {
+  (void)site;
+  hook_exit(&g_cal_off, fn);
 }
 
 /* ---- clock and calibration ---- */
@@ -533,7 +563,7 @@ HONE__NOINST static unsigned char *far_stubs(void) {
   unsigned char *page =
       mmap((void *)hint, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (page == MAP_FAILED) return NULL;
-  void *target[2] = {(void *)__cyg_profile_func_enter, (void *)__cyg_profile_func_exit};
+  void *target[2] = {(void *)cal_enter_off, (void *)cal_exit_off};
   for (int k = 0; k < 2; k++) {
     unsigned char *st = page + 64 * k; /* jmp *0(%rip); .quad target */
     static const unsigned char jmp[6] = {0xff, 0x25, 0, 0, 0, 0};
@@ -563,25 +593,26 @@ HONE__NOINST static void calibrate(double dbg[5]) {
   if (!s) return;
   tstate *saved = tls;
   tls = s;
-  int was = atomic_load(&g_on);
+  atomic_store(&g_cal_on, 1); /* stored at run time, so that no compiler takes them as constants */
+  atomic_store(&g_cal_off, 0);
   unsigned char *stubs = far_stubs();
   g_cal_self = (void *)(uintptr_t)cal_fib;
-  void (*volatile enter)(void *, void *) = __cyg_profile_func_enter;
-  void (*volatile leave)(void *, void *) = __cyg_profile_func_exit;
+  void (*volatile enter)(void *, void *) = cal_enter_on;
+  void (*volatile leave)(void *, void *) = cal_exit_on;
   void *A = (void *)(uintptr_t)0x10;
   enum { N = 1000, REPS = 10, FIB = 20, FIB_CALLS = 21891 };
   double inner = INFINITY, on = INFINITY, off = INFINITY, off_far = INFINITY;
   uint64_t t_end = hone__rt_mono_ns() + 15000000; /* 3 repeats, more within ~15 ms */
-  atomic_store(&g_on, 1);
   enter(A, NULL);
   leave(A, NULL);
   node *a = scratch_node(s, 0x10, &s->root);
-  g_cal_enter = __cyg_profile_func_enter;
-  g_cal_exit = __cyg_profile_func_exit;
+  g_cal_enter = cal_enter_on;
+  g_cal_exit = cal_exit_on;
   volatile unsigned long sink = cal_fib(FIB);
   for (int r = 0; a && r < REPS && (r < 3 || hone__rt_mono_ns() < t_end); r++) {
     tls = s;
-    atomic_store(&g_on, 1);
+    g_cal_enter = cal_enter_on;
+    g_cal_exit = cal_exit_on;
     uint64_t a0 = a->incl, t0 = now();
     for (int i = 0; i < N; i++) {
       enter(A, NULL);
@@ -595,8 +626,9 @@ HONE__NOINST static void calibrate(double dbg[5]) {
     t1 = now();
     double y = (double)(t1 - t0) / FIB_CALLS;
     if (y < on) on = y;
-    atomic_store(&g_on, 0);
     tls = saved; /* not recording, as with HONE_PROF=off: a thread with no state */
+    g_cal_enter = cal_enter_off;
+    g_cal_exit = cal_exit_off;
     t0 = now();
     sink += cal_fib(FIB);
     t1 = now();
@@ -608,14 +640,13 @@ HONE__NOINST static void calibrate(double dbg[5]) {
       t0 = now();
       sink += cal_fib(FIB);
       t1 = now();
-      g_cal_enter = __cyg_profile_func_enter;
-      g_cal_exit = __cyg_profile_func_exit;
+      g_cal_enter = cal_enter_off;
+      g_cal_exit = cal_exit_off;
       y = (double)(t1 - t0) / FIB_CALLS;
       if (y < off_far) off_far = y;
     }
   }
   (void)sink;
-  atomic_store(&g_on, was);
   tls = saved;
   tstate_free(s);
   if (stubs) munmap(stubs, 4096);
@@ -634,9 +665,9 @@ HONE__NOINST static void calibrate(double dbg[5]) {
 
 /* Makes sure the runtime's cost is calibrated before the caller records: the first caller
  * calibrates (every signal held back, so that no handler of this thread runs meanwhile), the
- * others wait for it. Other threads have no state yet (they get it here), so turning recording
- * off and on during the calibration only loses calls of threads that begin at the same moment.
- * The time it takes is moved out of the recording: the start moves forward by as much. */
+ * others wait for it; no thread has recorded yet. The calibration runs its own copies of the
+ * hooks, so the other threads' recording is left alone. The time it takes is moved out of the
+ * recording: the start moves forward by as much. */
 HONE__NOINST static void calibrated(void) {
   if (atomic_load_explicit(&g_cal_state, memory_order_acquire) == 2) return;
   int none = 0;
@@ -984,10 +1015,7 @@ HONE__NOINST static void atfork_child(void) {
   atomic_store(&g_final, 0);
   g_is_child = 1;
   /* Forked while another thread calibrated: that thread is gone, the child calibrates anew. */
-  if (atomic_load(&g_cal_state) == 1) {
-    atomic_store(&g_cal_state, 0);
-    if (g_mode == 0) atomic_store(&g_on, 1);
-  }
+  if (atomic_load(&g_cal_state) == 1) atomic_store(&g_cal_state, 0);
   mark_start(now());
 }
 

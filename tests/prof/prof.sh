@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# prof.sh FIXTURE CHECK DSO RUNTIME: runs the instrumented fixture in each scenario and checks the stats file
+# prof.sh FIXTURE CHECK DSO RUNTIME RACE: runs the instrumented fixture in each scenario and checks the stats file
 # it wrote (exact call counts, threads, fork, exit, signals, longjmp, deep recursion, the API).
 set -u
-fixture=$1 check=$2 dso=$3 runtime=$4
+fixture=$1 check=$2 dso=$3 runtime=$4 race=$5
 T=$(mktemp -d "${TMPDIR:-/tmp}/hone-prof.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 failed=0 passed=0
@@ -116,6 +116,15 @@ elif grep -q 'calibration skipped' "$T/lazyfork.err"; then bad "calibration: sai
 elif ! "$check" fork "$T/lazyfork.prof" "$T/lazyfork.syms" "$T/lazyfork.prof.$(head -1 "$T/lazyfork.out")" >"$T/lazyfork.check" 2>&1; then
   bad "calibration: checker failed"; grep -v '^ok:' "$T/lazyfork.check" >&2
 else pass; fi
+# The first recorded calls come from four threads at once: one calibrates, the others wait for
+# it, and no call is lost (the calibration times its own copies of the hooks).
+for i in 1 2; do
+  HONE_PROF_OUT="$T/race.prof" "$race" "$T/race.syms"
+  st=$?
+  if [ "$st" -ne 0 ]; then bad "race: exit status $st"
+  elif "$check" race "$T/race.prof" "$T/race.syms" >"$T/race.check" 2>&1; then pass
+  else bad "race: checker failed"; grep -v '^ok:' "$T/race.check" >&2; fi
+done
 # HONE_PROF=manual calibrates in hone_prof_start(), before recording starts.
 HONE_PROF_DEBUG=1 HONE_PROF=manual HONE_PROF_OUT="$T/lazyapi.auto" "$fixture" api "$T/lazyapi.syms" "$T/lazyapi1.prof" "$T/lazyapi2.prof" 2>"$T/lazyapi.err"
 st=$?

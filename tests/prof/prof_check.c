@@ -159,6 +159,15 @@ int main(int argc, char **argv) {
     CHECK(sum == main_incl, "sum %" PRIu64 " main %" PRIu64, sum, main_incl);
     double secs = (double)in->total_ticks / in->ticks_per_second;
     CHECK(secs > 0.29 && secs < 30, "total %f s for a 300 ms spin", secs);
+  } else if (strcmp(mode, "race") == 0) {
+    /* prof_fixture_race: 4 threads x 200000 leaf calls, their first recorded calls at once. */
+    CHECK(hone_profile_thread_count(p) == 4, "%zu threads", hone_profile_thread_count(p));
+    CHECK(calls(p, -1, "leaf") == 800000, "%" PRIu64 " leaf calls, expected 800000",
+          calls(p, -1, "leaf"));
+    CHECK(edge(p, NULL, "leaf") == 800000, "leaf at the top");
+    for (long t = 0; t < 4; t++)
+      CHECK(calls(p, t, "leaf") == 200000, "thread %ld: %" PRIu64 " leaf calls", t,
+            calls(p, t, "leaf"));
   } else if (strcmp(mode, "threads") == 0) {
     CHECK(hone_profile_thread_count(p) == 5, "%zu threads", hone_profile_thread_count(p));
     int good = 0;
