@@ -47,7 +47,7 @@ time_ok=$(awk -v h="$hone_s" 'BEGIN { print (h < 0.25) ? 1 : 0 }')
 # ---- (2) accuracy: N vs 2N dependent multiplications, through the CLI ----
 N=1000
 chain() { echo "for (int i = 0; i < $1; i++) x = (x ^ (x >> 13)) * 2654435761u; keep(x);"; }
-"$hone" timeit --compare -r 15 --json "$work/acc.json" -s 'unsigned x = 1;' "$(chain $N)" "$(chain $((2 * N)))" >/dev/null 2>&1
+"$hone" timeit --compare --json "$work/acc.json" -s 'unsigned x = 1;' "$(chain $N)" "$(chain $((2 * N)))" >/dev/null 2>&1
 read -r acc_n acc_2n acc_best_ratio < <(jq -r '[.results[0].stats.min_ns, .results[1].stats.min_ns,
   (.results[1].stats.min_ns / .results[0].stats.min_ns)] | @tsv' "$work/acc.json")
 # The comparison is reported as "faster ran R times faster than slower": the 2N chain is the slower.
