@@ -532,6 +532,81 @@ static int measure(const timeit_opts *o, variant *v, size_t nvar) {
   return outcome;
 }
 
+/* Compared variants are measured in rounds, each variant in turn in every round: on a shared
+ * machine noise comes in bursts longer than one variant's whole measurement, and measured one
+ * after the other, a burst slowed one variant and not the other (a 2.00 ratio read 1.90 in one
+ * run of five). Interleaved, a burst falls on every variant alike. */
+#define MAX_ROUNDS 5
+
+static unsigned round_count(const timeit_opts *o, size_t nvar) {
+  if (nvar < 2) return 1;
+  return o->repeat < MAX_ROUNDS ? o->repeat : MAX_ROUNDS;
+}
+
+/* Round r's share (0-based) of the trials. */
+static unsigned round_trials(const timeit_opts *o, unsigned rounds, unsigned r) {
+  return o->repeat / rounds + (r < o->repeat % rounds ? 1 : 0);
+}
+
+/* Measures a further round of v in a new child, with the loops of its first round, and appends its
+ * trials to v's. A failure leaves v unmeasured, as a failure of the first round does. */
+static int measure_more(const timeit_opts *o, variant *v, size_t nvar, unsigned trials) {
+  timeit_opts ro = *o;
+  ro.number = v->number;
+  ro.repeat = trials;
+  variant before = *v;
+  v->per_loop = NULL;
+  v->kept = NULL;
+  v->counter_note = NULL;
+  int m = measure(&ro, v, nvar);
+  double *merged = NULL;
+  if (m == MEASURED) {
+    merged = realloc(before.per_loop, (before.trials + (size_t)v->trials) * sizeof *merged);
+    if (!merged) {
+      hone__cli_error(CMD, "out of memory");
+      m = FAILED;
+    }
+  }
+  if (m != MEASURED) {
+    free(v->per_loop);
+    free(v->kept);
+    free(v->counter_note);
+    v->per_loop = before.per_loop;
+    v->kept = before.kept;
+    v->counter_note = before.counter_note;
+    v->trials = before.trials;
+    v->measured = false;
+    return m == LOAD_FAILED ? FAILED : m;
+  }
+  memcpy(merged + before.trials, v->per_loop, v->trials * sizeof *merged);
+  free(v->per_loop);
+  v->per_loop = merged;
+  /* Every round runs the same loops per trial: the counters per loop of the whole are the rounds'
+   * averaged by their number of trials. */
+  double total = (double)before.trials + (double)v->trials;
+  v->have_counters = before.have_counters && v->have_counters;
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
+    v->counter_avail[i] = before.counter_avail[i] && v->counter_avail[i];
+    v->counters[i] =
+        (before.counters[i] * (double)before.trials + v->counters[i] * (double)v->trials) / total;
+  }
+  if (before.counter_note) {
+    free(v->counter_note);
+    v->counter_note = before.counter_note;
+  }
+  v->trials = before.trials + v->trials;
+  free(before.kept);
+  /* The calibration is the first round's. */
+  v->nauto = before.nauto;
+  if (hone_stats_compute(v->per_loop, v->trials, HONE_OUTLIER_TUKEY, &v->stats) < 0 ||
+      keep_inliers(v) < 0) {
+    hone__cli_error(CMD, "%s: invalid timings", v->label);
+    v->measured = false;
+    return FAILED;
+  }
+  return MEASURED;
+}
+
 /* ---- text output ---- */
 
 static void print_python_lines(const timeit_opts *o, const variant *v) {
@@ -756,6 +831,7 @@ static int write_json(const timeit_opts *o, const char *setup, variant *vs, size
   cJSON_AddStringToObject(root, "setup", setup);
   cJSON_AddNumberToObject(root, "number", (double)o->number);
   cJSON_AddNumberToObject(root, "repeat", o->repeat);
+  cJSON_AddNumberToObject(root, "rounds", round_count(o, n));
   cJSON_AddNumberToObject(root, "autorange_target_s", o->target);
   cJSON *res = cJSON_AddArrayToObject(root, "results");
   for (size_t i = 0; i < n; i++) {
@@ -1082,6 +1158,9 @@ int hone__cmd_timeit(int argc, char **argv) {
   for (size_t i = 0; i < o.includes.n && !quote_dir; i++)
     if (o.includes.v[i][0] == '"') quote_dir = getcwd(NULL, 0);
   int status = HONE_EXIT_OK;
+  unsigned rounds = round_count(&o, nvar);
+  timeit_opts first = o;
+  first.repeat = round_trials(&o, rounds, 0);
   for (size_t i = 0; i < nvar; i++) {
     variant *v = &vs[i];
     hone__snippet_spec spec = {setup, v->stmt, &o.includes};
@@ -1110,7 +1189,7 @@ int hone__cmd_timeit(int argc, char **argv) {
                 : v->obj.temporary ? "compiled (not cached):"
                                    : "compiled and cached:",
                 v->obj.so_path);
-      int m = measure(&o, v, nvar);
+      int m = measure(&first, v, nvar);
       if (m == LOAD_FAILED && v->obj.cache_hit && attempt == 0) {
         /* A cached object that does not load is corrupt: rebuild it once. */
         fprintf(stderr, "hone timeit: rebuilding a corrupt cache entry\n");
@@ -1122,6 +1201,15 @@ int hone__cmd_timeit(int argc, char **argv) {
       break;
     }
     if (status == HONE_EXIT_USAGE) break;
+  }
+  for (unsigned r = 1; r < rounds && status != HONE_EXIT_USAGE; r++)
+    for (size_t i = 0; i < nvar; i++)
+      if (vs[i].measured &&
+          measure_more(&o, &vs[i], nvar, round_trials(&o, rounds, r)) != MEASURED &&
+          status == HONE_EXIT_OK)
+        status = HONE_EXIT_FAILURE;
+  for (size_t i = 0; i < nvar; i++) {
+    variant *v = &vs[i];
     if (v->measured && !o.csv && !(o.json && strcmp(o.json, "-") == 0)) {
       if (nvar > 1) printf("%s: ", v->label);
       print_python_lines(&o, v);

@@ -59,6 +59,12 @@ run "$HONE" timeit -n 10 -r 1 -s 'int *volatile p = 0; *p = 1;' '1;'
 expect_status 1; expect_err '^hone timeit: setup crashed: SIGSEGV$'
 run "$HONE" timeit -n 10 -r 1 'abort();'
 expect_status 1; expect_err 'stmt crashed: SIGABRT'
+# Compared, a crash in a later round (here the first statement's second child) fails that
+# variant as a crash in the first would; the other is still measured.
+run "$HONE" timeit --compare -n 1 -r 5 --json - \
+  "FILE *m = fopen(\"$T/ran\", \"r\"); if (m) abort(); fclose(fopen(\"$T/ran\", \"w\"));" 'keep(2);'
+expect_status 1; expect_err 'ran.*: stmt crashed: SIGABRT$'
+check "a crash in a later round fails only that variant" test "$(printf '%s' "$out" | jq -c '[.results[].measured, (.results[1].per_loop_ns | length)]')" = '[false,true,5]'
 run "$HONE" timeit -n 10 -r 1 -i signal.h 'raise(SIGBUS);'
 expect_status 1; expect_err 'stmt crashed: SIGBUS'
 run "$HONE" timeit -n 10 -r 1 'exit(3);'

@@ -74,11 +74,32 @@ expect_out '^keep\(strlen\(b\)\);: 1000 loops'
 expect_out 'ran [0-9.]+ ± [0-9.]+ times faster than'
 # One trial held up (here: a 20 ms sleep in the first trial of the first statement, as another
 # process would hold it up) does not decide the comparison of two equal statements: the ratio
-# is of the trials inside Tukey's fences.
-run "$HONE" timeit --compare -n 1000 -r 7 --json - -s 'int first = 1; unsigned x = 1; struct timespec ts = {0, 20000000};' \
-  'if (first) { first = 0; nanosleep(&ts, NULL); } x = x * 3 + 1; keep(x);' 'x = x * 3 + 1; keep(x);'
+# is of the trials inside Tukey's fences. Setup runs again in every round: a file marks the
+# sleep as done.
+run "$HONE" timeit --compare -n 1000 -r 7 --json - -i stdio.h \
+  -s "FILE *held = fopen(\"$T/held\", \"r\"); int first = !held; if (held) fclose(held); unsigned x = 1; struct timespec ts = {0, 20000000};" \
+  "if (first) { first = 0; fclose(fopen(\"$T/held\", \"w\")); nanosleep(&ts, NULL); } x = x * 3 + 1; keep(x);" 'x = x * 3 + 1; keep(x);'
 expect_status 0
+check "one trial held up" test "$(printf '%s' "$out" | jq '[.results[0].per_loop_ns[] | select(. > 10000)] | length')" = 1
 check "an outlying trial does not make equal statements differ" test "$(printf '%s' "$out" | jq -r '.comparison[0].ratio < 3')" = true
+# Compared variants are measured in rounds, each in turn (a burst of noise falls on all alike):
+# with one loop per trial, each statement's trial appends its letter.
+run "$HONE" timeit --compare -n 1 -r 5 -i stdio.h \
+  "FILE *f = fopen(\"$T/order\", \"a\"); fputs(\"A\", f); fclose(f);" \
+  "FILE *f = fopen(\"$T/order\", \"a\"); fputs(\"B\", f); fclose(f);"
+expect_status 0
+check "variants interleaved in rounds" test "$(cat "$T/order")" = ABABABABAB
+# Every round's trials count: -r 7 in 5 rounds still gives 7 trials each, calibrated in the first.
+run "$HONE" timeit --compare -r 7 --json - 'keep(1);' 'keep(2);'
+expect_status 0
+check "rounds in the JSON" test "$(printf '%s' "$out" | jq '.rounds')" = 5
+check "every round's trials" test "$(printf '%s' "$out" | jq -c '[.results[] | (.per_loop_ns | length), (.autorange | length > 0), .stats.n]')" = '[7,true,7,7,true,7]'
+run "$HONE" timeit --compare -r 3 -v 'keep(1);' 'keep(2);'
+expect_status 0
+check "raw times of all rounds" test "$(printf '%s\n' "$out" | grep -c '^raw times: [^,]*, [^,]*, [^,]*$')" = 2
+run "$HONE" timeit -r 3 --json - 'keep(1);'
+expect_status 0
+check "a single variant in one round" test "$(printf '%s' "$out" | jq '.rounds')" = 1
 # Without --compare, the STMTs are lines of one statement: one result.
 run "$HONE" timeit -n 1000 -r 2 --json - -s 'unsigned x = 1;' "$chain" "$chain"
 expect_status 0
