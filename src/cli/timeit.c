@@ -682,10 +682,13 @@ static void print_rich_lines(const timeit_opts *o, const variant *v) {
 
 /* The comparison: every variant's row, then how much faster the fastest ran than each other. */
 static void print_comparison(const timeit_opts *o, variant *vs, size_t n) {
-  bool cycles = false;
-  for (size_t i = 0; i < n; i++)
+  bool cycles = false, any = false;
+  for (size_t i = 0; i < n; i++) {
+    any |= vs[i].measured;
     if (vs[i].measured && vs[i].have_counters && vs[i].counter_avail[HONE_COUNTER_CYCLES])
       cycles = true;
+  }
+  if (!any) return; /* every variant failed, and said why: no empty table */
   static const char *const headers[] = {"variant", "loops", "best",       "median",
                                         "± MAD",   "max",   "cycles/loop"};
   hone__table *t = hone__table_new(cycles ? 7 : 6, headers, "lrrrrrr");

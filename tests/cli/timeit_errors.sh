@@ -65,6 +65,10 @@ run "$HONE" timeit --compare -n 1 -r 5 --json - \
   "FILE *m = fopen(\"$T/ran\", \"r\"); if (m) abort(); fclose(fopen(\"$T/ran\", \"w\"));" 'keep(2);'
 expect_status 1; expect_err 'ran.*: stmt crashed: SIGABRT$'
 check "a crash in a later round fails only that variant" test "$(printf '%s' "$out" | jq -c '[.results[].measured, (.results[1].per_loop_ns | length)]')" = '[false,true,5]'
+# When every compared variant fails, each says why and no empty table or summary follows.
+run "$HONE" timeit --compare -n 10 -r 2 'abort();' 'exit(4);'
+expect_status 1; expect_err 'abort\(\);: stmt crashed: SIGABRT$'; expect_err 'exit\(4\);: stmt exited with status 4$'
+check "no table when nothing was measured" test -z "$out"
 run "$HONE" timeit -n 10 -r 1 -i signal.h 'raise(SIGBUS);'
 expect_status 1; expect_err 'stmt crashed: SIGBUS'
 run "$HONE" timeit -n 10 -r 1 'exit(3);'
