@@ -46,7 +46,8 @@ typedef struct hone_clock_info {
   bool counts_sleep;       /* advances while the process sleeps or waits */
   bool cpu_time;           /* counts only CPU time spent by the process or thread */
   bool invariant;          /* cycles: constant rate whatever the CPU frequency or sleep state */
-  double resolution_ns;    /* smallest step (clock_getres, or measured for the cycle counter) */
+  double resolution_ns;    /* smallest step (clock_getres; for the cycle counter, the GCD of the
+                              steps between consecutive reads) */
   double cost_ns;          /* measured cost of one read */
   double frequency_hz;     /* ticks per second: 1e9 for the ns clocks; calibrated for cycles */
 } hone_clock_info;

@@ -182,16 +182,29 @@ static double measure_cost(hone_clock_id id) {
   return best;
 }
 
-/* The smallest step between two consecutive reads of the cycle counter, in ns. */
-static double cycles_resolution_ns(double hz) {
-  uint64_t best = UINT64_MAX;
-  uint64_t prev = hone__cycles_read();
-  for (int i = 0; i < COST_READS; i++) {
-    uint64_t now = hone__cycles_read();
-    if (now > prev && now - prev < best) best = now - prev;
-    prev = now;
+uint64_t hone__steps_gcd(const uint64_t *reads, size_t n) {
+  uint64_t g = 0;
+  for (size_t i = 1; i < n; i++) {
+    if (reads[i] <= reads[i - 1]) continue;
+    uint64_t a = reads[i] - reads[i - 1], b = g;
+    while (b) {
+      uint64_t t = a % b;
+      a = b;
+      b = t;
+    }
+    g = a;
+    if (g == 1) break;
   }
-  return best == UINT64_MAX || hz <= 0 ? 0 : (double)best * 1e9 / hz;
+  return g;
+}
+
+/* The cycle counter's granularity, in ns: the GCD of the steps between consecutive reads. */
+static double cycles_resolution_ns(double hz) {
+  enum { N = 256 };
+  uint64_t reads[N];
+  for (int i = 0; i < N; i++) reads[i] = hone__cycles_read();
+  uint64_t g = hone__steps_gcd(reads, N);
+  return g == 0 || hz <= 0 ? 0 : (double)g * 1e9 / hz;
 }
 
 int hone_clock_info_get(hone_clock_id id, hone_clock_info *out) {

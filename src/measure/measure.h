@@ -14,6 +14,12 @@ int64_t hone__clock_now(hone_clock_id id);
 /* Whether the cycle counter ticks at a constant rate (cached, thread-safe). */
 bool hone__cycles_invariant(void);
 
+/* The counter's granularity seen in n consecutive reads: the greatest common divisor of the
+ * forward steps between them (0 when no step moved forward). Not the smallest step: a counter
+ * that ticks by 1 is read no faster than once per ~50 ticks, while one that moves in jumps of 26
+ * (some AMD hosts) shows only multiples of 26. */
+uint64_t hone__steps_gcd(const uint64_t *reads, size_t n);
+
 /* A clock substituted for the configured one, so that tests can give a statement an exact,
  * deterministic cost: fn(arg) returns the time in the configured clock's units. NULL restores
  * the real clock. Set before the first hone_run_next() / before a timer is used. */

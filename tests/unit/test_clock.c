@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "hone/clock.h"
+#include "measure/measure.h"
 
 static void sleep_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -214,6 +215,22 @@ static void *calibrate(void *arg) {
 }
 
 /* The first calibration may be asked for by several threads at once; all get the one value. */
+/* The cycle counter's granularity is the GCD of the steps between reads, not the smallest step:
+ * a counter ticking by 1, read every ~50 ticks, has granularity 1; one moving in jumps of 26
+ * shows multiples of 26 only. */
+static void test_steps_gcd(void **state) {
+  (void)state;
+  const uint64_t fine[] = {1000, 1049, 1101, 1150, 1198, 1251};
+  assert_int_equal(hone__steps_gcd(fine, 6), 1);
+  const uint64_t coarse[] = {2600, 2652, 2678, 2756, 2756, 2808};
+  assert_int_equal(hone__steps_gcd(coarse, 6), 26);
+  const uint64_t stuck[] = {5, 5, 5};
+  assert_int_equal(hone__steps_gcd(stuck, 3), 0);
+  const uint64_t back[] = {100, 90, 116, 142};
+  assert_int_equal(hone__steps_gcd(back, 4), 26);
+  assert_int_equal(hone__steps_gcd(fine, 1), 0);
+}
+
 static void test_calibration_once(void **state) {
   (void)state;
   pthread_t th[THREADS];
@@ -227,6 +244,7 @@ static void test_calibration_once(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_steps_gcd),
       cmocka_unit_test(test_calibration_once),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_bad_arguments),
