@@ -48,7 +48,8 @@ extern "C" {
   X(ESYS, -19, "system call failed")                                                               \
   X(EEXIST, -20, "already exists")                                                                 \
   X(ESHUTDOWN, -21, "shut down")                                                                   \
-  X(EFOREIGN, -22, "written for another architecture or byte order")
+  X(EFOREIGN, -22, "written for another architecture or byte order")                               \
+  X(EMSGSIZE, -23, "message too large")
 
 typedef enum hone_err {
   HONE_OK = 0,

@@ -11,6 +11,7 @@
 #include "hone/profdata.h"
 #include "hone/prof.h" /* functions of libhone-prof.so: link -lhone-prof */
 #include "hone/queue.h"
+#include "hone/process.h"
 #include "hone/pool.h"
 
 #endif /* HONE_HONE_H */

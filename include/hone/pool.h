@@ -1,7 +1,9 @@
 /* hone/pool.h: worker pools, futures, map and as_completed — concurrent.futures for C.
  *
- * One API whatever runs the work: the backend is chosen when the pool is created
- * (HONE_POOL_THREADS today; processes and MPI ranks plug in behind the same calls).
+ * One API whatever runs the work: the backend is chosen when the pool is created —
+ * HONE_POOL_THREADS (threads of this process) or HONE_POOL_PROCESSES (worker processes); MPI ranks
+ * are to plug in behind the same calls. Every call below behaves the same on every backend unless
+ * a paragraph here says otherwise.
  *
  * Tasks. A task is a function registered under a name (hone_task_register); pools run tasks by
  * id, never by raw function pointer, so that the same task means the same thing in another process
@@ -31,6 +33,23 @@
  * up on top of the waiting task's stack frame, so a task that waits on the future of a task
  * that is itself waiting (submitted earlier and not yet done) can wait forever if it was picked
  * up by that very worker. Wait on futures of sub-tasks you submitted, not on your callers'.
+ *
+ * Worker processes (HONE_POOL_PROCESSES). hone_pool_new forks one helper process (a "fork server",
+ * single-threaded) that forks the workers, at creation and whenever one must be replaced, so every
+ * worker starts from the same image: this process's memory as it was when the pool was created.
+ * Register tasks and set up what they read before creating the pool; later changes in this
+ * process are not seen by workers. The fork-with-threads rule applies once, at creation: only the
+ * calling thread is copied, so a task must not take a lock that another thread of this process
+ * may have held at that moment (glibc keeps malloc and stdio usable). No exec happens.
+ * Arguments and results cross through shared memory (copy-in, copy-out, as everywhere; map copies
+ * `in` and `out` chunk by chunk). A worker that dies while running a task — a signal (SIGSEGV,
+ * abort), _exit, or the task timeout — fails that task alone with HONE_ECRASHED (or
+ * HONE_ETIMEDOUT) and a message naming the signal or status; the worker is replaced and every
+ * other task runs exactly once. A task in a worker process cannot submit to the pool
+ * (hone_task_pool returns NULL). Workers exit when this process dies; shutdown reaps them all, and
+ * the shared memory is anonymous, so nothing is left behind. A pool whose replacement workers
+ * cannot start (their initializer fails) is broken: pending tasks fail with that error and
+ * submit returns HONE_ESHUTDOWN. The thread-only paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
  * hone_pool_free (the last call on a pool, never from one of its own tasks). A thread pool does
@@ -114,12 +133,12 @@ typedef struct hone_future hone_future;
 
 typedef enum hone_pool_backend {
   HONE_POOL_THREADS = 1,   /* workers are threads of this process (no copies are made for map) */
-  HONE_POOL_PROCESSES = 2, /* reserved: worker processes (a later release) */
+  HONE_POOL_PROCESSES = 2, /* workers are processes forked at creation (see above) */
   HONE_POOL_MPI = 3,       /* reserved: MPI ranks (a later release) */
 } hone_pool_backend;
 
-/* Runs once in each worker before it takes any task; a non-zero return fails hone_pool_new_ex
- * with that code. */
+/* Runs once in each worker before it takes any task (in each worker process, replacements
+ * included); a non-zero return fails hone_pool_new_ex with that code. */
 typedef int (*hone_pool_init_fn)(void *arg, unsigned worker);
 
 /* Creation options. Stable: fields are only ever appended; always start from
@@ -130,6 +149,12 @@ typedef struct hone_pool_options {
   size_t queue_size;             /* bound on queued tasks (at least 2); 0 (default) = 16384 */
   hone_pool_init_fn initializer; /* optional */
   void *initializer_arg;
+  /* Appended for the process backend (ignored by threads): */
+  unsigned max_tasks_per_child; /* 0 (default) = no limit; else a worker is replaced after that
+                                   many tasks (a map chunk counts as one) */
+  int64_t task_timeout_ns;      /* <= 0 (default) = none; else a task (or map chunk) running
+                                   longer fails with HONE_ETIMEDOUT and its worker is killed and
+                                   replaced */
 } hone_pool_options;
 
 HONE_API void hone_pool_options_init(hone_pool_options *opts) HONE_NONNULL(1);

@@ -69,6 +69,28 @@ static inline void hone__futex_wake(_Atomic uint32_t *addr, int n) {
   syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+/* The same two for a word in memory shared between processes (MAP_SHARED): the kernel then keys
+ * the wait on the page, not on this process's address space. Returns the syscall's result (0,
+ * or -1 with errno EAGAIN / ETIMEDOUT / EINTR); callers loop on their condition anyway. */
+static inline int hone__futex_wait_shared(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
+  struct timespec ts, *tsp = NULL;
+  if (deadline != INT64_MAX) {
+    int64_t left = deadline - hone__now_ns();
+    if (left <= 0) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+    ts.tv_sec = (time_t)(left / 1000000000);
+    ts.tv_nsec = (long)(left % 1000000000);
+    tsp = &ts;
+  }
+  return (int)syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, val, tsp, NULL, 0);
+}
+
+static inline void hone__futex_wake_shared(_Atomic uint32_t *addr, int n) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
 /* GCC's ThreadSanitizer does not model fences and warns (-Wtsan) at each one, which -Werror turns
  * into a failed build at -O1 and above. The fences stay: TSan simply does not use them. */
 #if defined(__SANITIZE_THREAD__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
