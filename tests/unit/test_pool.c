@@ -1,7 +1,10 @@
-/* test_pool.c: pools on threads — task registry, submit/result, map order and early stop, cancel,
- * timeouts, errors, wait modes, as_completed, callbacks, shutdown, nested submits (the full-queue
- * rule and the waiting-worker-helps rule), initializers, lazy map.
- * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer. */
+/* test_pool.c: the pool API suite — task registry, submit/result, map order and early stop,
+ * cancel, timeouts, errors, wait modes, as_completed, callbacks, shutdown, nested submits (the
+ * full-queue rule and the waiting-worker-helps rule), initializers, lazy map.
+ * Every pool it makes uses HONE_TEST_BACKEND: threads here; test_pool_processes.c defines it to
+ * HONE_POOL_PROCESSES and includes this file, so the same tests run on worker processes (the few
+ * that only make sense on threads are skipped there, each with its reason).
+ * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer (the thread build only). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,18 +15,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "hone/pool.h"
 
-static hone_task_id T_WAITCH, T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB,
-    T_SLEEP, T_COUNT, T_MAPIN;
+#ifndef HONE_TEST_BACKEND
+#define HONE_TEST_BACKEND HONE_POOL_THREADS
+#endif
+static const bool on_processes = HONE_TEST_BACKEND == HONE_POOL_PROCESSES;
 
-static atomic_int gate_open; /* T_GATE tasks spin until this is non-zero */
-static atomic_int gate_started;
-static atomic_long runs;
+static hone_task_id T_WAITCH, T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB,
+    T_SLEEP, T_COUNT, T_MAPIN, T_PID, T_HAS_POOL;
+
+enum { MAX_INIT_WORKERS = 64 };
+
+/* What the tests and the tasks share. A worker process sees this process's memory only as it was
+ * at the fork, so the counters and gates live in a MAP_SHARED anonymous mapping made in main
+ * before any pool (threads see it as ordinary memory). Lock-free atomics work across processes. */
+typedef struct shared_state {
+  atomic_int gate_open; /* T_GATE tasks spin until this reaches their argument (default 1) */
+  atomic_int gate_started;
+  atomic_long runs;
+  atomic_int init_calls;
+  atomic_int init_pid[MAX_INIT_WORKERS]; /* init_mark: the pid that ran worker i's initializer */
+} shared_state;
+static shared_state *sh;
 
 static int64_t now_ns(void) {
   struct timespec ts;
@@ -41,7 +61,7 @@ static int t_double(hone_task_ctx *ctx, const void *arg, size_t n, void *res, si
   memcpy(&v, arg, sizeof v);
   v *= 2;
   memcpy(res, &v, sizeof v);
-  atomic_fetch_add(&runs, 1);
+  atomic_fetch_add(&sh->runs, 1);
   return 0;
 }
 
@@ -49,7 +69,7 @@ static int t_double(hone_task_ctx *ctx, const void *arg, size_t n, void *res, si
 static int t_fail_at(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
   int64_t v;
   memcpy(&v, arg, sizeof v);
-  atomic_fetch_add(&runs, 1);
+  atomic_fetch_add(&sh->runs, 1);
   if (v == 1000) return hone_task_fail(ctx, HONE_ERANGE, "item %lld is bad", (long long)v);
   v += 1;
   memcpy(res, &v, sizeof v);
@@ -58,10 +78,10 @@ static int t_fail_at(hone_task_ctx *ctx, const void *arg, size_t n, void *res, s
 
 /* Waits for the gate; its argument (an int) becomes the result. */
 static int t_gate(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
-  atomic_fetch_add(&gate_started, 1);
+  atomic_fetch_add(&sh->gate_started, 1);
   int want = 1;
   if (n == sizeof(int)) memcpy(&want, arg, sizeof want);
-  while (atomic_load(&gate_open) < want) sleep_ns(100000);
+  while (atomic_load(&sh->gate_open) < want) sleep_ns(100000);
   memcpy(res, &want, sizeof want);
   return 0;
 }
@@ -72,12 +92,12 @@ static int t_fail(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size
 
 static int t_sleep(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
   sleep_ns(200000);
-  atomic_fetch_add(&runs, 1);
+  atomic_fetch_add(&sh->runs, 1);
   return 0;
 }
 
 static int t_count(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
-  atomic_fetch_add(&runs, 1);
+  atomic_fetch_add(&sh->runs, 1);
   return 0;
 }
 
@@ -146,6 +166,21 @@ static int t_who(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_
   return 0;
 }
 
+/* Returns the pid of the process it runs in. */
+static int t_pid(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  sleep_ns(1000000);
+  pid_t pid = getpid();
+  memcpy(res, &pid, sizeof pid);
+  return 0;
+}
+
+/* Returns whether the task holds a handle on its pool (1) or not (0). */
+static int t_has_pool(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int has = hone_task_pool(ctx) != NULL;
+  memcpy(res, &has, sizeof has);
+  return 0;
+}
+
 /* A batch task: doubles each item, fails on the value 777. */
 static int t_batch(hone_task_ctx *ctx, const void *in, size_t is, void *out, size_t os,
                    size_t count, size_t *failed) {
@@ -187,15 +222,16 @@ static int t_wait_children(hone_task_ctx *ctx, const void *arg, size_t n, void *
 }
 
 static int setup(void **state) {
-  atomic_store(&gate_open, 0);
-  atomic_store(&gate_started, 0);
-  atomic_store(&runs, 0);
+  atomic_store(&sh->gate_open, 0);
+  atomic_store(&sh->gate_started, 0);
+  atomic_store(&sh->runs, 0);
   return 0;
 }
 
 static hone_pool *make_pool(unsigned workers, size_t queue) {
   hone_pool_options o;
   hone_pool_options_init(&o);
+  o.backend = HONE_TEST_BACKEND;
   o.workers = workers;
   o.queue_size = queue;
   hone_pool *p = NULL;
@@ -205,7 +241,7 @@ static hone_pool *make_pool(unsigned workers, size_t queue) {
 }
 
 static void wait_started(int n) {
-  while (atomic_load(&gate_started) < n) sleep_ns(100000);
+  while (atomic_load(&sh->gate_started) < n) sleep_ns(100000);
 }
 
 static void test_registry(void **state) {
@@ -224,7 +260,7 @@ static void test_registry(void **state) {
   assert_null(hone_task_name(99999));
   assert_null(hone_task_name(-1));
   hone_pool *p = NULL;
-  assert_int_equal(hone_pool_new(&p, HONE_POOL_PROCESSES, 2), HONE_ENOTSUP);
+  assert_int_equal(hone_pool_new(&p, HONE_POOL_MPI, 2), HONE_ENOTSUP); /* reserved */
   assert_int_equal(hone_pool_new(&p, (hone_pool_backend)42, 2), HONE_EINVAL);
   assert_null(p);
 }
@@ -232,7 +268,7 @@ static void test_registry(void **state) {
 static void test_submit_result_copy_in(void **state) {
   hone_pool *p = make_pool(2, 0);
   assert_int_equal(hone_pool_workers(p), 2);
-  assert_int_equal(hone_pool_backend_of(p), HONE_POOL_THREADS);
+  assert_int_equal(hone_pool_backend_of(p), HONE_TEST_BACKEND);
   int64_t v = 21;
   hone_future *f;
   assert_int_equal(hone_pool_submit(p, T_DOUBLE, &v, sizeof v, HONE_WAIT_FOREVER, &f), 0);
@@ -328,6 +364,32 @@ static void test_map_uses_every_worker(void **state) {
   }
   assert_true(seen[0] > 0);
   assert_true(seen[1] > 0);
+  /* Threads run in this process; worker processes in two others (no task runs here). */
+  pid_t pids[N], self = getpid();
+  assert_int_equal(hone_pool_map(p, T_PID, NULL, 0, pids, sizeof(pid_t), N, 1, NULL), 0);
+  pid_t other = 0;
+  for (int i = 0; i < N; i++) {
+    if (!on_processes) {
+      assert_int_equal(pids[i], self);
+      continue;
+    }
+    assert_true(pids[i] > 0);
+    assert_int_not_equal(pids[i], self);
+    if (pids[i] != pids[0]) other = pids[i];
+  }
+  if (on_processes) assert_int_not_equal(other, 0);
+  hone_pool_free(p);
+}
+
+/* A task on a thread may submit to its own pool; one in a worker process has no handle on it. */
+static void test_task_pool_handle(void **state) {
+  hone_pool *p = make_pool(1, 0);
+  hone_future *f;
+  int has = -1;
+  assert_int_equal(hone_pool_submit(p, T_HAS_POOL, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &has, sizeof has), 0);
+  assert_int_equal(has, on_processes ? 0 : 1);
+  hone_future_release(f);
   hone_pool_free(p);
 }
 
@@ -337,14 +399,14 @@ static void test_map_stops_on_first_error(void **state) {
   int64_t *in = malloc(n * sizeof *in), *out = calloc(n, sizeof *out);
   for (size_t i = 0; i < n; i++) in[i] = (int64_t)i;
   for (size_t chunk = 0; chunk <= 64; chunk += 64) {
-    atomic_store(&runs, 0);
+    atomic_store(&sh->runs, 0);
     hone_map_error err;
     assert_int_equal(hone_pool_map(p, T_FAIL_AT, in, 8, out, 8, n, chunk, &err), HONE_ETASK);
     assert_int_equal(err.index, 1000);
     assert_int_equal(err.code, HONE_ERANGE);
     assert_string_equal(err.message, "item 1000 is bad");
     for (size_t i = 0; i < 1000; i++) assert_int_equal(out[i], (int64_t)i + 1);
-    assert_true(atomic_load(&runs) < (long)n / 2); /* stopped early */
+    assert_true(atomic_load(&sh->runs) < (long)n / 2); /* stopped early */
   }
   /* The failing item last: everything before it is done. */
   assert_int_equal(hone_pool_map(p, T_FAIL_AT, in, 8, out, 8, 1001, 3, NULL), HONE_ETASK);
@@ -371,14 +433,14 @@ static void test_cancel_before_and_after_start(void **state) {
   int code;
   const char *msg;
   assert_int_equal(hone_future_error(queued, 0, &code, &msg), HONE_ECANCELED);
-  atomic_store(&gate_open, 1);
+  atomic_store(&sh->gate_open, 1);
   int r = 0;
   assert_int_equal(hone_future_result(running, HONE_WAIT_FOREVER, &r, sizeof r), 0);
   assert_int_equal(r, 1);
   assert_int_equal(hone_future_cancel(running), HONE_EBUSY);
   assert_false(hone_future_cancelled(running));
   hone_pool_shutdown(p, true, false);
-  assert_int_equal(atomic_load(&runs), 0); /* the cancelled task never ran */
+  assert_int_equal(atomic_load(&sh->runs), 0); /* the cancelled task never ran */
   hone_future_release(running);
   hone_future_release(queued);
   hone_pool_free(p);
@@ -410,7 +472,7 @@ static void test_timeouts(void **state) {
   size_t nd = 99;
   assert_int_equal(hone_futures_wait(fs, 2, HONE_ALL_COMPLETED, 20000000, &nd), HONE_ETIMEDOUT);
   assert_int_equal(nd, 0);
-  atomic_store(&gate_open, 1);
+  atomic_store(&sh->gate_open, 1);
   assert_int_equal(hone_futures_wait(fs, 2, HONE_ALL_COMPLETED, HONE_WAIT_FOREVER, &nd), 0);
   assert_int_equal(nd, 2);
   assert_int_equal(hone_future_result(b2, HONE_WAIT_FOREVER, NULL, 0), 0);
@@ -478,7 +540,7 @@ static void test_wait_first_completed_and_exception(void **state) {
   assert_true(now_ns() - t0 >= 20000000);
   assert_int_equal(nd, 0);
   assert_int_equal(hone_futures_wait(fs, 2, (hone_wait_mode)9, 0, NULL), HONE_EINVAL);
-  atomic_store(&gate_open, 2);
+  atomic_store(&sh->gate_open, 2);
   assert_int_equal(hone_futures_wait(fs3, 3, HONE_FIRST_EXCEPTION, HONE_WAIT_FOREVER, &nd), 0);
   assert_int_equal(hone_futures_wait(fs3, 3, HONE_ALL_COMPLETED, HONE_WAIT_FOREVER, &nd), 0);
   assert_int_equal(nd, 3);
@@ -501,7 +563,7 @@ static void test_as_completed_order(void **state) {
   hone_future *f;
   assert_int_equal(hone_as_completed_next(it, 10000000, &f), HONE_ETIMEDOUT);
   for (int k = 1; k <= 3; k++) {
-    atomic_store(&gate_open, k);
+    atomic_store(&sh->gate_open, k);
     assert_int_equal(hone_as_completed_next(it, HONE_WAIT_FOREVER, &f), 0);
     assert_ptr_equal(f, fs[3 - k]);
   }
@@ -570,7 +632,7 @@ static void test_done_callbacks(void **state) {
   for (int i = 0; i < 3; i++)
     assert_int_equal(hone_future_add_done_callback(f, log_order, &log.slot[i]), 0);
   assert_int_equal(atomic_load(&calls), 0);
-  atomic_store(&gate_open, 1);
+  atomic_store(&sh->gate_open, 1);
   assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), 0);
   /* The callbacks run in the worker right after the result is published, in the order added. */
   while (atomic_load(&calls) != 11 || atomic_load(&log.n) != 3) sleep_ns(100000);
@@ -580,8 +642,8 @@ static void test_done_callbacks(void **state) {
   assert_int_equal(atomic_load(&late), 1); /* already done: ran at once */
   hone_future_release(f);
   /* A callback on a cancelled future runs too. */
-  atomic_store(&gate_open, 0);
-  atomic_store(&gate_started, 0);
+  atomic_store(&sh->gate_open, 0);
+  atomic_store(&sh->gate_started, 0);
   hone_future *g, *h;
   assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
   wait_started(1);
@@ -590,16 +652,16 @@ static void test_done_callbacks(void **state) {
   assert_int_equal(hone_future_add_done_callback(h, on_done, &ccalls), 0);
   assert_int_equal(hone_future_cancel(h), 0);
   assert_int_equal(atomic_load(&ccalls), 1);
-  atomic_store(&gate_open, 1);
+  atomic_store(&sh->gate_open, 1);
   hone_future_release(g);
   hone_future_release(h);
   hone_pool_free(p);
 }
 
 static void shutdown_with_pending(bool cancel) {
-  atomic_store(&gate_open, 0);
-  atomic_store(&gate_started, 0);
-  atomic_store(&runs, 0);
+  atomic_store(&sh->gate_open, 0);
+  atomic_store(&sh->gate_started, 0);
+  atomic_store(&sh->runs, 0);
   hone_pool *p = make_pool(1, 0);
   hone_future *first, *rest[5];
   assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &first), 0);
@@ -612,7 +674,7 @@ static void shutdown_with_pending(bool cancel) {
   int64_t one = 1, o;
   assert_int_equal(hone_pool_map(p, T_DOUBLE, &one, 8, &o, 8, 1, 0, NULL), HONE_ESHUTDOWN);
   for (int i = 0; i < 5; i++) assert_int_equal(hone_future_cancelled(rest[i]), cancel);
-  atomic_store(&gate_open, 1);
+  atomic_store(&sh->gate_open, 1);
   assert_int_equal(hone_pool_shutdown(p, true, cancel), 0);
   assert_int_equal(hone_future_result(first, 0, NULL, 0), 0);
   for (int i = 0; i < 5; i++) {
@@ -620,7 +682,7 @@ static void shutdown_with_pending(bool cancel) {
     assert_int_equal(hone_future_result(rest[i], 0, NULL, 0), cancel ? HONE_ECANCELED : 0);
     hone_future_release(rest[i]);
   }
-  assert_int_equal(atomic_load(&runs), cancel ? 0 : 5);
+  assert_int_equal(atomic_load(&sh->runs), cancel ? 0 : 5);
   hone_future_release(first);
   hone_pool_free(p);
 }
@@ -647,11 +709,14 @@ static void test_free_with_work_in_flight(void **state) {
     hone_future_release(fs[i]);
   }
   assert_int_equal(done + cancelled, N);
-  assert_int_equal(done, atomic_load(&runs));
+  assert_int_equal(done, atomic_load(&sh->runs));
   assert_true(cancelled > 0);
 }
 
 static void test_submit_from_task_full_queue(void **state) {
+  if (on_processes)
+    skip(); /* thread-only: a task in a worker process cannot submit to the pool (hone_task_pool is
+               NULL there) */
   for (unsigned workers = 1; workers <= 2; workers++) {
     hone_pool *p = make_pool(workers, 2);
     int k = 40;
@@ -667,6 +732,9 @@ static void test_submit_from_task_full_queue(void **state) {
 }
 
 static void test_waiting_worker_helps(void **state) {
+  if (on_processes)
+    skip(); /* thread-only: its tasks submit sub-tasks and wait on them, which worker processes
+               cannot do */
   /* Recursive fib: every task waits on a child of the same pool; with few workers this would
    * deadlock without helping. */
   for (unsigned workers = 1; workers <= 2; workers++) {
@@ -687,6 +755,9 @@ static void test_waiting_worker_helps(void **state) {
 }
 
 static void test_worker_helps_in_wait_and_as_completed(void **state) {
+  if (on_processes)
+    skip(); /* thread-only: its task submits sub-tasks and waits on them, which worker processes
+               cannot do */
   hone_pool *p = make_pool(1, 0);
   hone_future *f;
   assert_int_equal(hone_pool_submit(p, T_WAITCH, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
@@ -729,7 +800,7 @@ static void test_shutdown_wakes_blocked_submitter(void **state) {
   pthread_join(t, NULL);
   assert_int_equal(atomic_load(&b.rc), HONE_ESHUTDOWN);
   assert_true(hone_future_cancelled(q[0]) && hone_future_cancelled(q[1]));
-  atomic_store(&gate_open, 1);
+  atomic_store(&sh->gate_open, 1);
   assert_int_equal(hone_future_result(g, HONE_WAIT_FOREVER, NULL, 0), 0);
   hone_future_release(g);
   hone_future_release(q[0]);
@@ -737,20 +808,25 @@ static void test_shutdown_wakes_blocked_submitter(void **state) {
   hone_pool_free(p);
 }
 
-static atomic_int init_calls;
 static _Thread_local int initialized; /* set by init_mark in each worker */
 
 static int init_mark(void *arg, unsigned worker) {
   initialized = 1;
+  if (worker < MAX_INIT_WORKERS) atomic_store(&sh->init_pid[worker], (int)getpid());
   return 0;
 }
 
-/* Fails unless it runs on a thread that ran the pool's initializer. */
+/* Fails unless it runs on a thread that ran the pool's initializer, in the process where the
+ * initializer of its worker ran. */
 static int t_needs_init(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
-  return initialized ? 0 : hone_task_fail(ctx, HONE_ESTATE, "ran outside a worker");
+  int w = hone_task_worker(ctx);
+  if (!initialized) return hone_task_fail(ctx, HONE_ESTATE, "ran outside a worker");
+  if (w < 0 || w >= MAX_INIT_WORKERS || atomic_load(&sh->init_pid[w]) != (int)getpid())
+    return hone_task_fail(ctx, HONE_ESTATE, "worker %d: not where its initializer ran", w);
+  return 0;
 }
 static int init_ok(void *arg, unsigned worker) {
-  atomic_fetch_add(&init_calls, 1);
+  atomic_fetch_add(&sh->init_calls, 1);
   return 0;
 }
 static int init_bad(void *arg, unsigned worker) {
@@ -762,8 +838,10 @@ static hone_task_id T_NEEDS_INIT;
 /* Every task runs on a worker that ran the initializer: map (probe included) never runs items in
  * the calling thread. */
 static void test_tasks_run_only_on_initialized_workers(void **state) {
+  for (int i = 0; i < MAX_INIT_WORKERS; i++) atomic_store(&sh->init_pid[i], 0);
   hone_pool_options o;
   hone_pool_options_init(&o);
+  o.backend = HONE_TEST_BACKEND;
   o.workers = 2;
   o.initializer = init_mark;
   hone_pool *p;
@@ -777,16 +855,29 @@ static void test_tasks_run_only_on_initialized_workers(void **state) {
   hone_future_release(f);
   hone_pool_free(p);
   assert_int_equal(initialized, 0); /* this thread never ran it */
+  /* The initializer's side effects, seen through shared memory: one per worker, each in this
+   * process (threads) or in a worker process of its own. */
+  int a = atomic_load(&sh->init_pid[0]), b = atomic_load(&sh->init_pid[1]);
+  assert_true(a > 0 && b > 0);
+  if (on_processes) {
+    assert_int_not_equal(a, (int)getpid());
+    assert_int_not_equal(b, (int)getpid());
+    assert_int_not_equal(a, b);
+  } else {
+    assert_int_equal(a, (int)getpid());
+    assert_int_equal(b, (int)getpid());
+  }
 }
 
 static void test_initializer(void **state) {
   hone_pool_options o;
   hone_pool_options_init(&o);
+  o.backend = HONE_TEST_BACKEND;
   o.workers = 3;
   o.initializer = init_ok;
   hone_pool *p;
   assert_int_equal(hone_pool_new_ex(&p, &o), 0);
-  assert_int_equal(atomic_load(&init_calls), 3); /* all ran before new returned */
+  assert_int_equal(atomic_load(&sh->init_calls), 3); /* all ran before new returned */
   hone_pool_free(p);
   o.initializer = init_bad;
   p = (hone_pool *)1;
@@ -856,6 +947,9 @@ static void test_imap_lazy_bounded(void **state) {
 }
 
 int main(void) {
+  /* Before any pool: worker processes inherit the mapping and share it. */
+  sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (sh == MAP_FAILED) return 1;
   if (hone_task_register_batch("test.batch", t_batch, 8, &T_BATCH) ||
       hone_task_register("test.wait_children", t_wait_children, sizeof(int), &T_WAITCH) ||
       hone_task_register("test.who", t_who, sizeof(int), &T_WHO) ||
@@ -868,13 +962,16 @@ int main(void) {
       hone_task_register("test.sleep", t_sleep, 0, &T_SLEEP) ||
       hone_task_register("test.count", t_count, 0, &T_COUNT) ||
       hone_task_register("test.mapin", t_mapin, 8, &T_MAPIN) ||
-      hone_task_register("test.needs_init", t_needs_init, 0, &T_NEEDS_INIT))
+      hone_task_register("test.needs_init", t_needs_init, 0, &T_NEEDS_INIT) ||
+      hone_task_register("test.pid", t_pid, sizeof(pid_t), &T_PID) ||
+      hone_task_register("test.has_pool", t_has_pool, sizeof(int), &T_HAS_POOL))
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_registry, setup),
       cmocka_unit_test_setup(test_submit_result_copy_in, setup),
       cmocka_unit_test_setup(test_map_order, setup),
       cmocka_unit_test_setup(test_map_uses_every_worker, setup),
+      cmocka_unit_test_setup(test_task_pool_handle, setup),
       cmocka_unit_test_setup(test_batch_task, setup),
       cmocka_unit_test_setup(test_map_stops_on_first_error, setup),
       cmocka_unit_test_setup(test_cancel_before_and_after_start, setup),
