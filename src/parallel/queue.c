@@ -1,17 +1,20 @@
-/* queue.c: hone_queue, the bounded MPMC queue of fixed-size items (include/hone/queue.h).
+/* queue.c: hone_queue (include/hone/queue.h) — the thread queue of fixed-size items, and the
+ * dispatch of every call to the shared-memory queue (queue_shm.c) when the handle is one.
  *
- * A ring buffer under one mutex with two condition variables: the queue is meant for handing
- * work and results between threads at human-visible rates, where a lock's simplicity (and exact
- * FIFO order under close) beats a lock-free ring. The pool's own hot queue is in backend_thread.c.
- * Lock: `mu` guards every field below it. */
+ * The thread queue is a ring buffer under one mutex with two condition variables: it is meant for
+ * handing work and results between threads at human-visible rates, where a lock's simplicity (and
+ * exact FIFO order under close) beats a lock-free ring. The pool's own hot queue is in
+ * backend_thread.c. Lock: `mu` guards every field below it. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "hone/queue.h"
+#include "parallel/queue_shm.h"
 
 struct hone_queue {
+  hone__shq *shm; /* the shared kind when set: every other field is then unused */
   size_t capacity, item_size;
   pthread_mutex_t mu;
   pthread_cond_t not_empty, not_full; /* both use CLOCK_MONOTONIC */
@@ -43,8 +46,43 @@ int hone_queue_new(hone_queue **out, size_t capacity, size_t item_size) {
   return 0;
 }
 
+int hone_queue_new_shared(hone_queue **out, size_t capacity, size_t item_size) {
+  *out = NULL;
+  hone_queue *q = calloc(1, sizeof *q);
+  if (!q) return HONE_ENOMEM;
+  int rc = hone__shq_new(&q->shm, capacity, item_size);
+  if (rc) {
+    free(q);
+    return rc;
+  }
+  *out = q;
+  return 0;
+}
+
+int hone_queue_open_fd(hone_queue **out, int fd) {
+  *out = NULL;
+  hone_queue *q = calloc(1, sizeof *q);
+  if (!q) return HONE_ENOMEM;
+  int rc = hone__shq_open_fd(&q->shm, fd);
+  if (rc) {
+    free(q);
+    return rc;
+  }
+  *out = q;
+  return 0;
+}
+
+hone__shq *hone__queue_shared(hone_queue *q) {
+  return q->shm;
+}
+
 void hone_queue_free(hone_queue *q) {
   if (!q) return;
+  if (q->shm) {
+    hone__shq_free(q->shm);
+    free(q);
+    return;
+  }
   pthread_cond_destroy(&q->not_empty);
   pthread_cond_destroy(&q->not_full);
   pthread_mutex_destroy(&q->mu);
@@ -71,6 +109,10 @@ static const struct timespec *make_deadline(int64_t timeout_ns, struct timespec 
 }
 
 int hone_queue_put(hone_queue *q, const void *item, int64_t timeout_ns) {
+  if (q->shm) {
+    size_t n = hone__shq_item_size(q->shm);
+    return n ? hone__shq_send(q->shm, item, n, timeout_ns) : HONE_EINVAL;
+  }
   struct timespec ts;
   const struct timespec *deadline = NULL;
   int rc = 0;
@@ -100,6 +142,10 @@ out:
 }
 
 int hone_queue_get(hone_queue *q, void *item, int64_t timeout_ns) {
+  if (q->shm) {
+    size_t n = hone__shq_item_size(q->shm), got;
+    return n ? hone__shq_recv(q->shm, item, n, &got, timeout_ns) : HONE_EINVAL;
+  }
   struct timespec ts;
   const struct timespec *deadline = NULL;
   int rc = 0;
@@ -129,6 +175,10 @@ out:
 }
 
 void hone_queue_close(hone_queue *q) {
+  if (q->shm) {
+    hone__shq_close(q->shm);
+    return;
+  }
   pthread_mutex_lock(&q->mu);
   q->closed = 1;
   pthread_cond_broadcast(&q->not_empty);
@@ -137,6 +187,7 @@ void hone_queue_close(hone_queue *q) {
 }
 
 size_t hone_queue_size(hone_queue *q) {
+  if (q->shm) return hone__shq_size(q->shm);
   pthread_mutex_lock(&q->mu);
   size_t n = q->count;
   pthread_mutex_unlock(&q->mu);
@@ -144,5 +195,33 @@ size_t hone_queue_size(hone_queue *q) {
 }
 
 size_t hone_queue_capacity(const hone_queue *q) {
-  return q->capacity;
+  return q->shm ? hone__shq_capacity(q->shm) : q->capacity;
+}
+
+/* ---- the message calls, on both kinds ---- */
+
+int hone_queue_send(hone_queue *q, const void *msg, size_t size, int64_t timeout_ns) {
+  if (q->shm) return hone__shq_send(q->shm, msg, size, timeout_ns);
+  if (size != q->item_size || !msg) return HONE_EINVAL;
+  return hone_queue_put(q, msg, timeout_ns);
+}
+
+int hone_queue_recv(hone_queue *q, void *buf, size_t buf_size, size_t *size, int64_t timeout_ns) {
+  if (q->shm) return hone__shq_recv(q->shm, buf, buf_size, size, timeout_ns);
+  *size = q->item_size;
+  if (buf_size < q->item_size) return HONE_EMSGSIZE;
+  if (!buf) return HONE_EINVAL;
+  return hone_queue_get(q, buf, timeout_ns);
+}
+
+size_t hone_queue_max_message(const hone_queue *q) {
+  return q->shm ? hone__shq_max_message(q->shm) : q->item_size;
+}
+
+size_t hone_queue_item_size(const hone_queue *q) {
+  return q->shm ? hone__shq_item_size(q->shm) : q->item_size;
+}
+
+int hone_queue_fd(const hone_queue *q) {
+  return q->shm ? hone__shq_fd(q->shm) : HONE_EINVAL;
 }

@@ -1,0 +1,181 @@
+/* queue_bench.c: hone's shared-memory queue between two processes, side by side with a raw pipe
+ * (write/read of the same sizes) and, figures passed in by queue.sh and measured in the same run,
+ * Python's multiprocessing.Queue. Prints a table with ratios and whether each target of issue 6
+ * is met. Each figure is the median of several runs; each run forks one consumer process and
+ * times from the first send until the consumer has received the last message and exited.
+ * Usage: bench_queue [--python-small MSGS_PER_S] [--python-large BYTES_PER_S] [--quick] */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hone/queue.h"
+
+#define SMALL 64
+#define LARGE 65536
+#define RING (1u << 20) /* the shared queue's ring for 64 KiB messages: 16 of them */
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "bench_queue: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+/* Waits for the consumer; exits the bench if it failed (a lost or corrupt message). */
+static void reap(pid_t pid) {
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) die("waitpid");
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    fprintf(stderr, "bench_queue: the consumer failed (status %d)\n", st);
+    exit(1);
+  }
+}
+
+/* Seconds to move n messages of `size` bytes through a fresh shared queue. */
+static double run_hone(size_t size, long n) {
+  hone_queue *q;
+  int rc = hone_queue_new_shared(&q, size == SMALL ? 64 * 1024 : RING, 0);
+  if (rc) {
+    fprintf(stderr, "bench_queue: hone_queue_new_shared: %s\n", hone_strerror(rc));
+    exit(1);
+  }
+  unsigned char *buf = calloc(1, size);
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    size_t got;
+    for (long i = 0; i < n; i++) {
+      if (hone_queue_recv(q, buf, size, &got, HONE_WAIT_FOREVER) != 0 || got != size) _exit(2);
+      if (buf[0] != (unsigned char)i) _exit(3);
+    }
+    _exit(0);
+  }
+  int64_t t0 = now_ns();
+  for (long i = 0; i < n; i++) {
+    buf[0] = (unsigned char)i;
+    if (hone_queue_send(q, buf, size, HONE_WAIT_FOREVER) != 0) die("send");
+  }
+  reap(pid);
+  double s = (double)(now_ns() - t0) / 1e9;
+  free(buf);
+  hone_queue_free(q);
+  return s;
+}
+
+static int full_io(int fd, unsigned char *p, size_t n, int wr) {
+  while (n) {
+    ssize_t k = wr ? write(fd, p, n) : read(fd, p, n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* The same through a pipe: one write and (at least) one read per message. */
+static double run_pipe(size_t size, long n) {
+  int fds[2];
+  if (pipe(fds) != 0) die("pipe");
+  unsigned char *buf = calloc(1, size);
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    close(fds[1]);
+    for (long i = 0; i < n; i++) {
+      if (full_io(fds[0], buf, size, 0) != 0) _exit(2);
+      if (buf[0] != (unsigned char)i) _exit(3);
+    }
+    _exit(0);
+  }
+  close(fds[0]);
+  int64_t t0 = now_ns();
+  for (long i = 0; i < n; i++) {
+    buf[0] = (unsigned char)i;
+    if (full_io(fds[1], buf, size, 1) != 0) die("write");
+  }
+  close(fds[1]);
+  reap(pid);
+  double s = (double)(now_ns() - t0) / 1e9;
+  free(buf);
+  return s;
+}
+
+typedef double (*runner)(size_t, long);
+
+/* Median rate (messages/s) over `reps` runs of n messages. */
+static double rate(runner fn, size_t size, long n, int reps) {
+  double v[9];
+  for (int i = 0; i < reps; i++) v[i] = (double)n / fn(size, n);
+  return median(v, reps);
+}
+
+static void row(const char *what, double hone, double other, const char *unit, double scale,
+                double target) {
+  double ratio = other > 0 ? hone / other : 0;
+  char tgt[32] = "-";
+  if (target > 0) snprintf(tgt, sizeof tgt, ">= %.0fx", target);
+  printf("%-40s %10.2f%-5s %10.2f%-5s %8.2fx  %-8s %s\n", what, hone / scale, unit, other / scale,
+         unit, ratio, tgt,
+         target <= 0       ? ""
+         : other <= 0      ? "(not measured)"
+         : ratio >= target ? "MET"
+                           : "MISSED");
+}
+
+int main(int argc, char **argv) {
+  double py_small = 0, py_large = 0;
+  int quick = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--python-small") && i + 1 < argc)
+      py_small = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--python-large") && i + 1 < argc)
+      py_large = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--quick"))
+      quick = 1;
+    else {
+      fprintf(stderr, "usage: bench_queue [--python-small MSGS_PER_S] [--python-large "
+                      "BYTES_PER_S] [--quick]\n");
+      return 2;
+    }
+  }
+  int reps = quick ? 1 : 5;
+  long n_small = quick ? 200000 : 2000000, n_large = quick ? 5000 : 40000;
+  long n_small_pipe = n_small / 2, n_large_pipe = n_large / 2;
+
+  double hs = rate(run_hone, SMALL, n_small, reps);
+  double ps = rate(run_pipe, SMALL, n_small_pipe, reps);
+  double hl = rate(run_hone, LARGE, n_large, reps) * LARGE;
+  double pl = rate(run_pipe, LARGE, n_large_pipe, reps) * LARGE;
+
+  printf("queue between two processes (median of %d runs; Python measured by bench/queue.sh)\n",
+         reps);
+  printf("%-40s %15s %15s %9s  %-8s %s\n", "measure", "hone", "other", "ratio", "target",
+         "verdict");
+  row("64 B messages/s vs a pipe", hs, ps, "M/s", 1e6, 2);
+  row("64 B messages/s vs mp.Queue", hs, py_small, "M/s", 1e6, 20);
+  row("64 KiB throughput vs a pipe", hl, pl, "GB/s", 1e9, 3);
+  row("64 KiB throughput vs mp.Queue", hl, py_large, "GB/s", 1e9, 0);
+  return 0;
+}

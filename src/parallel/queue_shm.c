@@ -1,0 +1,633 @@
+/* queue_shm.c: the shared-memory hone_queue, between processes (include/hone/queue.h; queue.c
+ * holds the thread queue and dispatches here).
+ *
+ * Memory: one anonymous memfd (never a named file), sealed against resizing, mapped MAP_SHARED:
+ *   [header: magic, version, layout, the robust lock, the ring's indexes, the futex words]
+ *   [ring: ring_size bytes of records]
+ * A record is a 16-byte header {state, pid, size} and the payload, padded to 8 bytes. A message
+ * queue maps its ring twice, back to back, so that a record running past the ring's end goes on,
+ * in the mapping, at its start: no record is ever split, and a copy is one memcpy. A fixed-size
+ * queue has ring_size = capacity * slot, so its records never reach past the end.
+ *
+ * Indexes are byte positions that only grow (offset = position % ring_size):
+ *   head <= rd <= tail; [head, rd) holds records taken by consumers (READING, or DONE behind an
+ *   older READING one), [rd, tail) records not yet taken (WRITING or READY).
+ *   Free space = ring_size - (tail - head).
+ * Everything is changed under the lock except two stores made with the lock released: a
+ * producer's WRITING -> READY after copying a large message in, and a consumer's READING -> DONE
+ * after copying one out. Small messages are copied under the lock (the cheapest path at 64
+ * bytes); large ones outside it, so that a producer and a consumer copy at the same time.
+ *
+ * A process may die at any instant without corrupting the state:
+ *  - a record is written whole (header, and payload when copied under the lock) before tail moves
+ *    past it, and its size never changes afterwards: every index always sits on a record boundary;
+ *  - a consumer marks a record taken (READING or DONE) before moving rd, and rd before head;
+ *  - nmsg (the records in [rd, tail)) is the one derived counter, and is recounted after a death.
+ * Killed holding the lock: the next locker gets EOWNERDEAD and repairs (skips a record left taken
+ * at rd, recounts nmsg, advances head) before marking the mutex consistent. Killed mid-copy: a
+ * WRITING record (consumers take records in order, so they wait on it) or a READING one (its space
+ * is held) stays behind; a waiter that has waited a while checks the owner's pid, and drops the
+ * record when that process is gone (or a zombie).
+ *
+ * Waiting: no condition variables (a process killed inside pthread_cond_wait can leave a
+ * process-shared glibc condvar broken for everyone). A waiter spins a few microseconds, then
+ * registers in a waiter count and sleeps on a futex sequence word; a notifier bumps the word and
+ * makes the wake-up syscall only when a waiter is registered (the eventcount of sync.h, on shared
+ * words). A count left too high by a dead waiter costs a spare wake-up. Sleeps are bounded (a few
+ * ms, growing to POLL_MAX_NS), so a wake-up lost with a process that died between its change and
+ * its notify only comes late. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hone/queue.h"
+#include "parallel/queue_shm.h"
+#include "parallel/sync.h"
+
+#define SHQ_MAGIC UINT64_C(0x31516575654e6f48) /* "HoNeueQ1" little-endian */
+#define SHQ_VERSION 1u
+
+#define SPIN_NS 20000        /* spin this long before sleeping */
+#define POLL_MIN_NS 2000000  /* first check for dead owners after this long asleep */
+#define POLL_MAX_NS 50000000 /* and then at most this far apart */
+#define LOCK_SPINS 64        /* trylock rounds before blocking in pthread_mutex_lock */
+
+enum { REC_WRITING = 1, REC_READY = 2, REC_READING = 3, REC_DONE = 4 };
+
+typedef struct shq_rec {
+  _Atomic uint32_t state;
+  int32_t pid;   /* the process copying the payload in (WRITING) or out (READING) */
+  uint64_t size; /* payload bytes; never changes once the record is committed */
+} shq_rec;
+
+/* The shared header. The layout fields are written once at creation. */
+typedef struct shq_hdr {
+  uint64_t magic;
+  uint32_t version, hdr_size;
+  uint64_t ring_size, item_size, slot_size, capacity, max_message;
+  uint32_t mutex_size, rec_size;
+  alignas(64) pthread_mutex_t mu;
+  /* Guarded by mu (stored under it; loaded without it only as hints for spinning and waiting). */
+  alignas(64) _Atomic uint64_t head, rd, tail, nmsg;
+  _Atomic uint32_t closed;
+  /* Futex words: bumped when a message may have become available (get) or space freed (put). */
+  alignas(64) _Atomic uint32_t get_seq, get_waiters;
+  alignas(64) _Atomic uint32_t put_seq, put_waiters;
+} shq_hdr;
+
+_Static_assert(sizeof(shq_rec) == 16, "record header is 16 bytes");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free in shared memory");
+
+struct hone__shq {
+  shq_hdr *h;
+  unsigned char *ring;
+  void *base;
+  size_t map_len;
+  /* Copies of the validated layout: what another process writes later is never trusted. */
+  size_t ring_size, item_size, slot_size, capacity, max_message;
+  int fd;
+};
+
+void (*hone__shq_test_mid_copy)(void);
+
+static size_t page_size(void) {
+  long p = sysconf(_SC_PAGESIZE);
+  return p > 0 ? (size_t)p : 4096;
+}
+
+static size_t hdr_size(void) {
+  size_t p = page_size();
+  return (sizeof(shq_hdr) + p - 1) / p * p;
+}
+
+static size_t rec_len(size_t size) {
+  return sizeof(shq_rec) + ((size + 7) & ~(size_t)7);
+}
+
+static size_t len_of(const hone__shq *q, size_t size) {
+  return q->item_size ? q->slot_size : rec_len(size);
+}
+
+static shq_rec *rec_at(const hone__shq *q, uint64_t pos) {
+  return (shq_rec *)(void *)(q->ring + pos % q->ring_size);
+}
+
+#define LOAD(x, o) atomic_load_explicit(&(x), memory_order_##o)
+#define STORE(x, v, o) atomic_store_explicit(&(x), (v), memory_order_##o)
+
+/* ---- dead owners ---- */
+
+/* True when no live process has this pid: gone, or a zombie not yet reaped by its parent. A pid
+ * is meaningful only within one pid namespace (all users of a queue must share one). */
+static bool pid_dead(int32_t pid) {
+  if (pid <= 0 || pid == (int32_t)getpid()) return false;
+  if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) return true;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char *paren = strrchr(buf, ')'); /* the command name may hold spaces and parens */
+  return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/* ---- state changes, all under the lock ---- */
+
+/* Moves head over the records consumers have finished with; true if it moved. */
+static bool advance_head(hone__shq *q) {
+  shq_hdr *h = q->h;
+  uint64_t head = LOAD(h->head, relaxed), rd = LOAD(h->rd, relaxed), start = head;
+  while (head != rd) {
+    shq_rec *r = rec_at(q, head);
+    if (LOAD(r->state, acquire) != REC_DONE) break;
+    head += len_of(q, r->size);
+  }
+  if (head == start) return false;
+  STORE(h->head, head, release);
+  return true;
+}
+
+/* Drops what dead processes left: records at rd taken by a process that died holding the lock,
+ * a WRITING record at rd whose writer is dead, READING records whose reader is dead. When
+ * `check_pids` is false only the first kind (no system calls). True if anything changed. */
+static bool reap(hone__shq *q, bool check_pids) {
+  shq_hdr *h = q->h;
+  bool changed = false;
+  uint64_t rd = LOAD(h->rd, relaxed), tail = LOAD(h->tail, relaxed);
+  while (rd != tail) {
+    shq_rec *r = rec_at(q, rd);
+    uint32_t st = LOAD(r->state, acquire);
+    if (st == REC_READING || st == REC_DONE ||
+        (st == REC_WRITING && check_pids && pid_dead(r->pid))) {
+      STORE(r->state, REC_DONE, release);
+      rd += len_of(q, r->size);
+      STORE(h->rd, rd, release);
+      uint64_t n = LOAD(h->nmsg, relaxed);
+      STORE(h->nmsg, n ? n - 1 : 0, relaxed);
+      changed = true;
+      continue;
+    }
+    break;
+  }
+  if (check_pids) {
+    for (uint64_t pos = LOAD(h->head, relaxed); pos != rd;) {
+      shq_rec *r = rec_at(q, pos);
+      if (LOAD(r->state, acquire) == REC_READING && pid_dead(r->pid)) {
+        STORE(r->state, REC_DONE, release);
+        changed = true;
+      }
+      pos += len_of(q, r->size);
+    }
+  }
+  return advance_head(q) || changed;
+}
+
+static void wake_all(hone__shq *q) {
+  shq_hdr *h = q->h;
+  atomic_fetch_add_explicit(&h->get_seq, 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&h->put_seq, 1, memory_order_seq_cst);
+  hone__futex_wake_shared(&h->get_seq, INT_MAX);
+  hone__futex_wake_shared(&h->put_seq, INT_MAX);
+}
+
+/* After a process died holding the lock: make the derived state whole again. */
+static void repair(hone__shq *q) {
+  shq_hdr *h = q->h;
+  reap(q, false);
+  uint64_t n = 0, tail = LOAD(h->tail, relaxed);
+  for (uint64_t pos = LOAD(h->rd, relaxed); pos != tail; n++)
+    pos += len_of(q, rec_at(q, pos)->size);
+  STORE(h->nmsg, n, relaxed);
+  wake_all(q); /* the dead process may have changed the state without notifying */
+}
+
+static int shq_lock(hone__shq *q) {
+  pthread_mutex_t *mu = &q->h->mu;
+  int rc = EBUSY;
+  for (int i = 0; i < LOCK_SPINS && rc == EBUSY; i++) {
+    rc = pthread_mutex_trylock(mu);
+    if (rc == EBUSY)
+      for (int k = 0; k < 4 + i; k++) hone__cpu_relax();
+  }
+  if (rc == EBUSY) rc = pthread_mutex_lock(mu);
+  if (rc == EOWNERDEAD) {
+    pthread_mutex_consistent(mu);
+    repair(q);
+    rc = 0;
+  }
+  return rc == 0 ? 0 : HONE_ESYS;
+}
+
+static void shq_unlock(hone__shq *q) {
+  pthread_mutex_unlock(&q->h->mu);
+}
+
+void hone__shq_test_lock(hone__shq *q) {
+  (void)shq_lock(q);
+}
+
+/* ---- waiting ---- */
+
+static void notify(_Atomic uint32_t *seq, _Atomic uint32_t *waiters, int n) {
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(waiters, memory_order_seq_cst) == 0) return;
+  atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
+  hone__futex_wake_shared(seq, n);
+}
+
+static void notify_getters(hone__shq *q) {
+  notify(&q->h->get_seq, &q->h->get_waiters, 1);
+}
+
+/* A fixed-size slot fits exactly one waiting producer; freed bytes may fit several messages. */
+static void notify_putters(hone__shq *q) {
+  notify(&q->h->put_seq, &q->h->put_waiters, q->item_size ? 1 : INT_MAX);
+}
+
+/* Lock-free hints: true when a retry under the lock may succeed. Loads are ordered so that a
+ * stale pair errs towards "no" only when a later change will notify. */
+static bool may_get(const hone__shq *q) {
+  shq_hdr *h = q->h;
+  uint64_t rd = atomic_load(&h->rd), tail = atomic_load(&h->tail);
+  if (rd == tail) return atomic_load(&h->closed) != 0;
+  return atomic_load(&rec_at(q, rd)->state) != REC_WRITING;
+}
+
+static bool may_put(const hone__shq *q, size_t len) {
+  shq_hdr *h = q->h;
+  if (atomic_load(&h->closed)) return true;
+  uint64_t head = atomic_load(&h->head), tail = atomic_load(&h->tail);
+  return tail - head <= q->ring_size - len;
+}
+
+static bool may(const hone__shq *q, bool put, size_t len) {
+  return put ? may_put(q, len) : may_get(q);
+}
+
+/* Waits, with the lock released, until a retry may succeed, `until` passes, or a spurious
+ * wake-up. Spins first when *spin is set (once per call). */
+static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *spin) {
+  shq_hdr *h = q->h;
+  if (*spin) {
+    *spin = false;
+    int64_t end = hone__now_ns() + SPIN_NS;
+    for (unsigned i = 1;; i++) {
+      if (may(q, put, len)) return;
+      hone__cpu_relax();
+      if (i % 64 == 0 && hone__now_ns() >= end) break;
+    }
+  }
+  _Atomic uint32_t *seq = put ? &h->put_seq : &h->get_seq;
+  _Atomic uint32_t *waiters = put ? &h->put_waiters : &h->get_waiters;
+  atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+  atomic_thread_fence(memory_order_seq_cst);
+  uint32_t key = atomic_load_explicit(seq, memory_order_seq_cst);
+  if (!may(q, put, len)) hone__futex_wait_shared(seq, key, until);
+  atomic_fetch_sub_explicit(waiters, 1, memory_order_seq_cst);
+}
+
+/* The part of a blocking call's loop that runs, under the lock, when the call cannot proceed:
+ * returns an error to give up with (lock released), 1 to retry at once (lock released), or 0
+ * after sleeping (lock released). */
+typedef struct waitstate {
+  int64_t deadline, next_reap, poll;
+  bool started, spin;
+} waitstate;
+
+static int block(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitstate *w) {
+  if (timeout_ns == 0) {
+    shq_unlock(q);
+    return put ? HONE_EFULL : HONE_EAGAIN;
+  }
+  int64_t now = hone__now_ns();
+  if (!w->started) {
+    w->started = w->spin = true;
+    w->deadline = hone__deadline(timeout_ns);
+    w->poll = POLL_MIN_NS;
+    w->next_reap = now + w->poll;
+  } else if (now >= w->next_reap) {
+    w->poll = w->poll * 2 > POLL_MAX_NS ? POLL_MAX_NS : w->poll * 2;
+    w->next_reap = now + w->poll;
+    if (reap(q, true)) {
+      shq_unlock(q);
+      wake_all(q);
+      return 1;
+    }
+  }
+  if (now >= w->deadline) {
+    shq_unlock(q);
+    return HONE_ETIMEDOUT;
+  }
+  shq_unlock(q);
+  wait_for(q, put, len, w->next_reap < w->deadline ? w->next_reap : w->deadline, &w->spin);
+  return 0;
+}
+
+/* ---- the calls ---- */
+
+int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_ns) {
+  if (q->item_size ? size != q->item_size : size > q->max_message)
+    return q->item_size ? HONE_EINVAL : HONE_EMSGSIZE;
+  if (!msg && size) return HONE_EINVAL;
+  shq_hdr *h = q->h;
+  size_t len = len_of(q, size);
+  waitstate w = {0};
+  for (;;) {
+    int rc = shq_lock(q);
+    if (rc) return rc;
+    if (LOAD(h->closed, relaxed)) {
+      shq_unlock(q);
+      return HONE_ECLOSED;
+    }
+    uint64_t head = LOAD(h->head, relaxed), tail = LOAD(h->tail, relaxed);
+    if (tail - head <= q->ring_size - len) {
+      shq_rec *r = rec_at(q, tail);
+      r->size = size;
+      if (size <= HONE__SHQ_COPY_UNLOCKED) {
+        if (size) memcpy(r + 1, msg, size);
+        STORE(r->state, REC_READY, relaxed); /* published by the release of tail */
+        STORE(h->tail, tail + len, release);
+        STORE(h->nmsg, LOAD(h->nmsg, relaxed) + 1, relaxed);
+        shq_unlock(q);
+        notify_getters(q);
+        return 0;
+      }
+      r->pid = (int32_t)getpid();
+      STORE(r->state, REC_WRITING, relaxed);
+      STORE(h->tail, tail + len, release);
+      STORE(h->nmsg, LOAD(h->nmsg, relaxed) + 1, relaxed);
+      shq_unlock(q);
+      if (hone__shq_test_mid_copy) hone__shq_test_mid_copy();
+      memcpy(r + 1, msg, size);
+      STORE(r->state, REC_READY, release);
+      notify_getters(q);
+      return 0;
+    }
+    rc = block(q, true, len, timeout_ns, &w);
+    if (rc < 0) return rc;
+  }
+}
+
+int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64_t timeout_ns) {
+  shq_hdr *h = q->h;
+  waitstate w = {0};
+  for (;;) {
+    int rc = shq_lock(q);
+    if (rc) return rc;
+    uint64_t rd = LOAD(h->rd, relaxed), tail = LOAD(h->tail, relaxed);
+    if (rd != tail) {
+      shq_rec *r = rec_at(q, rd);
+      uint32_t st = LOAD(r->state, acquire);
+      if (st == REC_READY) {
+        size_t sz = (size_t)r->size, len = len_of(q, sz);
+        *size = sz;
+        if (sz > buf_size || (!buf && sz)) {
+          shq_unlock(q);
+          return sz > buf_size ? HONE_EMSGSIZE : HONE_EINVAL;
+        }
+        if (sz <= HONE__SHQ_COPY_UNLOCKED) {
+          if (sz) memcpy(buf, r + 1, sz);
+          STORE(r->state, REC_DONE, relaxed);
+          STORE(h->rd, rd + len, release);
+          STORE(h->nmsg, LOAD(h->nmsg, relaxed) - 1, relaxed);
+          bool moved = advance_head(q);
+          shq_unlock(q);
+          if (moved) notify_putters(q);
+          return 0;
+        }
+        r->pid = (int32_t)getpid();
+        STORE(r->state, REC_READING, relaxed);
+        STORE(h->rd, rd + len, release);
+        STORE(h->nmsg, LOAD(h->nmsg, relaxed) - 1, relaxed);
+        shq_unlock(q);
+        if (hone__shq_test_mid_copy) hone__shq_test_mid_copy();
+        memcpy(buf, r + 1, sz);
+        STORE(r->state, REC_DONE, release);
+        /* The message is ours even if the lock fails: head then moves at someone's next reap. */
+        if (shq_lock(q) == 0) {
+          bool moved = advance_head(q);
+          shq_unlock(q);
+          if (moved) notify_putters(q);
+        }
+        return 0;
+      }
+      if (st != REC_WRITING) { /* left taken at rd by a process that died holding the lock */
+        bool moved = reap(q, false);
+        shq_unlock(q);
+        if (moved) notify_putters(q);
+        continue;
+      }
+    } else if (LOAD(h->closed, relaxed)) {
+      shq_unlock(q);
+      return HONE_ECLOSED;
+    }
+    rc = block(q, false, 0, timeout_ns, &w);
+    if (rc < 0) return rc;
+  }
+}
+
+void hone__shq_close(hone__shq *q) {
+  int rc = shq_lock(q);
+  STORE(q->h->closed, 1, seq_cst);
+  if (rc == 0) shq_unlock(q);
+  wake_all(q);
+}
+
+size_t hone__shq_size(hone__shq *q) {
+  return (size_t)LOAD(q->h->nmsg, relaxed);
+}
+
+size_t hone__shq_capacity(const hone__shq *q) {
+  return q->item_size ? q->capacity : q->ring_size;
+}
+
+size_t hone__shq_item_size(const hone__shq *q) {
+  return q->item_size;
+}
+
+size_t hone__shq_max_message(const hone__shq *q) {
+  return q->max_message;
+}
+
+int hone__shq_fd(const hone__shq *q) {
+  return q->fd;
+}
+
+/* ---- creation, mapping ---- */
+
+static int sys_err(void) {
+  return errno == ENOMEM ? HONE_ENOMEM : HONE_ESYS;
+}
+
+/* Maps fd (hdr + ring bytes) into q: once, plus the ring a second time right after it for a
+ * message queue. */
+static int map_queue(hone__shq *q, int fd, size_t hdr, size_t ring, bool mirror) {
+  size_t file_len = hdr + ring, total = mirror ? file_len + ring : file_len;
+  void *base;
+  if (!mirror) {
+    base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) return sys_err();
+  } else {
+    base = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) return sys_err();
+    unsigned char *b = base;
+    if (mmap(b, file_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+        mmap(b + file_len, ring, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)hdr) ==
+            MAP_FAILED) {
+      int e = sys_err();
+      munmap(base, total);
+      return e;
+    }
+  }
+  q->base = base;
+  q->map_len = total;
+  q->h = base;
+  q->ring = (unsigned char *)base + hdr;
+  return 0;
+}
+
+int hone__shq_new(hone__shq **out, size_t capacity, size_t item_size) {
+  *out = NULL;
+  size_t page = page_size(), hdr = hdr_size(), ring, slot = 0, max;
+  if (capacity == 0 || item_size > SIZE_MAX / 4) return HONE_EINVAL;
+  if (item_size) {
+    slot = rec_len(item_size);
+    if (capacity > (SIZE_MAX / 4) / slot) return HONE_EINVAL;
+    ring = capacity * slot;
+    max = item_size;
+  } else {
+    if (capacity > SIZE_MAX / 4) return HONE_EINVAL;
+    ring = (capacity + page - 1) / page * page;
+    if (ring < 4096) ring = 4096;
+    max = ring - sizeof(shq_rec);
+  }
+  if ((uint64_t)hdr + ring > (uint64_t)INT64_MAX / 2) return HONE_EINVAL;
+  hone__shq *q = calloc(1, sizeof *q);
+  if (!q) return HONE_ENOMEM;
+  int rc;
+  q->fd = memfd_create("hone-queue", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (q->fd < 0) {
+    rc = sys_err();
+    free(q);
+    return rc;
+  }
+  if (ftruncate(q->fd, (off_t)(hdr + ring)) != 0) {
+    rc = errno == EFBIG || errno == EINVAL ? HONE_EINVAL : sys_err();
+    goto fail;
+  }
+  /* Nobody can shrink the memory under another process's mapping (that would be SIGBUS). */
+  (void)fcntl(q->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  if ((rc = map_queue(q, q->fd, hdr, ring, item_size == 0))) goto fail;
+  q->ring_size = ring;
+  q->item_size = item_size;
+  q->slot_size = slot;
+  q->capacity = item_size ? capacity : ring;
+  q->max_message = max;
+
+  shq_hdr *h = q->h;
+  h->version = SHQ_VERSION;
+  h->hdr_size = (uint32_t)hdr;
+  h->ring_size = ring;
+  h->item_size = item_size;
+  h->slot_size = slot;
+  h->capacity = q->capacity;
+  h->max_message = max;
+  h->mutex_size = (uint32_t)sizeof(pthread_mutex_t);
+  h->rec_size = (uint32_t)sizeof(shq_rec);
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+  rc = pthread_mutex_init(&h->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
+  if (rc) {
+    rc = HONE_ESYS;
+    goto fail;
+  }
+  h->magic = SHQ_MAGIC;
+  *out = q;
+  return 0;
+fail:
+  if (q->base) munmap(q->base, q->map_len);
+  close(q->fd);
+  free(q);
+  return rc;
+}
+
+/* Checks that a header describes a queue this build can use, and that the file holds it. */
+static int validate(const shq_hdr *h, uint64_t file_size, size_t hdr) {
+  if (h->magic != SHQ_MAGIC) return HONE_EFORMAT;
+  if (h->version != SHQ_VERSION) return HONE_EVERSION;
+  if (h->hdr_size != hdr || h->mutex_size != sizeof(pthread_mutex_t) ||
+      h->rec_size != sizeof(shq_rec) || h->ring_size == 0 || h->ring_size > SIZE_MAX / 4 ||
+      file_size != (uint64_t)hdr + h->ring_size)
+    return HONE_EFORMAT;
+  if (h->item_size) {
+    if (h->item_size > SIZE_MAX / 4 || h->slot_size != rec_len(h->item_size) || h->capacity == 0 ||
+        h->capacity > h->ring_size / h->slot_size || h->capacity * h->slot_size != h->ring_size ||
+        h->max_message != h->item_size)
+      return HONE_EFORMAT;
+  } else if (h->slot_size != 0 || h->ring_size % page_size() != 0 || h->capacity != h->ring_size ||
+             h->max_message != h->ring_size - sizeof(shq_rec)) {
+    return HONE_EFORMAT;
+  }
+  return 0;
+}
+
+int hone__shq_open_fd(hone__shq **out, int fd) {
+  *out = NULL;
+  struct stat st;
+  if (fd < 0) return HONE_EINVAL;
+  if (fstat(fd, &st) != 0) return HONE_ESYS;
+  size_t hdr = hdr_size();
+  if (!S_ISREG(st.st_mode) || st.st_size < (off_t)hdr) return HONE_EFORMAT;
+  shq_hdr *peek = mmap(NULL, hdr, PROT_READ, MAP_SHARED, fd, 0);
+  if (peek == MAP_FAILED) return HONE_ESYS;
+  shq_hdr layout;
+  memcpy(&layout, peek, offsetof(shq_hdr, mu));
+  munmap(peek, hdr);
+  int rc = validate(&layout, (uint64_t)st.st_size, hdr);
+  if (rc) return rc;
+  hone__shq *q = calloc(1, sizeof *q);
+  if (!q) return HONE_ENOMEM;
+  q->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (q->fd < 0) {
+    rc = sys_err();
+    free(q);
+    return rc;
+  }
+  if ((rc = map_queue(q, q->fd, hdr, (size_t)layout.ring_size, layout.item_size == 0))) {
+    close(q->fd);
+    free(q);
+    return rc;
+  }
+  q->ring_size = (size_t)layout.ring_size;
+  q->item_size = (size_t)layout.item_size;
+  q->slot_size = (size_t)layout.slot_size;
+  q->capacity = (size_t)layout.capacity;
+  q->max_message = (size_t)layout.max_message;
+  *out = q;
+  return 0;
+}
+
+void hone__shq_free(hone__shq *q) {
+  if (!q) return;
+  munmap(q->base, q->map_len);
+  close(q->fd);
+  free(q);
+}

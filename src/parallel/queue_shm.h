@@ -1,0 +1,39 @@
+/* queue_shm.h: the shared-memory half of hone_queue (queue_shm.c), which queue.c dispatches to,
+ * and the test hooks that let unit tests kill a process at the worst instants. */
+#ifndef HONE_PARALLEL_QUEUE_SHM_H
+#define HONE_PARALLEL_QUEUE_SHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hone__shq hone__shq;
+
+/* The calls of include/hone/queue.h on the shared kind; same contracts. */
+int hone__shq_new(hone__shq **out, size_t capacity, size_t item_size);
+int hone__shq_open_fd(hone__shq **out, int fd);
+void hone__shq_free(hone__shq *q);
+int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_ns);
+int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64_t timeout_ns);
+void hone__shq_close(hone__shq *q);
+size_t hone__shq_size(hone__shq *q);
+size_t hone__shq_capacity(const hone__shq *q);
+size_t hone__shq_item_size(const hone__shq *q);
+size_t hone__shq_max_message(const hone__shq *q);
+int hone__shq_fd(const hone__shq *q);
+
+/* The shared half of a hone_queue (queue.c), NULL for a thread queue. */
+struct hone_queue;
+hone__shq *hone__queue_shared(struct hone_queue *q);
+
+/* Messages larger than this are copied in and out with the lock released (reserve, copy, commit),
+ * smaller ones under the lock. */
+#define HONE__SHQ_COPY_UNLOCKED 2048
+
+/* Test hooks (unit tests only). hone__shq_test_lock takes the queue's lock and returns holding it,
+ * so that a test can kill the process there. hone__shq_test_mid_copy, when set, is called by this
+ * process between reserving (or claiming) a large message and copying it, so that a test can kill
+ * the process mid-copy. */
+void hone__shq_test_lock(hone__shq *q);
+extern void (*hone__shq_test_mid_copy)(void);
+
+#endif /* HONE_PARALLEL_QUEUE_SHM_H */
