@@ -9,11 +9,17 @@
  *
  * The child. It runs fn and then _exit(status) — never the parent's atexit handlers or stdio
  * flushes (a buffered printf in fn is flushed by the child's own exit path: hone flushes stdio
- * with fflush(NULL) before _exit). Only the thread that called hone_process_start exists in the
- * child (fork's rule): if other threads of the parent held a lock at that moment (a mutex of
- * yours, a library's internal lock), fn must not take it. glibc keeps malloc and stdio usable in
- * the child. The child gets SIGKILL if the parent process dies (it never outlives its parent by
- * more than a moment), and its signal dispositions and mask are reset to the defaults.
+ * with fflush(NULL) before _exit). hone_process_start flushes stdout and stderr before the fork,
+ * so that nothing the parent printed is written twice; flush any other FILE you wrote to before
+ * starting a process, or the child's final fflush writes its pending bytes a second time.
+ * Only the thread that called hone_process_start exists in the child (fork's rule): if other
+ * threads of the parent held a lock at that moment (a mutex of yours, a library's internal
+ * lock), fn must not take it. glibc keeps malloc and stdio usable in the child. The child gets
+ * SIGKILL if the parent PROCESS dies (it never outlives its parent by more than a moment); the
+ * thread that started it may exit first without harm. That guarantee ends if fn calls exec.
+ * Its signal dispositions and mask are reset to the defaults; it inherits the parent's open
+ * file descriptors (as with fork). In builds with ThreadSanitizer the parent-death watch uses
+ * SIGRTMAX in the child: fn must leave that signal unblocked and its handler in place there.
  *
  * Reaping. hone waits for its own children by pid (never with waitpid(-1)), so a program that
  * reaps other children itself must not reap these: a SIGCHLD handler that calls waitpid(-1, ...)
@@ -37,6 +43,11 @@
 extern "C" {
 #endif
 
+#ifndef HONE_WAIT_FOREVER
+/* A timeout that never expires (any negative value means the same). */
+#define HONE_WAIT_FOREVER ((int64_t)-1)
+#endif
+
 /* Runs in the child. arg/arg_size: the copy of the argument buffer. result: result_cap bytes of
  * zero-filled shared memory; set *result_size to the bytes written (starts at 0; values above
  * result_cap are clamped). The return value is the child's exit status (0..255; 0 = success). */
@@ -45,11 +56,15 @@ typedef int (*hone_process_fn)(const void *arg, size_t arg_size, void *result, s
 
 typedef struct hone_process hone_process;
 
-/* Starts fn in a new child process. result_cap may be 0 (no result). Errors: HONE_EINVAL,
- * HONE_ENOMEM, HONE_ESYS (fork or mmap failed; errno-level detail is not kept). */
+/* Starts fn in a new child process. result_cap may be 0 (no result). arg may be NULL when
+ * arg_size is 0; the caller keeps ownership of arg (the child has its own copy from the moment
+ * of the fork). On failure *out is NULL. Errors: HONE_EINVAL (fn NULL, or arg NULL with
+ * arg_size > 0), HONE_ENOMEM (no memory for the handle, the result buffer or the child),
+ * HONE_ESYS (fork or mmap failed otherwise, e.g. a process limit; errno-level detail is not
+ * kept). */
 HONE_API HONE_NODISCARD int hone_process_start(hone_process **out, hone_process_fn fn,
                                                const void *arg, size_t arg_size, size_t result_cap)
-    HONE_NONNULL(1, 2);
+    HONE_NONNULL(1);
 
 /* The child's pid (valid until freed, even after it exited: it is not reused while unjoined). */
 HONE_API pid_t hone_process_pid(const hone_process *p) HONE_NONNULL(1);
@@ -79,7 +94,8 @@ HONE_API int hone_process_status_of(const hone_process *p, hone_process_status *
 HONE_API int hone_process_exitcode(const hone_process *p) HONE_NONNULL(1);
 
 /* The result written by fn (borrowed: valid until hone_process_free) and its size: only once the
- * child was joined and exited normally (returned from fn or called exit), else NULL. */
+ * child was joined and exited normally (returned from fn or called exit/_exit), else NULL (and
+ * *size 0). Non-NULL then even when the size is 0. size may be NULL. */
 HONE_API const void *hone_process_result(const hone_process *p, size_t *size) HONE_NONNULL(1);
 
 /* Sends SIGTERM / SIGKILL. 0 (also when it had already ended), HONE_ESYS. */

@@ -1,0 +1,345 @@
+/* process.c: hone_process — a function run in a forked child. Owns the child's setup (signals
+ * reset, the parent-death watcher), the shared result mapping, and joining by pid through a pidfd
+ * (polled, so a join can time out without SIGCHLD handlers or busy-waiting).
+ *
+ * Why the parent-death watcher is a thread and not PR_SET_PDEATHSIG(SIGKILL): that signal is sent
+ * when the parent THREAD that forked exits, so a child started from a short-lived thread would be
+ * killed while its parent process lives on. The child instead holds a pidfd of the parent process
+ * (opened before the fork: a pidfd of a process becomes readable only once its whole thread group
+ * has exited) and a small thread blocked in poll() on it. Readiness is confirmed with getppid()
+ * (the parent's children are reparented before its pidfd becomes readable), which also covers an
+ * fd that fn closed or reused: the watcher then falls back to checking getppid() every 50 ms.
+ *
+ * ThreadSanitizer kills a child that creates a thread after a fork of a multi-threaded process, so
+ * its builds use another correct scheme: PR_SET_PDEATHSIG with a handled signal (SIGRTMAX) whose
+ * handler kills the child only if getppid() shows the parent PROCESS gone. The kernel sends the
+ * signal at every reparenting (each time the current parent thread exits), so the last one, when
+ * the process dies, is never missed; but fn must leave that signal unblocked and its handler alone.
+ */
+#include "hone/process.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "parallel/sync.h"
+
+/* The shared mapping: this header, then result_cap bytes (64-aligned, so any type fits). */
+enum { HEADER_SIZE = 64 };
+typedef struct shared_header {
+  size_t result_size; /* fn's *result_size points here */
+} shared_header;
+_Static_assert(sizeof(shared_header) <= HEADER_SIZE, "header fits");
+
+struct hone_process {
+  pid_t pid;
+  int pidfd; /* -1 when pidfd_open is unavailable: join then polls waitid */
+  void *map;
+  size_t map_len;
+  size_t result_cap;
+  bool joined;
+  hone_process_status st;
+};
+
+/* Test hooks (set by tests/unit/test_process.c only): take the paths used on kernels without
+ * pidfd_open, and the ThreadSanitizer build's parent-death scheme, in an ordinary build. */
+enum { HONE__PROCESS_TEST_NO_PIDFD = 1, HONE__PROCESS_TEST_SIGNAL_WATCH = 2 };
+extern int hone__process_test_flags;
+int hone__process_test_flags;
+
+#if defined(__SANITIZE_THREAD__)
+#define HONE__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HONE__TSAN 1
+#endif
+#endif
+
+static int pidfd_open_(pid_t pid) {
+#ifdef SYS_pidfd_open
+  if (!(hone__process_test_flags & HONE__PROCESS_TEST_NO_PIDFD))
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+  (void)pid;
+  errno = ENOSYS;
+  return -1;
+}
+
+/* ---- the child ---------------------------------------------------------------------------- */
+
+enum { WATCH_PERIOD_NS = 50 * 1000 * 1000 };
+
+typedef struct watch {
+  pid_t parent;
+  int parent_pidfd; /* -1: poll getppid() only */
+} watch;
+
+/* Child-only state: written once before the watcher (or the handler) can run. */
+static watch child_watch;
+
+static _Noreturn void die_now(void) {
+  kill(getpid(), SIGKILL);
+  _exit(137); /* not reached: SIGKILL cannot be blocked */
+}
+
+static void *watch_parent(void *unused) {
+  (void)unused;
+  if (child_watch.parent_pidfd >= 0) {
+    struct pollfd pfd = {.fd = child_watch.parent_pidfd, .events = POLLIN};
+    while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+    }
+  }
+  /* Whatever woke the poll (the parent's exit, or an fd that fn closed or reused), only a new
+   * parent proves the parent process gone. */
+  while (getppid() == child_watch.parent) {
+    struct timespec ts = {0, WATCH_PERIOD_NS};
+    nanosleep(&ts, NULL);
+  }
+  die_now();
+}
+
+static void on_parent_death_signal(int sig) {
+  (void)sig;
+  if (getppid() != child_watch.parent) die_now();
+}
+
+static bool use_signal_watch(void) {
+#ifdef HONE__TSAN
+  return true;
+#else
+  return (hone__process_test_flags & HONE__PROCESS_TEST_SIGNAL_WATCH) != 0;
+#endif
+}
+
+/* Arms the signal scheme (see the top of the file). */
+static void arm_pdeathsig(void) {
+  int sig = SIGRTMAX;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_parent_death_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL);
+  prctl(PR_SET_PDEATHSIG, sig);
+}
+
+static void start_watcher(pid_t parent, int parent_pidfd) {
+  child_watch.parent = parent;
+  child_watch.parent_pidfd = parent_pidfd;
+  if (use_signal_watch()) {
+    if (parent_pidfd >= 0) close(parent_pidfd);
+    child_watch.parent_pidfd = -1;
+    arm_pdeathsig();
+    return;
+  }
+  /* The thread inherits the fully blocked mask set before the fork, so signals sent to the child
+   * are handled by fn's thread, never by the watcher. */
+  pthread_attr_t attr;
+  pthread_t t;
+  bool ok = pthread_attr_init(&attr) == 0;
+  if (ok) {
+    pthread_attr_setstacksize(&attr, (size_t)256 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    ok = pthread_create(&t, &attr, watch_parent, NULL) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  /* No thread to spare (a thread limit): the signal scheme is the next best. */
+  if (!ok) arm_pdeathsig();
+}
+
+static _Noreturn void child_main(hone_process_fn fn, const void *arg, size_t arg_size, void *map,
+                                 size_t result_cap, pid_t parent, int parent_pidfd) {
+  /* Every signal is blocked here (the parent blocked them around fork), so no handler of the
+   * parent's can run in the child before the dispositions are reset. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL); /* EINVAL for reserved ones */
+  start_watcher(parent, parent_pidfd);
+  if (getppid() != parent) die_now(); /* the parent died before the watcher was in place */
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, NULL);
+
+  shared_header *h = map;
+  int status = fn(arg, arg_size, (char *)map + HEADER_SIZE, result_cap, &h->result_size);
+  fflush(NULL);
+  _exit(status & 255);
+}
+
+/* ---- the parent --------------------------------------------------------------------------- */
+
+int hone_process_start(hone_process **out, hone_process_fn fn, const void *arg, size_t arg_size,
+                       size_t result_cap) {
+  *out = NULL;
+  if (fn == NULL || (arg == NULL && arg_size > 0)) return HONE_EINVAL;
+  if (result_cap > SIZE_MAX / 2) return HONE_ENOMEM;
+  hone_process *p = calloc(1, sizeof *p);
+  if (p == NULL) return HONE_ENOMEM;
+  p->pidfd = -1;
+  p->result_cap = result_cap;
+  p->map_len = HEADER_SIZE + result_cap;
+  p->map = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p->map == MAP_FAILED) {
+    int e = errno;
+    free(p);
+    return e == ENOMEM ? HONE_ENOMEM : HONE_ESYS;
+  }
+
+  pid_t parent = getpid();
+  int parent_pidfd = pidfd_open_(parent);
+  /* What the caller printed but did not flush yet would otherwise be written twice: once by this
+   * process, once by the child's final fflush (Python's Popen flushes the same two streams). */
+  fflush(stdout);
+  fflush(stderr);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) child_main(fn, arg, arg_size, p->map, result_cap, parent, parent_pidfd);
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (parent_pidfd >= 0) close(parent_pidfd);
+  if (pid < 0) {
+    munmap(p->map, p->map_len);
+    free(p);
+    return fork_errno == ENOMEM ? HONE_ENOMEM : HONE_ESYS;
+  }
+  p->pid = pid;
+  /* Children forked later (by any thread) need not carry this result buffer. */
+  madvise(p->map, p->map_len, MADV_DONTFORK);
+  /* The child is ours and unreaped, so its pid cannot have been reused yet (unless a stray
+   * waitpid(-1) took it: then join reports HONE_ESYS either way). */
+  p->pidfd = pidfd_open_(pid);
+  *out = p;
+  return 0;
+}
+
+pid_t hone_process_pid(const hone_process *p) {
+  return p->pid;
+}
+
+/* One waitid on the child: 0 once reaped (status recorded), HONE_ETIMEDOUT while it runs (only
+ * when !block), HONE_ESYS when its status is gone (someone else reaped it). */
+static int reap(hone_process *p, bool block) {
+  if (p->joined) return 0;
+  siginfo_t si;
+  for (;;) {
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | (block ? 0 : WNOHANG)) == 0) break;
+    if (errno != EINTR) return HONE_ESYS;
+  }
+  if (si.si_pid == 0) return HONE_ETIMEDOUT;
+  hone_process_status st = {0};
+  if (si.si_code == CLD_EXITED) {
+    st.exited = true;
+    st.exit_code = si.si_status;
+  } else {
+    st.signaled = true;
+    st.signal = si.si_status;
+    st.core_dumped = si.si_code == CLD_DUMPED;
+  }
+  p->st = st;
+  p->joined = true;
+  return 0;
+}
+
+int hone_process_join(hone_process *p, int64_t timeout_ns) {
+  if (p->joined) return 0;
+  if (timeout_ns < 0 && p->pidfd < 0) return reap(p, true);
+  int64_t deadline = hone__deadline(timeout_ns);
+  int64_t nap = 50 * 1000; /* fallback without a pidfd: naps growing to 5 ms */
+  for (;;) {
+    int r = reap(p, false);
+    if (r != HONE_ETIMEDOUT) return r;
+    int64_t now = hone__now_ns();
+    if (now >= deadline) return HONE_ETIMEDOUT;
+    int64_t left = deadline - now;
+    if (p->pidfd >= 0) {
+      struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+      struct timespec ts = {(time_t)(left / 1000000000), (long)(left % 1000000000)};
+      int n = ppoll(&pfd, 1, deadline == INT64_MAX ? NULL : &ts, NULL);
+      if (n < 0 && errno != EINTR) return HONE_ESYS;
+      /* Readable: the child has exited, so this wait ends at once. */
+      if (n > 0) return reap(p, true);
+    } else {
+      int64_t d = nap < left ? nap : left;
+      struct timespec ts = {(time_t)(d / 1000000000), (long)(d % 1000000000)};
+      nanosleep(&ts, NULL);
+      if (nap < 5 * 1000 * 1000) nap *= 2;
+    }
+  }
+}
+
+bool hone_process_alive(hone_process *p) {
+  return reap(p, false) == HONE_ETIMEDOUT;
+}
+
+int hone_process_status_of(const hone_process *p, hone_process_status *st) {
+  if (!p->joined) return HONE_ESTATE;
+  *st = p->st;
+  return 0;
+}
+
+int hone_process_exitcode(const hone_process *p) {
+  if (!p->joined) return INT32_MIN;
+  return p->st.exited ? p->st.exit_code : -p->st.signal;
+}
+
+const void *hone_process_result(const hone_process *p, size_t *size) {
+  if (size != NULL) *size = 0;
+  if (!p->joined || !p->st.exited) return NULL;
+  const shared_header *h = p->map;
+  if (size != NULL) *size = h->result_size < p->result_cap ? h->result_size : p->result_cap;
+  return (const char *)p->map + HEADER_SIZE;
+}
+
+static int send_signal(hone_process *p, int sig) {
+  if (p->joined) return 0;
+  int r;
+#ifdef SYS_pidfd_send_signal
+  if (p->pidfd >= 0) {
+    r = (int)syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0);
+  } else
+#endif
+  {
+    /* Without a pidfd, make sure the pid is still our child (not reaped by someone else and
+     * reused) before signalling it. */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) return 0;
+    r = kill(p->pid, sig);
+  }
+  return r == 0 || errno == ESRCH ? 0 : HONE_ESYS;
+}
+
+int hone_process_terminate(hone_process *p) {
+  return send_signal(p, SIGTERM);
+}
+
+int hone_process_kill(hone_process *p) {
+  return send_signal(p, SIGKILL);
+}
+
+void hone_process_free(hone_process *p) {
+  if (p == NULL) return;
+  if (!p->joined) {
+    send_signal(p, SIGKILL);
+    (void)reap(p, true);
+  }
+  if (p->pidfd >= 0) close(p->pidfd);
+  munmap(p->map, p->map_len);
+  free(p);
+}
