@@ -23,11 +23,15 @@
  *
  * Reaping. hone waits for its own children by pid (never with waitpid(-1)), so a program that
  * reaps other children itself must not reap these: a SIGCHLD handler that calls waitpid(-1, ...)
- * steals their status (join then fails with HONE_ESYS).
+ * steals their status (join then fails with HONE_ESYS). So does setting SIGCHLD to SIG_IGN (or
+ * SA_NOCLDWAIT): the kernel then discards every child's status as it exits.
  *
  * Thread-safety: one hone_process may be used from one thread at a time; different processes
  * from different threads freely. Ownership: hone_process_start allocates, hone_process_free
- * releases (free(NULL) is a no-op).
+ * releases (free(NULL) is a no-op). A handle belongs to the process that started the child: in a
+ * copy of it inherited by a process forked later (by fork() or as another hone child), join,
+ * terminate and kill return HONE_ESTATE, alive is false, result is NULL, and free releases the
+ * copy without touching the child.
  */
 #ifndef HONE_PROCESS_H
 #define HONE_PROCESS_H
@@ -50,7 +54,8 @@ extern "C" {
 
 /* Runs in the child. arg/arg_size: the copy of the argument buffer. result: result_cap bytes of
  * zero-filled shared memory; set *result_size to the bytes written (starts at 0; values above
- * result_cap are clamped). The return value is the child's exit status (0..255; 0 = success). */
+ * result_cap are clamped). The return value is the child's exit status (0..255; 0 = success; other
+ * values are taken modulo 256, as by exit). */
 typedef int (*hone_process_fn)(const void *arg, size_t arg_size, void *result, size_t result_cap,
                                size_t *result_size);
 
@@ -71,7 +76,7 @@ HONE_API pid_t hone_process_pid(const hone_process *p) HONE_NONNULL(1);
 
 /* Waits at most timeout_ns for the child to end (HONE_WAIT_FOREVER: < 0). 0 once it has ended
  * (again 0 on every later call), HONE_ETIMEDOUT, HONE_ESYS (its status was taken by someone
- * else's waitpid). */
+ * else's waitpid), HONE_ESTATE (called in another process than the one that started it). */
 HONE_API int hone_process_join(hone_process *p, int64_t timeout_ns) HONE_NONNULL(1);
 
 /* Whether the child is still running (never blocks; reaps it if it has ended). */
@@ -98,7 +103,9 @@ HONE_API int hone_process_exitcode(const hone_process *p) HONE_NONNULL(1);
  * *size 0). Non-NULL then even when the size is 0. size may be NULL. */
 HONE_API const void *hone_process_result(const hone_process *p, size_t *size) HONE_NONNULL(1);
 
-/* Sends SIGTERM / SIGKILL. 0 (also when it had already ended), HONE_ESYS. */
+/* Sends SIGTERM / SIGKILL. 0 (also when it had already ended, or its status was taken by
+ * someone else's waitpid: it is never sent to a stranger that reused the pid), HONE_ESYS,
+ * HONE_ESTATE (called in another process than the one that started it). */
 HONE_API int hone_process_terminate(hone_process *p) HONE_NONNULL(1);
 HONE_API int hone_process_kill(hone_process *p) HONE_NONNULL(1);
 

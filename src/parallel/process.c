@@ -42,6 +42,7 @@ typedef struct shared_header {
 _Static_assert(sizeof(shared_header) <= HEADER_SIZE, "header fits");
 
 struct hone_process {
+  pid_t owner; /* the process that started the child: only it may wait for or signal it */
   pid_t pid;
   int pidfd; /* -1 when pidfd_open is unavailable: join then polls waitid */
   void *map;
@@ -218,6 +219,7 @@ int hone_process_start(hone_process **out, hone_process_fn fn, const void *arg, 
     return fork_errno == ENOMEM ? HONE_ENOMEM : HONE_ESYS;
   }
   p->pid = pid;
+  p->owner = parent;
   /* Children forked later (by any thread) need not carry this result buffer. */
   madvise(p->map, p->map_len, MADV_DONTFORK);
   /* The child is ours and unreaped, so its pid cannot have been reused yet (unless a stray
@@ -229,6 +231,13 @@ int hone_process_start(hone_process **out, hone_process_fn fn, const void *arg, 
 
 pid_t hone_process_pid(const hone_process *p) {
   return p->pid;
+}
+
+/* A copy of the handle in a process forked later (by fork(), or as another hone child) is not
+ * the child's parent: it cannot wait for it, must not signal it (that is its owner's job), and
+ * has no result buffer (MADV_DONTFORK). */
+static bool foreign(const hone_process *p) {
+  return getpid() != p->owner;
 }
 
 /* One waitid on the child: 0 once reaped (status recorded), HONE_ETIMEDOUT while it runs (only
@@ -258,6 +267,7 @@ static int reap(hone_process *p, bool block) {
 
 int hone_process_join(hone_process *p, int64_t timeout_ns) {
   if (p->joined) return 0;
+  if (foreign(p)) return HONE_ESTATE;
   if (timeout_ns < 0 && p->pidfd < 0) return reap(p, true);
   int64_t deadline = hone__deadline(timeout_ns);
   int64_t nap = 50 * 1000; /* fallback without a pidfd: naps growing to 5 ms */
@@ -284,7 +294,7 @@ int hone_process_join(hone_process *p, int64_t timeout_ns) {
 }
 
 bool hone_process_alive(hone_process *p) {
-  return reap(p, false) == HONE_ETIMEDOUT;
+  return !foreign(p) && reap(p, false) == HONE_ETIMEDOUT;
 }
 
 int hone_process_status_of(const hone_process *p, hone_process_status *st) {
@@ -300,7 +310,7 @@ int hone_process_exitcode(const hone_process *p) {
 
 const void *hone_process_result(const hone_process *p, size_t *size) {
   if (size != NULL) *size = 0;
-  if (!p->joined || !p->st.exited) return NULL;
+  if (!p->joined || !p->st.exited || foreign(p)) return NULL;
   const shared_header *h = p->map;
   if (size != NULL) *size = h->result_size < p->result_cap ? h->result_size : p->result_cap;
   return (const char *)p->map + HEADER_SIZE;
@@ -308,6 +318,7 @@ const void *hone_process_result(const hone_process *p, size_t *size) {
 
 static int send_signal(hone_process *p, int sig) {
   if (p->joined) return 0;
+  if (foreign(p)) return HONE_ESTATE;
   int r;
 #ifdef SYS_pidfd_send_signal
   if (p->pidfd >= 0) {
@@ -335,11 +346,14 @@ int hone_process_kill(hone_process *p) {
 
 void hone_process_free(hone_process *p) {
   if (p == NULL) return;
-  if (!p->joined) {
+  bool own = !foreign(p);
+  if (own && !p->joined) {
     send_signal(p, SIGKILL);
     (void)reap(p, true);
   }
   if (p->pidfd >= 0) close(p->pidfd);
-  munmap(p->map, p->map_len);
+  /* In another process the range is not ours any more (MADV_DONTFORK): it may hold a mapping
+   * made there since. */
+  if (own) munmap(p->map, p->map_len);
   free(p);
 }

@@ -396,6 +396,46 @@ static void test_status_stolen(void **state) {
   hone_process_free(p);
 }
 
+/* A sibling's handle, seen from a hone child (the handle's memory is the fork's copy): the child
+ * cannot wait for, signal or read it; freeing the copy leaves the sibling alone. */
+static int fn_touch_sibling(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
+  hone_process *sib;
+  memcpy(&sib, arg, sizeof sib);
+  if (hone_process_join(sib, 0) != HONE_ESTATE) return 1;
+  if (hone_process_kill(sib) != HONE_ESTATE) return 2;
+  if (hone_process_terminate(sib) != HONE_ESTATE) return 3;
+  if (hone_process_alive(sib)) return 4;
+  if (hone_process_result(sib, NULL) != NULL) return 5;
+  hone_process_free(sib);
+  return 0;
+}
+
+static void test_handle_in_another_process(void **state) {
+  (void)state;
+  hone_process *sib = start(fn_sleep, NULL, 0, 16);
+  hone_process *p = start(fn_touch_sibling, &sib, sizeof sib, 0);
+  hone_process_status st = join(p);
+  assert_true(st.exited);
+  assert_int_equal(st.exit_code, 0);
+  hone_process_free(p);
+
+  /* The same in a plain fork() of this process. */
+  fflush(NULL);
+  pid_t f = fork();
+  assert_true(f >= 0);
+  if (f == 0) _exit(fn_touch_sibling(&sib, sizeof sib, NULL, 0, NULL));
+  int ws;
+  assert_int_equal(waitpid(f, &ws, 0), f);
+  assert_true(WIFEXITED(ws));
+  assert_int_equal(WEXITSTATUS(ws), 0);
+
+  /* Its owner still has it, untouched. */
+  assert_true(hone_process_alive(sib));
+  assert_int_equal(hone_process_kill(sib), 0);
+  assert_int_equal(join(sib).signal, SIGKILL);
+  hone_process_free(sib);
+}
+
 /* ---- the child's environment ------------------------------------------------------------- */
 
 static int fn_check_signals(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
@@ -606,6 +646,7 @@ static void test_fallback_no_pidfd(void **state) {
   test_kill(state);
   test_free_running_child_leaves_no_zombie(state);
   test_status_stolen(state);
+  test_handle_in_another_process(state);
   test_exit_inside_fn(state);
   start_from_short_lived_thread();
   parent_death();
@@ -636,6 +677,7 @@ int main(void) {
       cmocka_unit_test(test_alive_reaps),
       cmocka_unit_test(test_free_running_child_leaves_no_zombie),
       cmocka_unit_test(test_status_stolen),
+      cmocka_unit_test(test_handle_in_another_process),
       cmocka_unit_test(test_child_signals_reset),
       cmocka_unit_test(test_stdout_flushed_once),
       cmocka_unit_test(test_start_from_thread_while_mutex_held),
