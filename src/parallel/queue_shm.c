@@ -99,7 +99,12 @@ struct hone__shq {
   int fd;
 };
 
-void (*hone__shq_test_mid_copy)(void);
+void (*hone__shq_test_hook)(int point);
+
+#define TEST_POINT(p)                                                                              \
+  do {                                                                                             \
+    if (hone__shq_test_hook) hone__shq_test_hook(p);                                               \
+  } while (0)
 
 static size_t page_size(void) {
   long p = sysconf(_SC_PAGESIZE);
@@ -361,7 +366,9 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
       if (size <= HONE__SHQ_COPY_UNLOCKED) {
         if (size) memcpy(r + 1, msg, size);
         STORE(r->state, REC_READY, relaxed); /* published by the release of tail */
+        TEST_POINT(HONE__SHQ_AT_SEND_COMMIT);
         STORE(h->tail, tail + len, release);
+        TEST_POINT(HONE__SHQ_AT_SEND_COUNT);
         STORE(h->nmsg, LOAD(h->nmsg, relaxed) + 1, relaxed);
         shq_unlock(q);
         notify_getters(q);
@@ -370,9 +377,10 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
       r->pid = (int32_t)getpid();
       STORE(r->state, REC_WRITING, relaxed);
       STORE(h->tail, tail + len, release);
+      TEST_POINT(HONE__SHQ_AT_SEND_COUNT);
       STORE(h->nmsg, LOAD(h->nmsg, relaxed) + 1, relaxed);
       shq_unlock(q);
-      if (hone__shq_test_mid_copy) hone__shq_test_mid_copy();
+      TEST_POINT(HONE__SHQ_AT_SEND_COPY);
       memcpy(r + 1, msg, size);
       STORE(r->state, REC_READY, release);
       notify_getters(q);
@@ -403,7 +411,9 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         if (sz <= HONE__SHQ_COPY_UNLOCKED) {
           if (sz) memcpy(buf, r + 1, sz);
           STORE(r->state, REC_DONE, relaxed);
+          TEST_POINT(HONE__SHQ_AT_RECV_DONE);
           STORE(h->rd, rd + len, release);
+          TEST_POINT(HONE__SHQ_AT_RECV_RD);
           STORE(h->nmsg, LOAD(h->nmsg, relaxed) - 1, relaxed);
           bool moved = advance_head(q);
           shq_unlock(q);
@@ -412,10 +422,11 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         }
         r->pid = (int32_t)getpid();
         STORE(r->state, REC_READING, relaxed);
+        TEST_POINT(HONE__SHQ_AT_CLAIM);
         STORE(h->rd, rd + len, release);
         STORE(h->nmsg, LOAD(h->nmsg, relaxed) - 1, relaxed);
         shq_unlock(q);
-        if (hone__shq_test_mid_copy) hone__shq_test_mid_copy();
+        TEST_POINT(HONE__SHQ_AT_RECV_COPY);
         memcpy(buf, r + 1, sz);
         STORE(r->state, REC_DONE, release);
         /* The message is ours even if the lock fails: head then moves at someone's next reap. */

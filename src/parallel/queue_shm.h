@@ -30,10 +30,19 @@ hone__shq *hone__queue_shared(struct hone_queue *q);
 #define HONE__SHQ_COPY_UNLOCKED 2048
 
 /* Test hooks (unit tests only). hone__shq_test_lock takes the queue's lock and returns holding it,
- * so that a test can kill the process there. hone__shq_test_mid_copy, when set, is called by this
- * process between reserving (or claiming) a large message and copying it, so that a test can kill
- * the process mid-copy. */
+ * so that a test can kill the process there. hone__shq_test_hook, when set, is called by this
+ * process at each of the points below, so that a test can kill it there and check that the others
+ * recover. */
 void hone__shq_test_lock(hone__shq *q);
-extern void (*hone__shq_test_mid_copy)(void);
+enum {
+  HONE__SHQ_AT_SEND_COPY = 1, /* large send: reserved (WRITING), lock released, before the copy */
+  HONE__SHQ_AT_RECV_COPY,     /* large recv: claimed (READING), lock released, before the copy */
+  HONE__SHQ_AT_SEND_COMMIT,   /* small send, locked: record written, tail not yet moved */
+  HONE__SHQ_AT_SEND_COUNT,    /* send, locked: tail moved, nmsg not yet counted */
+  HONE__SHQ_AT_RECV_DONE,     /* small recv, locked: copied and marked DONE, rd not yet moved */
+  HONE__SHQ_AT_RECV_RD,       /* small recv, locked: rd moved, nmsg and head not yet */
+  HONE__SHQ_AT_CLAIM,         /* large recv, locked: marked READING, rd not yet moved */
+};
+extern void (*hone__shq_test_hook)(int point);
 
 #endif /* HONE_PARALLEL_QUEUE_SHM_H */

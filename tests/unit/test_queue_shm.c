@@ -1,0 +1,798 @@
+/* test_queue_shm.c: the shared-memory hone_queue between processes — both kinds across fork,
+ * order per producer, no loss or duplicate under 4 producer x 4 consumer processes, timeouts,
+ * close waking waiters in other processes, processes killed while blocked, while holding the lock
+ * and mid-copy, EMSGSIZE, open_fd, and nothing left behind in /dev/shm.
+ * Children report through exit codes and MAP_SHARED memory (cmocka runs in the parent only); each
+ * child arms alarm() so that a hang fails the test instead of stalling it. Not under TSan: it
+ * forks, and the interesting races are between processes. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hone/queue.h"
+#include "parallel/queue_shm.h"
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* Entries of /dev/shm whose name mentions hone (other programs' entries are none of ours). */
+static int dev_shm_hone_entries(void) {
+  DIR *d = opendir("/dev/shm");
+  if (!d) return 0;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) n += strstr(e->d_name, "hone") != NULL;
+  closedir(d);
+  return n;
+}
+
+/* Starts fn(arg) in a child that exits with fn's return value; alarm() kills a hung child. */
+static pid_t spawn(int (*fn)(void *), void *arg) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(30);
+    _exit(fn(arg));
+  }
+  assert_true(pid > 0);
+  return pid;
+}
+
+/* The child's exit code, or 1000 + signal. Fails the test if it does not end within secs. */
+static int reap(pid_t pid, int secs) {
+  int st;
+  int64_t end = now_ns() + (int64_t)secs * 1000000000;
+  for (;;) {
+    pid_t r = waitpid(pid, &st, WNOHANG);
+    if (r == pid) break;
+    if (now_ns() > end) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      fail_msg("child %d did not finish in %d s", (int)pid, secs);
+    }
+    sleep_ms(2);
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 1000 + WTERMSIG(st);
+}
+
+static void *shared_mem(size_t n) {
+  void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(p != MAP_FAILED);
+  return p;
+}
+
+typedef struct item {
+  uint32_t producer, seq;
+  char pad[8];
+} item;
+
+/* ---- single process: the contract of each call ---- */
+
+static void test_fixed_kind(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 0, 4), HONE_EINVAL);
+  assert_null(q);
+  assert_int_equal(hone_queue_new_shared(&q, 3, sizeof(item)), 0);
+  assert_int_equal(hone_queue_capacity(q), 3);
+  assert_int_equal(hone_queue_item_size(q), sizeof(item));
+  assert_int_equal(hone_queue_max_message(q), sizeof(item));
+  int fd = hone_queue_fd(q);
+  assert_true(fd >= 0);
+  assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+  char link[256] = {0}, path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  assert_true(readlink(path, link, sizeof link - 1) > 0);
+  assert_non_null(strstr(link, "memfd:")); /* anonymous memory, not a file anyone can open */
+
+  for (uint32_t i = 0; i < 3; i++) {
+    item it = {.producer = 1, .seq = i};
+    assert_int_equal(hone_queue_put(q, &it, 0), 0);
+  }
+  assert_int_equal(hone_queue_size(q), 3);
+  item x = {0};
+  assert_int_equal(hone_queue_put(q, &x, 0), HONE_EFULL);
+  assert_int_equal(hone_queue_send(q, &x, sizeof x - 1, 0), HONE_EINVAL);
+  for (uint32_t i = 0; i < 3; i++) {
+    assert_int_equal(hone_queue_get(q, &x, 0), 0);
+    assert_int_equal(x.seq, i);
+  }
+  assert_int_equal(hone_queue_get(q, &x, 0), HONE_EAGAIN);
+  /* send/recv on the fixed kind, and wrap-around keeps order. */
+  for (uint32_t round = 0; round < 10; round++) {
+    item a = {.seq = 2 * round}, b = {.seq = 2 * round + 1};
+    assert_int_equal(hone_queue_send(q, &a, sizeof a, HONE_WAIT_FOREVER), 0);
+    assert_int_equal(hone_queue_put(q, &b, HONE_WAIT_FOREVER), 0);
+    size_t got = 0;
+    assert_int_equal(hone_queue_recv(q, &x, sizeof x, &got, HONE_WAIT_FOREVER), 0);
+    assert_int_equal(got, sizeof x);
+    assert_int_equal(x.seq, 2 * round);
+    assert_int_equal(hone_queue_recv(q, &x, sizeof x - 1, &got, 0), HONE_EMSGSIZE);
+    assert_int_equal(got, sizeof x);
+    assert_int_equal(hone_queue_get(q, &x, HONE_WAIT_FOREVER), 0);
+    assert_int_equal(x.seq, 2 * round + 1);
+  }
+  hone_queue_close(q);
+  hone_queue_close(q);
+  assert_int_equal(hone_queue_put(q, &x, HONE_WAIT_FOREVER), HONE_ECLOSED);
+  assert_int_equal(hone_queue_get(q, &x, HONE_WAIT_FOREVER), HONE_ECLOSED);
+  hone_queue_free(q);
+  errno = 0;
+  assert_int_equal(fcntl(fd, F_GETFD), -1); /* the handle's descriptor went with it */
+  assert_int_equal(errno, EBADF);
+  hone_queue_free(NULL);
+}
+
+static void fill(unsigned char *p, size_t n, uint32_t seed) {
+  for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(seed * 31 + i * 7);
+}
+
+static int check(const unsigned char *p, size_t n, uint32_t seed) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != (unsigned char)(seed * 31 + i * 7)) return 0;
+  return 1;
+}
+
+static void test_message_kind(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 5000, 0), 0);
+  size_t cap = hone_queue_capacity(q), max = hone_queue_max_message(q);
+  assert_true(cap >= 5000 && cap % 4096 == 0);
+  assert_int_equal(hone_queue_item_size(q), 0);
+  assert_true(max > 0 && max < cap);
+  unsigned char *in = malloc(cap + 1), *out = malloc(cap + 1);
+  item x;
+  assert_int_equal(hone_queue_put(q, &x, 0), HONE_EINVAL);
+  assert_int_equal(hone_queue_get(q, &x, 0), HONE_EINVAL);
+
+  /* Too large to ever fit: refused, never split. */
+  assert_int_equal(hone_queue_send(q, in, max + 1, HONE_WAIT_FOREVER), HONE_EMSGSIZE);
+  /* The largest message, alone in the ring. */
+  fill(in, max, 9);
+  assert_int_equal(hone_queue_send(q, in, max, 0), 0);
+  assert_int_equal(hone_queue_send(q, in, 0, 0), HONE_EFULL);
+  size_t got = 0;
+  /* A buffer too small: the size needed, and the message stays. */
+  assert_int_equal(hone_queue_recv(q, out, max - 1, &got, 0), HONE_EMSGSIZE);
+  assert_int_equal(got, max);
+  assert_int_equal(hone_queue_size(q), 1);
+  assert_int_equal(hone_queue_recv(q, out, cap, &got, 0), 0);
+  assert_int_equal(got, max);
+  assert_true(check(out, max, 9));
+
+  /* Many sizes, small and large (copied outside the lock), wrapping many times around the
+   * ring: each arrives whole and in order, including records that run past the ring's end. */
+  uint32_t sent = 0, recvd = 0;
+  size_t sizes[] = {0, 1, 7, 64, 100, 2047, 2048, 2049, 3000, 4000};
+  int nsizes = (int)(sizeof sizes / sizeof *sizes);
+  while (recvd < 400) {
+    while (sent < 400) {
+      size_t n = sizes[sent % (uint32_t)nsizes];
+      fill(in, n, sent);
+      int rc = hone_queue_send(q, in, n, 0);
+      if (rc == HONE_EFULL) break;
+      assert_int_equal(rc, 0);
+      sent++;
+    }
+    assert_int_equal(hone_queue_recv(q, out, cap, &got, 0), 0);
+    assert_int_equal(got, sizes[recvd % (uint32_t)nsizes]);
+    assert_true(check(out, got, recvd));
+    recvd++;
+  }
+  assert_int_equal(hone_queue_size(q), 0);
+  assert_int_equal(hone_queue_recv(q, out, cap, &got, 0), HONE_EAGAIN);
+
+  /* Closed: sends fail, what is left drains, then ECLOSED. */
+  assert_int_equal(hone_queue_send(q, in, 10, 0), 0);
+  hone_queue_close(q);
+  assert_int_equal(hone_queue_send(q, in, 10, 0), HONE_ECLOSED);
+  assert_int_equal(hone_queue_recv(q, out, cap, &got, HONE_WAIT_FOREVER), 0);
+  assert_int_equal(hone_queue_recv(q, out, cap, &got, HONE_WAIT_FOREVER), HONE_ECLOSED);
+  hone_queue_free(q);
+  free(in);
+  free(out);
+}
+
+static void test_thread_kind_messages(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new(&q, 2, sizeof(item)), 0);
+  assert_int_equal(hone_queue_fd(q), HONE_EINVAL);
+  assert_int_equal(hone_queue_item_size(q), sizeof(item));
+  assert_int_equal(hone_queue_max_message(q), sizeof(item));
+  item a = {.seq = 5}, x = {0};
+  assert_int_equal(hone_queue_send(q, &a, sizeof a - 1, 0), HONE_EINVAL);
+  assert_int_equal(hone_queue_send(q, &a, sizeof a, 0), 0);
+  size_t got = 0;
+  assert_int_equal(hone_queue_recv(q, &x, sizeof x - 1, &got, 0), HONE_EMSGSIZE);
+  assert_int_equal(got, sizeof x);
+  assert_int_equal(hone_queue_recv(q, &x, sizeof x, &got, 0), 0);
+  assert_int_equal(x.seq, 5);
+  assert_int_equal(hone_queue_recv(q, &x, sizeof x, &got, 0), HONE_EAGAIN);
+  hone_queue_free(q);
+}
+
+static void test_timeouts(void **state) {
+  for (int kind = 0; kind < 2; kind++) {
+    hone_queue *q;
+    size_t isz = kind ? 0 : sizeof(item);
+    assert_int_equal(hone_queue_new_shared(&q, kind ? 4096 : 1, isz), 0);
+    unsigned char buf[4096];
+    size_t msg = kind ? hone_queue_max_message(q) : sizeof(item), got;
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
+    int64_t t0 = now_ns();
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 30000000), HONE_ETIMEDOUT);
+    int64_t el = now_ns() - t0;
+    assert_true(el >= 30000000 && el < 5000000000);
+    assert_int_equal(hone_queue_send(q, buf, msg, 0), 0);
+    assert_int_equal(hone_queue_send(q, buf, msg, 0), HONE_EFULL);
+    t0 = now_ns();
+    assert_int_equal(hone_queue_send(q, buf, msg, 30000000), HONE_ETIMEDOUT);
+    el = now_ns() - t0;
+    assert_true(el >= 30000000 && el < 5000000000);
+    hone_queue_free(q);
+  }
+}
+
+/* ---- across fork ---- */
+
+typedef struct xfer {
+  hone_queue *q;
+  uint32_t producer, n;
+  size_t max;
+} xfer;
+
+static int produce(void *arg) {
+  xfer *x = arg;
+  unsigned char buf[600];
+  for (uint32_t i = 0; i < x->n; i++) {
+    item *it = (item *)(void *)buf;
+    it->producer = x->producer;
+    it->seq = i;
+    size_t n = x->max ? sizeof(item) + (i * 13) % (x->max - sizeof(item) + 1) : sizeof(item);
+    fill(buf + sizeof(item), n - sizeof(item), i);
+    if (hone_queue_send(x->q, buf, n, HONE_WAIT_FOREVER) != 0) return 2;
+  }
+  return 0;
+}
+
+static int consume_in_order(void *arg) {
+  xfer *x = arg;
+  unsigned char buf[600];
+  for (uint32_t i = 0; i < x->n; i++) {
+    size_t got;
+    if (hone_queue_recv(x->q, buf, sizeof buf, &got, HONE_WAIT_FOREVER) != 0) return 2;
+    item it;
+    memcpy(&it, buf, sizeof it);
+    if (it.producer != 7 || it.seq != i) return 3;
+    if (!check(buf + sizeof(item), got - sizeof(item), i)) return 4;
+  }
+  return 0;
+}
+
+static void test_both_kinds_across_fork(void **state) {
+  for (int kind = 0; kind < 2; kind++) {
+    hone_queue *q;
+    assert_int_equal(hone_queue_new_shared(&q, kind ? 8192 : 16, kind ? 0 : sizeof(item)), 0);
+    /* Two producer children, the parent consumes: each producer's messages come in order. */
+    xfer a = {q, 0, 20000, kind ? 600 : 0}, b = {q, 1, 20000, kind ? 600 : 0};
+    pid_t pa = spawn(produce, &a), pb = spawn(produce, &b);
+    uint32_t next[2] = {0, 0};
+    unsigned char buf[600];
+    for (uint32_t i = 0; i < 40000; i++) {
+      size_t got;
+      assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 10000000000), 0);
+      item it;
+      memcpy(&it, buf, sizeof it);
+      assert_true(it.producer < 2);
+      assert_int_equal(it.seq, next[it.producer]);
+      next[it.producer]++;
+      assert_true(check(buf + sizeof(item), got - sizeof(item), it.seq));
+    }
+    assert_int_equal(reap(pa, 20), 0);
+    assert_int_equal(reap(pb, 20), 0);
+    /* The other way: the parent produces, a child consumes and checks. */
+    pid_t c = spawn(consume_in_order, &a);
+    a.producer = 7;
+    assert_int_equal(produce(&a), 0);
+    assert_int_equal(reap(c, 20), 0);
+    assert_int_equal(hone_queue_size(q), 0);
+    hone_queue_free(q);
+  }
+}
+
+typedef struct mpmc {
+  hone_queue *q;
+  hone_queue *report;          /* consumers' per-producer counts and sums, fixed-size */
+  _Atomic unsigned char *seen; /* [producer][seq], shared */
+  _Atomic int *errors;
+} mpmc;
+
+#define MPMC_N 100000 /* messages per producer */
+enum { MP = 4, MC = 4 };
+
+static mpmc M;
+static uint32_t mpmc_producer;
+
+static int mpmc_produce(void *arg) {
+  uint32_t p = mpmc_producer;
+  unsigned char buf[64];
+  for (uint32_t i = 0; i < MPMC_N; i++) {
+    item it = {.producer = p, .seq = i};
+    memcpy(buf, &it, sizeof it);
+    size_t n = sizeof it + i % 40;
+    fill(buf + sizeof it, n - sizeof it, i);
+    if (hone_queue_send(M.q, buf, n, HONE_WAIT_FOREVER) != 0) return 2;
+  }
+  return 0;
+}
+
+typedef struct report {
+  uint64_t count[MP], sum[MP];
+} report;
+
+static int mpmc_consume(void *arg) {
+  report r;
+  memset(&r, 0, sizeof r);
+  int64_t last[MP];
+  for (int p = 0; p < MP; p++) last[p] = -1;
+  unsigned char buf[64];
+  size_t got;
+  int rc;
+  while ((rc = hone_queue_recv(M.q, buf, sizeof buf, &got, HONE_WAIT_FOREVER)) == 0) {
+    item it;
+    memcpy(&it, buf, sizeof it);
+    if (it.producer >= MP || it.seq >= MPMC_N || got != sizeof it + it.seq % 40 ||
+        !check(buf + sizeof it, got - sizeof it, it.seq) || (int64_t)it.seq <= last[it.producer])
+      atomic_fetch_add(M.errors, 1);
+    else
+      last[it.producer] = it.seq;
+    atomic_fetch_add(&M.seen[it.producer * MPMC_N + it.seq], 1);
+    r.count[it.producer]++;
+    r.sum[it.producer] += it.seq;
+  }
+  if (rc != HONE_ECLOSED) return 3;
+  return hone_queue_send(M.report, &r, sizeof r, HONE_WAIT_FOREVER) == 0 ? 0 : 4;
+}
+
+static void test_mpmc_processes(void **state) {
+  assert_int_equal(hone_queue_new_shared(&M.q, 16384, 0), 0);
+  assert_int_equal(hone_queue_new_shared(&M.report, MC, sizeof(report)), 0);
+  M.seen = shared_mem((size_t)MP * MPMC_N);
+  M.errors = shared_mem(sizeof(int));
+  pid_t prod[MP], cons[MC];
+  for (int c = 0; c < MC; c++) cons[c] = spawn(mpmc_consume, NULL);
+  for (int p = 0; p < MP; p++) {
+    mpmc_producer = (uint32_t)p;
+    prod[p] = spawn(mpmc_produce, NULL);
+  }
+  for (int p = 0; p < MP; p++) assert_int_equal(reap(prod[p], 60), 0);
+  hone_queue_close(M.q);
+  for (int c = 0; c < MC; c++) assert_int_equal(reap(cons[c], 60), 0);
+  assert_int_equal(*M.errors, 0);
+  size_t lost = 0, dup = 0;
+  for (size_t i = 0; i < (size_t)MP * MPMC_N; i++) {
+    lost += M.seen[i] == 0;
+    dup += M.seen[i] > 1;
+  }
+  assert_int_equal(lost, 0);
+  assert_int_equal(dup, 0);
+  report total, r;
+  memset(&total, 0, sizeof total);
+  for (int c = 0; c < MC; c++) {
+    assert_int_equal(hone_queue_get(M.report, &r, 0), 0);
+    for (int p = 0; p < MP; p++) {
+      total.count[p] += r.count[p];
+      total.sum[p] += r.sum[p];
+    }
+  }
+  for (int p = 0; p < MP; p++) {
+    assert_int_equal(total.count[p], MPMC_N);
+    assert_int_equal(total.sum[p], (uint64_t)MPMC_N * (MPMC_N - 1) / 2);
+  }
+  assert_int_equal(hone_queue_size(M.q), 0);
+  munmap((void *)M.seen, (size_t)MP * MPMC_N);
+  munmap(M.errors, sizeof(int));
+  hone_queue_free(M.report);
+  hone_queue_free(M.q);
+}
+
+/* ---- close, and processes that die ---- */
+
+static hone_queue *CQ;
+
+static int blocked_get(void *arg) {
+  unsigned char buf[64];
+  size_t got;
+  return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
+}
+
+static int blocked_put(void *arg) {
+  unsigned char buf[64] = {0};
+  return -hone_queue_send(CQ, buf, 64, HONE_WAIT_FOREVER);
+}
+
+static void test_close_wakes_other_processes(void **state) {
+  for (int kind = 0; kind < 2; kind++) {
+    hone_queue *empty, *full;
+    assert_int_equal(hone_queue_new_shared(&empty, 4, kind ? 0 : 64), 0);
+    assert_int_equal(hone_queue_new_shared(&full, kind ? 4096 : 1, kind ? 0 : 64), 0);
+    unsigned char buf[64] = {0};
+    while (hone_queue_send(full, buf, 64, 0) == 0) {
+    }
+    pid_t g[3], p[3];
+    CQ = empty;
+    for (int i = 0; i < 3; i++) g[i] = spawn(blocked_get, NULL);
+    CQ = full;
+    for (int i = 0; i < 3; i++) p[i] = spawn(blocked_put, NULL);
+    sleep_ms(100); /* long enough for every child to be asleep in the queue */
+    for (int i = 0; i < 3; i++) assert_int_equal(waitpid(g[i], NULL, WNOHANG), 0);
+    for (int i = 0; i < 3; i++) assert_int_equal(waitpid(p[i], NULL, WNOHANG), 0);
+    hone_queue_close(empty);
+    hone_queue_close(full);
+    for (int i = 0; i < 3; i++) assert_int_equal(reap(g[i], 10), -HONE_ECLOSED);
+    for (int i = 0; i < 3; i++) assert_int_equal(reap(p[i], 10), -HONE_ECLOSED);
+    hone_queue_free(empty);
+    hone_queue_free(full);
+  }
+}
+
+static void test_consumer_killed_while_blocked(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 4096, 0), 0);
+  CQ = q;
+  pid_t victim = spawn(blocked_get, NULL);
+  sleep_ms(50);
+  kill(victim, SIGKILL);
+  assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
+  /* Others keep working: another process blocked in recv gets what is sent. */
+  pid_t other = spawn(blocked_get, NULL);
+  sleep_ms(20);
+  unsigned char buf[64] = {1};
+  assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+  assert_int_equal(reap(other, 10), 0);
+  assert_int_equal(hone_queue_send(q, buf, 10, 0), 0);
+  size_t got;
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
+  assert_int_equal(got, 10);
+  hone_queue_free(q);
+}
+
+static int sync_pipe[2];
+
+static void tell_and_stall(void) {
+  char c = 1;
+  if (write(sync_pipe[1], &c, 1) != 1) _exit(9);
+  for (;;) pause();
+}
+
+static void wait_told(void) {
+  char c;
+  assert_int_equal(read(sync_pipe[0], &c, 1), 1);
+}
+
+static int lock_and_stall(void *arg) {
+  hone__shq_test_lock(hone__queue_shared(CQ));
+  tell_and_stall();
+  return 0;
+}
+
+static void test_killed_holding_the_lock(void **state) {
+  for (int kind = 0; kind < 2; kind++) {
+    hone_queue *q;
+    assert_int_equal(hone_queue_new_shared(&q, kind ? 8192 : 8, kind ? 0 : 64), 0);
+    CQ = q;
+    unsigned char buf[64];
+    for (int i = 0; i < 3; i++) {
+      memset(buf, i, sizeof buf);
+      assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+    }
+    assert_int_equal(pipe(sync_pipe), 0);
+    pid_t holder = spawn(lock_and_stall, NULL);
+    wait_told();
+    /* A process blocked on the lock takes it over once the holder is killed. */
+    pid_t getter = spawn(blocked_get, NULL);
+    sleep_ms(30);
+    assert_int_equal(waitpid(getter, NULL, WNOHANG), 0);
+    kill(holder, SIGKILL);
+    assert_int_equal(reap(holder, 10), 1000 + SIGKILL);
+    assert_int_equal(reap(getter, 10), 0); /* took message 0 */
+    size_t got;
+    for (int i = 1; i < 3; i++) {
+      assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 1000000000), 0);
+      assert_int_equal(buf[0], i); /* the rest, whole and in order */
+    }
+    assert_int_equal(hone_queue_size(q), 0);
+    for (int i = 0; i < 8; i++) assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+    close(sync_pipe[0]);
+    close(sync_pipe[1]);
+    hone_queue_free(q);
+  }
+}
+
+#define BIG 3000 /* copied outside the lock (> HONE__SHQ_COPY_UNLOCKED) */
+
+static int stall_at;
+
+static void stall_hook(int point) {
+  if (point == stall_at) tell_and_stall();
+}
+
+static int send_big_and_stall(void *arg) {
+  stall_at = HONE__SHQ_AT_SEND_COPY;
+  hone__shq_test_hook = stall_hook;
+  unsigned char buf[BIG];
+  memset(buf, 0xee, sizeof buf);
+  return -hone_queue_send(CQ, buf, sizeof buf, HONE_WAIT_FOREVER);
+}
+
+static int recv_big_and_stall(void *arg) {
+  stall_at = HONE__SHQ_AT_RECV_COPY;
+  hone__shq_test_hook = stall_hook;
+  unsigned char buf[BIG];
+  size_t got;
+  return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
+}
+
+static void test_producer_killed_mid_copy(void **state) {
+  _Static_assert(BIG > HONE__SHQ_COPY_UNLOCKED, "the hook runs only for large messages");
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  assert_int_equal(pipe(sync_pipe), 0);
+  unsigned char buf[BIG];
+  memset(buf, 1, sizeof buf);
+  assert_int_equal(hone_queue_send(q, buf, 100, 0), 0);
+  pid_t victim = spawn(send_big_and_stall, NULL);
+  wait_told(); /* its message is reserved, half-written */
+  memset(buf, 2, sizeof buf);
+  assert_int_equal(hone_queue_send(q, buf, BIG, 0), 0);
+  kill(victim, SIGKILL); /* not reaped yet: a zombie counts as dead too */
+  size_t got;
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
+  assert_int_equal(got, 100);
+  assert_int_equal(buf[0], 1);
+  /* The dead writer's message is dropped and the next one follows. */
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 5000000000), 0);
+  assert_int_equal(got, BIG);
+  assert_int_equal(buf[0], 2);
+  assert_int_equal(buf[BIG - 1], 2);
+  assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
+  assert_int_equal(hone_queue_size(q), 0);
+  /* The space is all free again. */
+  size_t max = hone_queue_max_message(q);
+  unsigned char *big = calloc(1, max);
+  assert_int_equal(hone_queue_send(q, big, max, 1000000000), 0);
+  assert_int_equal(hone_queue_recv(q, big, max, &got, 0), 0);
+  free(big);
+  close(sync_pipe[0]);
+  close(sync_pipe[1]);
+  hone_queue_free(q);
+}
+
+static void test_consumer_killed_mid_copy(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  assert_int_equal(pipe(sync_pipe), 0);
+  unsigned char buf[BIG];
+  memset(buf, 3, sizeof buf);
+  assert_int_equal(hone_queue_send(q, buf, BIG, 0), 0);
+  pid_t victim = spawn(recv_big_and_stall, NULL);
+  wait_told(); /* it holds the message's space while copying */
+  kill(victim, SIGKILL);
+  assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
+  /* Its message is gone with it; a producer needing that space gets it back. */
+  size_t got;
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
+  size_t max = hone_queue_max_message(q);
+  unsigned char *big = calloc(1, max);
+  assert_int_equal(hone_queue_send(q, big, max, 5000000000), 0);
+  assert_int_equal(hone_queue_recv(q, big, max, &got, 0), 0);
+  assert_int_equal(got, max);
+  free(big);
+  close(sync_pipe[0]);
+  close(sync_pipe[1]);
+  hone_queue_free(q);
+}
+
+/* A process killed at each instant inside the lock where the state is half-changed: the next
+ * locker repairs it, and every other message is still there, whole and in order, with all the
+ * ring's space usable again. */
+typedef struct at_case {
+  int point;
+  size_t a;       /* the first queued message's size (the one a receiving child takes) */
+  size_t c;       /* the size the child sends; 0: the child receives */
+  int c_survives; /* the child's message was committed before it died */
+} at_case;
+
+static size_t CHILD_SEND;
+
+static int op_at_point(void *arg) {
+  hone__shq_test_hook = stall_hook;
+  unsigned char buf[BIG];
+  memset(buf, 0xcc, sizeof buf);
+  size_t got;
+  if (CHILD_SEND) return -hone_queue_send(CQ, buf, CHILD_SEND, HONE_WAIT_FOREVER);
+  return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
+}
+
+static void test_killed_inside_the_lock(void **state) {
+  const at_case cases[] = {
+      {HONE__SHQ_AT_SEND_COMMIT, 64, 64, 0}, {HONE__SHQ_AT_SEND_COUNT, 64, 64, 1},
+      {HONE__SHQ_AT_SEND_COUNT, 64, BIG, 0}, /* reserved, never written: dropped */
+      {HONE__SHQ_AT_RECV_DONE, 64, 0, 0},    {HONE__SHQ_AT_RECV_RD, 64, 0, 0},
+      {HONE__SHQ_AT_CLAIM, BIG, 0, 0},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+    const at_case *tc = &cases[k];
+    hone_queue *q;
+    assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+    CQ = q;
+    unsigned char buf[BIG];
+    memset(buf, 'A', sizeof buf);
+    assert_int_equal(hone_queue_send(q, buf, tc->a, 0), 0);
+    memset(buf, 'B', sizeof buf);
+    assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+    assert_int_equal(pipe(sync_pipe), 0);
+    stall_at = tc->point;
+    CHILD_SEND = tc->c;
+    pid_t victim = spawn(op_at_point, NULL);
+    wait_told();
+    kill(victim, SIGKILL);
+    assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
+    size_t got;
+    if (tc->c) { /* the child was sending: A and B stay */
+      assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 1000000000), 0);
+      assert_int_equal(got, tc->a);
+      assert_int_equal(buf[0], 'A');
+    }
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 1000000000), 0);
+    assert_int_equal(got, 64);
+    assert_int_equal(buf[0], 'B');
+    assert_int_equal(buf[63], 'B');
+    if (tc->c_survives) {
+      assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 1000000000), 0);
+      assert_int_equal(got, tc->c);
+      assert_int_equal(buf[0], 0xcc);
+    }
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 100000000), HONE_ETIMEDOUT);
+    assert_int_equal(hone_queue_size(q), 0);
+    size_t max = hone_queue_max_message(q);
+    unsigned char *big = calloc(1, max);
+    assert_int_equal(hone_queue_send(q, big, max, 1000000000), 0);
+    assert_int_equal(hone_queue_recv(q, big, max, &got, 0), 0);
+    free(big);
+    close(sync_pipe[0]);
+    close(sync_pipe[1]);
+    hone_queue_free(q);
+  }
+}
+
+/* ---- hone_queue_open_fd ---- */
+
+static int DUPFD;
+
+static int open_and_send(void *arg) {
+  hone_queue *q;
+  int rc = hone_queue_open_fd(&q, DUPFD);
+  if (rc) return -rc;
+  close(DUPFD); /* the handle holds its own duplicate */
+  unsigned char buf[5000];
+  fill(buf, sizeof buf, 77);
+  rc = hone_queue_send(q, buf, sizeof buf, HONE_WAIT_FOREVER);
+  hone_queue_free(q);
+  return -rc;
+}
+
+static void test_open_fd(void **state) {
+  hone_queue *q, *o;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  DUPFD = dup(hone_queue_fd(q));
+  pid_t child = spawn(open_and_send, NULL);
+  assert_int_equal(reap(child, 10), 0);
+  close(DUPFD);
+  unsigned char buf[5000];
+  size_t got;
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
+  assert_int_equal(got, sizeof buf);
+  assert_true(check(buf, got, 77));
+
+  /* In this process too, the two handles share one queue. */
+  assert_int_equal(hone_queue_open_fd(&o, hone_queue_fd(q)), 0);
+  assert_int_equal(hone_queue_capacity(o), hone_queue_capacity(q));
+  assert_int_equal(hone_queue_send(o, buf, 10, 0), 0);
+  assert_int_equal(hone_queue_size(q), 1);
+  hone_queue_free(o);
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
+
+  /* What is not a queue is refused. */
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  assert_int_equal(hone_queue_open_fd(&o, p[0]), HONE_EFORMAT);
+  assert_null(o);
+  close(p[0]);
+  close(p[1]);
+  int m = memfd_create("not-a-queue", MFD_CLOEXEC);
+  assert_true(m >= 0);
+  assert_int_equal(hone_queue_open_fd(&o, m), HONE_EFORMAT);
+  assert_int_equal(ftruncate(m, 1 << 16), 0);
+  assert_int_equal(hone_queue_open_fd(&o, m), HONE_EFORMAT);
+  close(m);
+  /* Another version of the layout. */
+  uint32_t *h = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, hone_queue_fd(q), 0);
+  assert_true(h != MAP_FAILED);
+  uint32_t version = h[2];
+  h[2] = version + 1;
+  assert_int_equal(hone_queue_open_fd(&o, hone_queue_fd(q)), HONE_EVERSION);
+  h[2] = version;
+  h[0] ^= 1;
+  assert_int_equal(hone_queue_open_fd(&o, hone_queue_fd(q)), HONE_EFORMAT);
+  h[0] ^= 1;
+  assert_int_equal(hone_queue_open_fd(&o, hone_queue_fd(q)), 0);
+  hone_queue_free(o);
+  munmap(h, 4096);
+  hone_queue_free(q);
+}
+
+/* The queue's memory is an anonymous memfd: in this process's map it has no path anyone could
+ * open, and no named object exists while it lives or after it is freed. */
+static void test_nothing_left_behind(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 4096, 0), 0);
+  FILE *f = fopen("/proc/self/maps", "r");
+  assert_non_null(f);
+  char line[512];
+  int memfd_maps = 0, named = 0;
+  while (fgets(line, sizeof line, f)) {
+    memfd_maps += strstr(line, "/memfd:hone-queue (deleted)") != NULL;
+    named += strstr(line, "/dev/shm/") != NULL;
+  }
+  fclose(f);
+  assert_true(memfd_maps >= 1);
+  assert_int_equal(named, 0);
+  assert_int_equal(dev_shm_hone_entries(), 0);
+  hone_queue_free(q);
+  assert_int_equal(dev_shm_hone_entries(), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fixed_kind),
+      cmocka_unit_test(test_message_kind),
+      cmocka_unit_test(test_thread_kind_messages),
+      cmocka_unit_test(test_timeouts),
+      cmocka_unit_test(test_both_kinds_across_fork),
+      cmocka_unit_test(test_mpmc_processes),
+      cmocka_unit_test(test_close_wakes_other_processes),
+      cmocka_unit_test(test_consumer_killed_while_blocked),
+      cmocka_unit_test(test_killed_holding_the_lock),
+      cmocka_unit_test(test_producer_killed_mid_copy),
+      cmocka_unit_test(test_consumer_killed_mid_copy),
+      cmocka_unit_test(test_killed_inside_the_lock),
+      cmocka_unit_test(test_open_fd),
+      cmocka_unit_test(test_nothing_left_behind),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
