@@ -351,9 +351,13 @@ void hone_process_free(hone_process *p) {
     send_signal(p, SIGKILL);
     (void)reap(p, true);
   }
-  if (p->pidfd >= 0) close(p->pidfd);
-  /* In another process the range is not ours any more (MADV_DONTFORK): it may hold a mapping
-   * made there since. */
-  if (own) munmap(p->map, p->map_len);
+  /* In another process neither the fd nor the address range is known to be ours any more: the
+   * range was not inherited (MADV_DONTFORK) and may hold a mapping made there since, and the fd
+   * number may have been closed and reused. Leaking the inherited pidfd (close-on-exec) there is
+   * the lesser harm. */
+  if (own) {
+    if (p->pidfd >= 0) close(p->pidfd);
+    munmap(p->map, p->map_len);
+  }
   free(p);
 }
