@@ -104,6 +104,7 @@ hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const voi
   atomic_init(&f->lock, 0);
   f->listeners = NULL;
   f->listeners_closed = false;
+  f->tag = 0;
   return f;
 }
 
@@ -195,7 +196,29 @@ void hone__future_cancel_pending(hone_future *f) {
     complete(f, HONE__F_CANCELLED);
 }
 
+void hone__future_finish(hone_future *f, int code, const char *message, const void *data,
+                         size_t size) {
+  if (code < 0) {
+    f->code = code;
+    f->message = strdup(message ? message : hone_strerror(code));
+  } else if (f->result_size) {
+    memset(f->result, 0, f->result_size);
+    if (data) memcpy(f->result, data, size < f->result_size ? size : f->result_size);
+  }
+  complete(f, code < 0 ? HONE__F_FAILED : HONE__F_FINISHED);
+}
+
+void hone__future_mark_running(hone_future *f) {
+  uint32_t expect = HONE__F_PENDING;
+  atomic_compare_exchange_strong_explicit(&f->state, &expect, HONE__F_RUNNING, memory_order_acq_rel,
+                                          memory_order_acquire);
+}
+
 int hone_future_cancel(hone_future *f) {
+  /* A done future may have outlived its pool: look at the pool only while it is not done. */
+  if (atomic_load_explicit(&f->state, memory_order_acquire) == HONE__F_PENDING &&
+      f->pool->ops->cancel)
+    return f->pool->ops->cancel(f->pool, f);
   hone__future_cancel_pending(f);
   return atomic_load_explicit(&f->state, memory_order_acquire) == HONE__F_CANCELLED ? 0
                                                                                     : HONE_EBUSY;
@@ -210,7 +233,12 @@ bool hone_future_done(const hone_future *f) {
 }
 
 bool hone_future_running(const hone_future *f) {
-  return state_of(f) == HONE__F_RUNNING;
+  uint32_t s = state_of(f);
+  if (s == HONE__F_PENDING && f->pool->ops->refresh) {
+    f->pool->ops->refresh(f->pool, (hone_future *)f);
+    s = state_of(f);
+  }
+  return s == HONE__F_RUNNING;
 }
 
 bool hone_future_cancelled(const hone_future *f) {

@@ -17,6 +17,8 @@ static const hone__pool_ops *backend_for(hone_pool_backend b) {
   switch (b) {
   case HONE_POOL_THREADS:
     return &hone__backend_thread;
+  case HONE_POOL_PROCESSES:
+    return &hone__backend_process;
   default:
     return NULL;
   }

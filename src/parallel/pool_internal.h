@@ -76,6 +76,7 @@ struct hone_future {
   _Atomic uint32_t lock;       /* spin lock (held for a few instructions): guards the two below */
   hone__listener *listeners;   /* newest first */
   bool listeners_closed;       /* completion has taken the list */
+  uint64_t tag;                /* the backend's handle on the queued job (process: slot, seq) */
 };
 
 /* A new pending future for `task` with a copy of arg; refs = 2 (the caller's and the queue's). */
@@ -86,6 +87,13 @@ hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const voi
 void hone__future_execute(hone_future *f, hone_task_ctx *ctx);
 /* Marks a pending future cancelled (no-op otherwise). */
 void hone__future_cancel_pending(hone_future *f);
+/* Completes a pending or running future whose task ran elsewhere (another process): code < 0
+ * fails it with `message` (NULL: the code's text), else copies min(size, result_size) bytes of
+ * data as its result. Does not drop any reference. */
+void hone__future_finish(hone_future *f, int code, const char *message, const void *data,
+                         size_t size);
+/* Moves a pending future to RUNNING (no-op otherwise). */
+void hone__future_mark_running(hone_future *f);
 
 /* ---- the pool (pool.c) ---- */
 struct hone_pool {

@@ -1,0 +1,598 @@
+/* test_pool_process.c: what only the process backend does — a crashing worker (SIGSEGV, abort,
+ * _exit) fails only its task or map, is replaced, and every other task runs exactly once;
+ * max_tasks_per_child; the task timeout; cancel of a queued task; no worker outlives a killed
+ * parent; shutdown leaves no child and no descriptor; initializer failures at creation and in a
+ * replacement; arguments and results larger than a slot. Runs are counted in memory shared with
+ * the workers (mapped before any pool). It forks: no ThreadSanitizer. */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "hone/pool.h"
+
+#define NITEMS 4000
+
+typedef struct shared {
+  atomic_int runs[NITEMS];
+  atomic_int gate;
+  atomic_int started;
+  atomic_int inits;
+  atomic_int init_fail_after; /* the initializer fails once it has run this many times (0: never) */
+} shared;
+
+static shared *sh;
+static int *volatile bad_ptr; /* NULL: a real invalid write, not a trap the compiler emits */
+
+static hone_task_id T_DOUBLE, T_CRASH, T_PID, T_SLEEP, T_GATE, T_BIG, T_WHERE;
+
+enum { CRASH_SEGV = 0, CRASH_ABORT = 1, CRASH_EXIT = 2 };
+
+typedef struct crash_arg {
+  int64_t item;
+  int64_t crash_at; /* -1: never */
+  int64_t kind;
+} crash_arg;
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+static int t_double(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t v;
+  memcpy(&v, arg, sizeof v);
+  if (v >= 0 && v < NITEMS) atomic_fetch_add(&sh->runs[v], 1);
+  v *= 2;
+  memcpy(res, &v, sizeof v);
+  return 0;
+}
+
+static int t_crash(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  crash_arg a;
+  memcpy(&a, arg, sizeof a);
+  atomic_fetch_add(&sh->runs[a.item], 1);
+  if (a.item == a.crash_at) {
+    if (a.kind == CRASH_SEGV) *bad_ptr = 1;
+    if (a.kind == CRASH_ABORT) abort();
+    _exit(3);
+  }
+  int64_t r = a.item + 1;
+  memcpy(res, &r, sizeof r);
+  return 0;
+}
+
+static int t_pid(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t pid = getpid();
+  memcpy(res, &pid, sizeof pid);
+  if (n == sizeof(int64_t)) {
+    int64_t item;
+    memcpy(&item, arg, sizeof item);
+    atomic_fetch_add(&sh->runs[item], 1);
+  }
+  return 0;
+}
+
+static int t_sleep(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t ms;
+  memcpy(&ms, arg, sizeof ms);
+  sleep_ms(ms);
+  return 0;
+}
+
+static int t_gate(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  atomic_fetch_add(&sh->started, 1);
+  while (!atomic_load(&sh->gate)) sleep_ms(1);
+  return 0;
+}
+
+/* Result: 5000 bytes, each the argument's byte sum (mod 256) plus its index. */
+static int t_big(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  const unsigned char *a = arg;
+  unsigned sum = 0;
+  for (size_t i = 0; i < n; i++) sum += a[i];
+  unsigned char *r = res;
+  for (size_t i = 0; i < rn; i++) r[i] = (unsigned char)(sum + i);
+  return 0;
+}
+
+/* {pool pointer is NULL, worker index} */
+static int t_where(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int32_t out[2] = {hone_task_pool(ctx) == NULL, hone_task_worker(ctx)};
+  memcpy(res, out, sizeof out);
+  return 0;
+}
+
+static int init_count(void *arg, unsigned worker) {
+  int k = atomic_fetch_add(&sh->inits, 1) + 1;
+  int after = atomic_load(&sh->init_fail_after);
+  return after && k > after ? HONE_EPERM : 0;
+}
+
+static int init_bad(void *arg, unsigned worker) {
+  return worker == 1 ? HONE_EIO : 0;
+}
+
+static int setup(void **state) {
+  memset(sh, 0, sizeof *sh);
+  return 0;
+}
+
+static hone_pool *make_pool(unsigned workers, size_t queue, unsigned max_tasks, int64_t timeout) {
+  hone_pool_options o;
+  hone_pool_options_init(&o);
+  o.backend = HONE_POOL_PROCESSES;
+  o.workers = workers;
+  o.queue_size = queue;
+  o.max_tasks_per_child = max_tasks;
+  o.task_timeout_ns = timeout;
+  o.initializer = init_count;
+  hone_pool *p = NULL;
+  assert_int_equal(hone_pool_new_ex(&p, &o), 0);
+  assert_non_null(p);
+  return p;
+}
+
+static int count_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1; /* the directory's own */
+}
+
+/* No child left: every process the pools made has been reaped. */
+static void assert_no_children(void) {
+  errno = 0;
+  assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+  assert_int_equal(errno, ECHILD);
+}
+
+static int64_t pid_of_worker(hone_pool *p) {
+  hone_future *f;
+  int64_t pid = 0;
+  assert_int_equal(hone_pool_submit(p, T_PID, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &pid, sizeof pid), 0);
+  hone_future_release(f);
+  return pid;
+}
+
+static const char *crash_text(int kind) {
+  return kind == CRASH_SEGV    ? "was killed by signal 11 (SIGSEGV, Segmentation fault)"
+         : kind == CRASH_ABORT ? "was killed by signal 6 (SIGABRT, Aborted)"
+                               : "exited with status 3";
+}
+
+static void test_basics_and_big_buffers(void **state) {
+  hone_pool *p = make_pool(2, 0, 0, 0);
+  assert_int_equal(hone_pool_backend_of(p), HONE_POOL_PROCESSES);
+  assert_int_equal(hone_pool_workers(p), 2);
+  assert_int_equal(atomic_load(&sh->inits), 2); /* every initializer ran before new returned */
+  hone_future *f;
+  int32_t where[2] = {0, -1};
+  assert_int_equal(hone_pool_submit(p, T_WHERE, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, where, sizeof where), 0);
+  assert_int_equal(where[0], 1); /* hone_task_pool is NULL in a worker process */
+  assert_true(where[1] == 0 || where[1] == 1);
+  hone_future_release(f);
+  assert_true(pid_of_worker(p) != getpid());
+  /* An argument and a result far larger than a slot's inline buffer (they use the arena). */
+  enum { N = 16 };
+  static unsigned char arg[N][10000];
+  hone_future *fs[N];
+  for (int i = 0; i < N; i++) {
+    memset(arg[i], i + 1, sizeof arg[i]);
+    assert_int_equal(hone_pool_submit(p, T_BIG, arg[i], sizeof arg[i], HONE_WAIT_FOREVER, &fs[i]),
+                     0);
+  }
+  for (int i = 0; i < N; i++) {
+    size_t sz = 0;
+    assert_int_equal(hone_future_result(fs[i], HONE_WAIT_FOREVER, NULL, 0), 0);
+    const unsigned char *r = hone_future_result_data(fs[i], &sz);
+    assert_int_equal(sz, 5000);
+    unsigned sum = (unsigned)(i + 1) * 10000u;
+    for (size_t k = 0; k < sz; k++)
+      if (r[k] != (unsigned char)(sum + k)) fail_msg("future %d byte %zu", i, k);
+    hone_future_release(fs[i]);
+  }
+  /* A map whose chunks are copied in and out. */
+  int64_t *in = malloc(NITEMS * sizeof *in), *out = calloc(NITEMS, sizeof *out);
+  for (int64_t i = 0; i < NITEMS; i++) in[i] = i;
+  assert_int_equal(hone_pool_map(p, T_DOUBLE, in, 8, out, 8, NITEMS, 0, NULL), 0);
+  for (int64_t i = 0; i < NITEMS; i++) {
+    assert_int_equal(out[i], 2 * i);
+    assert_int_equal(atomic_load(&sh->runs[i]), 1);
+  }
+  free(in);
+  free(out);
+  hone_pool_free(p);
+}
+
+static void crash_in_submit(int kind) {
+  memset(sh, 0, sizeof *sh);
+  hone_pool *p = make_pool(2, 0, 0, 0);
+  enum { N = 40, BAD = 17 };
+  hone_future *fs[N];
+  for (int64_t i = 0; i < N; i++) {
+    crash_arg a = {.item = i, .crash_at = BAD, .kind = kind};
+    assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &fs[i]), 0);
+  }
+  for (int64_t i = 0; i < N; i++) {
+    int64_t r = 0;
+    int rc = hone_future_result(fs[i], HONE_WAIT_FOREVER, &r, sizeof r);
+    if (i == BAD) {
+      assert_int_equal(rc, HONE_ETASK);
+      int code = 0;
+      const char *msg = NULL;
+      assert_int_equal(hone_future_error(fs[i], 0, &code, &msg), HONE_ETASK);
+      assert_int_equal(code, HONE_ECRASHED);
+      if (!strstr(msg, crash_text(kind)) || !strstr(msg, "while running task 'test.crash'"))
+        fail_msg("message: %s", msg);
+    } else {
+      assert_int_equal(rc, 0);
+      assert_int_equal(r, i + 1);
+    }
+    assert_int_equal(atomic_load(&sh->runs[i]), 1); /* each exactly once, the crashed one too */
+    hone_future_release(fs[i]);
+  }
+  /* The pool goes on: a replacement took the dead worker's place. */
+  for (int64_t i = 100; i < 140; i++) {
+    crash_arg a = {.item = i, .crash_at = -1, .kind = kind};
+    hone_future *f;
+    int64_t r = 0;
+    assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
+    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+    assert_int_equal(r, i + 1);
+    hone_future_release(f);
+  }
+  /* Two workers, one replacement (which may still be starting: the other worker ran the rest). */
+  for (int i = 0; i < 5000 && atomic_load(&sh->inits) < 3; i++) sleep_ms(1);
+  assert_int_equal(atomic_load(&sh->inits), 3);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
+static void test_crash_in_submitted_task(void **state) {
+  crash_in_submit(CRASH_SEGV);
+  crash_in_submit(CRASH_ABORT);
+  crash_in_submit(CRASH_EXIT);
+}
+
+/* One worker: the replacement has another pid. */
+static void test_crashed_worker_is_replaced(void **state) {
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  int64_t before = pid_of_worker(p);
+  crash_arg a = {.item = 0, .crash_at = 0, .kind = CRASH_EXIT};
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), HONE_ETASK);
+  hone_future_release(f);
+  int64_t after = pid_of_worker(p);
+  assert_true(after != before && after > 0);
+  assert_int_equal(kill((pid_t)before, 0), -1); /* the dead one is gone (reaped) */
+  hone_pool_free(p);
+}
+
+static void crash_mid_map(int kind, size_t chunk) {
+  memset(sh, 0, sizeof *sh);
+  hone_pool *p = make_pool(2, 0, 0, 0);
+  enum { N = 3000, BAD = 1700 };
+  crash_arg *in = malloc(N * sizeof *in);
+  int64_t *out = calloc(N, sizeof *out);
+  for (int64_t i = 0; i < N; i++) in[i] = (crash_arg){.item = i, .crash_at = BAD, .kind = kind};
+  hone_map_error err;
+  assert_int_equal(hone_pool_map(p, T_CRASH, in, sizeof *in, out, 8, N, chunk, &err), HONE_ETASK);
+  assert_int_equal(err.code, HONE_ECRASHED);
+  assert_true(err.index <= BAD); /* the first item of the chunk that crashed */
+  if (!strstr(err.message, crash_text(kind)) || !strstr(err.message, "items "))
+    fail_msg("message: %s", err.message);
+  for (size_t i = 0; i < err.index; i++) {
+    assert_int_equal(out[i], (int64_t)i + 1);
+    assert_int_equal(atomic_load(&sh->runs[i]), 1);
+  }
+  for (size_t i = err.index; i < N; i++) assert_true(atomic_load(&sh->runs[i]) <= 1);
+  assert_int_equal(atomic_load(&sh->runs[BAD]), 1);
+  /* The same map without the crash: every item runs once more. */
+  for (int64_t i = 0; i < N; i++) in[i].crash_at = -1;
+  int before[N];
+  for (int i = 0; i < N; i++) before[i] = atomic_load(&sh->runs[i]);
+  assert_int_equal(hone_pool_map(p, T_CRASH, in, sizeof *in, out, 8, N, chunk, &err), 0);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(out[i], i + 1);
+    assert_int_equal(atomic_load(&sh->runs[i]), before[i] + 1);
+  }
+  free(in);
+  free(out);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
+static void test_crash_mid_map(void **state) {
+  crash_mid_map(CRASH_SEGV, 0);
+  crash_mid_map(CRASH_ABORT, 16);
+  crash_mid_map(CRASH_EXIT, 0);
+}
+
+static void test_max_tasks_per_child(void **state) {
+  hone_pool *p = make_pool(2, 0, 3, 0);
+  enum { N = 60 };
+  hone_future *fs[N];
+  for (int64_t i = 0; i < N; i++)
+    assert_int_equal(hone_pool_submit(p, T_PID, &i, sizeof i, HONE_WAIT_FOREVER, &fs[i]), 0);
+  int64_t pids[N];
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(hone_future_result(fs[i], HONE_WAIT_FOREVER, &pids[i], sizeof pids[i]), 0);
+    hone_future_release(fs[i]);
+    assert_int_equal(atomic_load(&sh->runs[i]), 1);
+  }
+  int distinct = 0;
+  for (int i = 0; i < N; i++) {
+    bool seen = false;
+    for (int k = 0; k < i; k++) seen |= pids[k] == pids[i];
+    distinct += !seen;
+  }
+  assert_true(distinct >= N / 3); /* at most 3 tasks per worker process */
+  /* Map chunks count as tasks too, and recycling never fails a map. */
+  int64_t in[500], out[500];
+  for (int i = 0; i < 500; i++) in[i] = i;
+  assert_int_equal(hone_pool_map(p, T_DOUBLE, in, 8, out, 8, 500, 7, NULL), 0);
+  for (int i = 0; i < 500; i++) assert_int_equal(out[i], 2 * i);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
+static void test_task_timeout(void **state) {
+  hone_pool *p = make_pool(1, 0, 0, 200000000);
+  int64_t before = pid_of_worker(p);
+  int64_t ms = 20000, quick = 1;
+  hone_future *slow, *after[5];
+  assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &slow), 0);
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(
+        hone_pool_submit(p, T_SLEEP, &quick, sizeof quick, HONE_WAIT_FOREVER, &after[i]), 0);
+  int code = 0;
+  const char *msg = NULL;
+  assert_int_equal(hone_future_error(slow, 10000000000, &code, &msg), HONE_ETASK);
+  assert_int_equal(code, HONE_ETIMEDOUT);
+  if (!strstr(msg, "task 'test.sleep' ran longer than 0.2 s") || !strstr(msg, "killed"))
+    fail_msg("message: %s", msg);
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(hone_future_result(after[i], HONE_WAIT_FOREVER, NULL, 0), 0);
+    hone_future_release(after[i]);
+  }
+  hone_future_release(slow);
+  assert_true(pid_of_worker(p) != before);
+  hone_pool_free(p);
+}
+
+static void test_cancel_queued_never_runs(void **state) {
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  hone_future *g, *q[10];
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+  while (!atomic_load(&sh->started)) sleep_ms(1);
+  for (int64_t i = 0; i < 10; i++)
+    assert_int_equal(hone_pool_submit(p, T_PID, &i, sizeof i, HONE_WAIT_FOREVER, &q[i]), 0);
+  assert_true(hone_future_running(g));
+  assert_int_equal(hone_future_cancel(g), HONE_EBUSY);
+  for (int i = 0; i < 10; i += 2) {
+    assert_false(hone_future_running(q[i]));
+    assert_int_equal(hone_future_cancel(q[i]), 0);
+    assert_true(hone_future_cancelled(q[i]));
+  }
+  atomic_store(&sh->gate, 1);
+  assert_int_equal(hone_pool_shutdown(p, true, false), 0);
+  assert_int_equal(hone_future_result(g, 0, NULL, 0), 0);
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(hone_future_result(q[i], 0, NULL, 0), i % 2 ? 0 : HONE_ECANCELED);
+    assert_int_equal(atomic_load(&sh->runs[i]), i % 2); /* a cancelled task never ran */
+    hone_future_release(q[i]);
+  }
+  hone_future_release(g);
+  hone_pool_free(p);
+}
+
+/* The pids of pid's children (from /proc). */
+static int children_of(pid_t pid, pid_t *out, int max) {
+  int n = 0;
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  while ((e = readdir(d)) && n < max) {
+    char *end;
+    long v = strtol(e->d_name, &end, 10);
+    if (*end || v <= 0) continue;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", v);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[k] = '\0';
+    char *rp = strrchr(buf, ')');
+    char st;
+    int ppid;
+    if (rp && sscanf(rp + 1, " %c %d", &st, &ppid) == 2 && ppid == pid) out[n++] = (pid_t)v;
+  }
+  closedir(d);
+  return n;
+}
+
+/* A process is gone once it no longer exists or is a zombie. */
+static bool gone(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return true;
+  size_t k = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[k] = '\0';
+  char *rp = strrchr(buf, ')');
+  return !rp || rp[2] == 'Z' || rp[2] == 'X';
+}
+
+static void test_parent_killed_leaves_no_worker(void **state) {
+  /* Orphans come to this process (so that their exit can be seen and reaped here). */
+  assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    close(fds[0]);
+    hone_pool_options o;
+    hone_pool_options_init(&o);
+    o.backend = HONE_POOL_PROCESSES;
+    o.workers = 2;
+    hone_pool *p;
+    if (hone_pool_new_ex(&p, &o) != 0) _exit(1);
+    hone_future *f;
+    int64_t ms = 60000; /* a worker busy in a task, the other idle */
+    if (hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &f) != 0) _exit(1);
+    char ok = 1;
+    if (write(fds[1], &ok, 1) != 1) _exit(1);
+    for (;;) pause();
+  }
+  close(fds[1]);
+  char ok = 0;
+  assert_int_equal(read(fds[0], &ok, 1), 1);
+  close(fds[0]);
+  pid_t z[8], w[16];
+  assert_int_equal(children_of(child, z, 8), 1); /* the fork server */
+  int nw = children_of(z[0], w, 16);
+  assert_int_equal(nw, 2);
+  assert_int_equal(kill(child, SIGKILL), 0);
+  assert_int_equal(waitpid(child, NULL, 0), child);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  bool all_gone = false;
+  while (!all_gone) {
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    all_gone = gone(z[0]);
+    for (int i = 0; i < nw; i++) all_gone &= gone(w[i]);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) > 1000000000L) break;
+    sleep_ms(5);
+  }
+  if (!all_gone) {
+    for (int i = 0; i < nw; i++) kill(w[i], SIGKILL);
+    kill(z[0], SIGKILL);
+  }
+  assert_true(all_gone);
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
+static void test_shutdown_leaves_nothing(void **state) {
+  int fds = count_fds();
+  for (int round = 0; round < 3; round++) {
+    hone_pool *p = make_pool(2, 0, 0, 0);
+    crash_arg a = {.item = 0, .crash_at = 0, .kind = CRASH_EXIT};
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
+    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), HONE_ETASK);
+    hone_future_release(f);
+    int64_t in[100], out[100];
+    for (int i = 0; i < 100; i++) in[i] = i;
+    assert_int_equal(hone_pool_map(p, T_DOUBLE, in, 8, out, 8, 100, 0, NULL), 0);
+    if (round == 1) assert_int_equal(hone_pool_shutdown(p, true, false), 0);
+    hone_pool_free(p);
+    assert_no_children();
+    assert_int_equal(count_fds(), fds);
+  }
+}
+
+static void test_initializer_failure(void **state) {
+  int fds = count_fds();
+  hone_pool_options o;
+  hone_pool_options_init(&o);
+  o.backend = HONE_POOL_PROCESSES;
+  o.workers = 3;
+  o.initializer = init_bad;
+  hone_pool *p = (hone_pool *)1;
+  assert_int_equal(hone_pool_new_ex(&p, &o), HONE_EIO);
+  assert_null(p);
+  assert_no_children();
+  assert_int_equal(count_fds(), fds);
+}
+
+/* A replacement whose initializer fails breaks the pool: pending tasks fail with its code and
+ * submit refuses new work. */
+static void test_replacement_init_failure_breaks_pool(void **state) {
+  atomic_store(&sh->init_fail_after, 1);
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  hone_future *g, *pending[3];
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+  crash_arg a = {.item = 0, .crash_at = 0, .kind = CRASH_EXIT};
+  hone_future *c;
+  assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &c), 0);
+  for (int64_t i = 1; i <= 3; i++)
+    assert_int_equal(hone_pool_submit(p, T_PID, &i, sizeof i, HONE_WAIT_FOREVER, &pending[i - 1]),
+                     0);
+  atomic_store(&sh->gate, 1);
+  assert_int_equal(hone_future_result(g, HONE_WAIT_FOREVER, NULL, 0), 0);
+  int code;
+  const char *msg;
+  assert_int_equal(hone_future_error(c, HONE_WAIT_FOREVER, &code, &msg), HONE_ETASK);
+  assert_int_equal(code, HONE_ECRASHED);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(hone_future_error(pending[i], HONE_WAIT_FOREVER, &code, &msg), HONE_ETASK);
+    assert_int_equal(code, HONE_EPERM);
+    if (!strstr(msg, "initializer")) fail_msg("message: %s", msg);
+    assert_int_equal(atomic_load(&sh->runs[i + 1]), 0);
+    hone_future_release(pending[i]);
+  }
+  hone_future *late;
+  assert_int_equal(hone_pool_submit(p, T_PID, NULL, 0, 0, &late), HONE_ESHUTDOWN);
+  hone_future_release(g);
+  hone_future_release(c);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
+int main(void) {
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core); /* the crashes are deliberate */
+  sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (sh == MAP_FAILED) return 1;
+  if (hone_task_register("test.double", t_double, 8, &T_DOUBLE) ||
+      hone_task_register("test.crash", t_crash, 8, &T_CRASH) ||
+      hone_task_register("test.pid", t_pid, 8, &T_PID) ||
+      hone_task_register("test.sleep", t_sleep, 0, &T_SLEEP) ||
+      hone_task_register("test.gate", t_gate, 0, &T_GATE) ||
+      hone_task_register("test.big", t_big, 5000, &T_BIG) ||
+      hone_task_register("test.where", t_where, 8, &T_WHERE))
+    return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_basics_and_big_buffers, setup),
+      cmocka_unit_test_setup(test_crash_in_submitted_task, setup),
+      cmocka_unit_test_setup(test_crashed_worker_is_replaced, setup),
+      cmocka_unit_test_setup(test_crash_mid_map, setup),
+      cmocka_unit_test_setup(test_max_tasks_per_child, setup),
+      cmocka_unit_test_setup(test_task_timeout, setup),
+      cmocka_unit_test_setup(test_cancel_queued_never_runs, setup),
+      cmocka_unit_test_setup(test_parent_killed_leaves_no_worker, setup),
+      cmocka_unit_test_setup(test_shutdown_leaves_nothing, setup),
+      cmocka_unit_test_setup(test_initializer_failure, setup),
+      cmocka_unit_test_setup(test_replacement_init_failure_breaks_pool, setup),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
