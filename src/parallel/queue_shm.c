@@ -153,18 +153,19 @@ static bool pid_dead(int32_t pid) {
 
 /* ---- state changes, all under the lock ---- */
 
-/* Moves head over the records consumers have finished with; true if it moved. */
-static bool advance_head(hone__shq *q) {
+/* Moves head over the records consumers have finished with; returns how many it passed. */
+static int advance_head(hone__shq *q) {
   shq_hdr *h = q->h;
-  uint64_t head = LOAD(h->head, relaxed), rd = LOAD(h->rd, relaxed), start = head;
+  uint64_t head = LOAD(h->head, relaxed), rd = LOAD(h->rd, relaxed);
+  int n = 0;
   while (head != rd) {
     shq_rec *r = rec_at(q, head);
     if (LOAD(r->state, acquire) != REC_DONE) break;
     head += len_of(q, r->size);
+    n += n < INT_MAX;
   }
-  if (head == start) return false;
-  STORE(h->head, head, release);
-  return true;
+  if (n) STORE(h->head, head, release);
+  return n;
 }
 
 /* Drops what dead processes left: records at rd taken by a process that died holding the lock,
@@ -199,7 +200,7 @@ static bool reap(hone__shq *q, bool check_pids) {
       pos += len_of(q, r->size);
     }
   }
-  return advance_head(q) || changed;
+  return advance_head(q) > 0 || changed;
 }
 
 static void wake_all(hone__shq *q) {
@@ -259,9 +260,10 @@ static void notify_getters(hone__shq *q) {
   notify(&q->h->get_seq, &q->h->get_waiters, 1);
 }
 
-/* A fixed-size slot fits exactly one waiting producer; freed bytes may fit several messages. */
-static void notify_putters(hone__shq *q) {
-  notify(&q->h->put_seq, &q->h->put_waiters, q->item_size ? 1 : INT_MAX);
+/* After head passed `slots` records: each freed slot of a fixed-size queue fits exactly one
+ * waiting producer; freed bytes may fit any number of messages. */
+static void notify_putters(hone__shq *q, int slots) {
+  if (slots) notify(&q->h->put_seq, &q->h->put_waiters, q->item_size ? slots : INT_MAX);
 }
 
 /* Lock-free hints: true when a retry under the lock may succeed. Loads are ordered so that a
@@ -293,8 +295,12 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *sp
     int64_t end = hone__now_ns() + SPIN_NS;
     for (unsigned i = 1;; i++) {
       if (may(q, put, len)) return;
-      hone__cpu_relax();
-      if (i % 64 == 0 && hone__now_ns() >= end) break;
+      if (i < 64) {
+        hone__cpu_relax();
+      } else {
+        sched_yield(); /* the process we wait for may be waiting for this CPU */
+        if (hone__now_ns() >= end) break;
+      }
     }
   }
   _Atomic uint32_t *seq = put ? &h->put_seq : &h->get_seq;
@@ -415,9 +421,9 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
           STORE(h->rd, rd + len, release);
           TEST_POINT(HONE__SHQ_AT_RECV_RD);
           STORE(h->nmsg, LOAD(h->nmsg, relaxed) - 1, relaxed);
-          bool moved = advance_head(q);
+          int freed = advance_head(q);
           shq_unlock(q);
-          if (moved) notify_putters(q);
+          notify_putters(q, freed);
           return 0;
         }
         r->pid = (int32_t)getpid();
@@ -431,16 +437,16 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         STORE(r->state, REC_DONE, release);
         /* The message is ours even if the lock fails: head then moves at someone's next reap. */
         if (shq_lock(q) == 0) {
-          bool moved = advance_head(q);
+          int freed = advance_head(q);
           shq_unlock(q);
-          if (moved) notify_putters(q);
+          notify_putters(q, freed);
         }
         return 0;
       }
       if (st != REC_WRITING) { /* left taken at rd by a process that died holding the lock */
         bool moved = reap(q, false);
         shq_unlock(q);
-        if (moved) notify_putters(q);
+        if (moved) notify_putters(q, INT_MAX);
         continue;
       }
     } else if (LOAD(h->closed, relaxed)) {
