@@ -13,7 +13,8 @@
  *
  * put/send block while the queue is full, get/recv while it is empty, each with a timeout:
  *   timeout_ns < 0 (HONE_WAIT_FOREVER) waits without limit, 0 only tries, > 0 waits at most that
- * long. close() wakes every waiter (in every process): put/send then fail with HONE_ECLOSED at
+ * long (a shared queue's try may still wait the moment another process holds its lock).
+ * close() wakes every waiter (in every process): put/send then fail with HONE_ECLOSED at
  * once; get/recv still drain what is left and fail with HONE_ECLOSED when closed and empty.
  *
  * The shared queue has no feeder thread: send copies the message into shared memory before it
@@ -21,8 +22,13 @@
  * them and nothing is lost (unlike Python's multiprocessing.Queue). A process that dies inside
  * a call (killed while holding the queue's lock, or half-way through copying a message) does not
  * wedge the others: the lock is robust, and a message the dead process was writing is dropped, a
- * message it was reading is lost with it; every other message stays, in order.
- * Order: messages from one producer are received in the order sent.
+ * message it was reading is lost with it; every other message stays, in order. A process killed
+ * holding the lock is noticed by the next one to take it; one killed mid-copy (messages above 2
+ * KiB are copied with the lock released) by a process that has waited on it for a few ms, once
+ * the dead one is gone or a zombie — so every process using a queue must share one pid
+ * namespace.
+ * Order: messages from one producer are received in the order sent (across producers, in the
+ * order their sends took the queue's lock).
  *
  * Thread-safety: every function may be called from any thread of any process sharing the queue at
  * the same time, except hone_queue_free (per process: the last call on the handle in this process;
@@ -66,7 +72,7 @@ HONE_API int hone_queue_get(hone_queue *q, void *item, int64_t timeout_ns) HONE_
 HONE_API void hone_queue_close(hone_queue *q) HONE_NONNULL(1);
 
 /* Items (or messages) in the queue now (a snapshot, stale as soon as it returns), and the
- * capacity given at creation (items, or bytes for a message queue). */
+ * capacity given at creation (items; for a message queue, the ring's bytes after rounding up). */
 HONE_API size_t hone_queue_size(hone_queue *q) HONE_NONNULL(1);
 HONE_API size_t hone_queue_capacity(const hone_queue *q) HONE_NONNULL(1);
 
@@ -80,8 +86,8 @@ HONE_API HONE_NODISCARD int hone_queue_new_shared(hone_queue **out, size_t capac
                                                   size_t item_size) HONE_NONNULL(1);
 
 /* Copies a message of `size` bytes in (on a fixed-size queue, size must equal item_size:
- * HONE_EINVAL otherwise). 0, HONE_ETIMEDOUT (HONE_EFULL when timeout_ns is 0), HONE_ECLOSED,
- * HONE_EMSGSIZE. Works on both kinds. */
+ * HONE_EINVAL otherwise; msg may be NULL only when size is 0). 0, HONE_ETIMEDOUT (HONE_EFULL when
+ * timeout_ns is 0), HONE_ECLOSED, HONE_EMSGSIZE. Works on both kinds. */
 HONE_API int hone_queue_send(hone_queue *q, const void *msg, size_t size, int64_t timeout_ns)
     HONE_NONNULL(1);
 /* Takes the oldest message: copies it into buf and sets *size. If buf_size is too small, returns
