@@ -758,6 +758,41 @@ static void test_open_fd(void **state) {
 
 /* The queue's memory is an anonymous memfd: in this process's map it has no path anyone could
  * open, and no named object exists while it lives or after it is freed. */
+/* Across exec: the descriptor's number goes on the command line of this same test program. */
+static int exec_child_main(const char *fdarg) {
+  hone_queue *q;
+  int fd = atoi(fdarg);
+  int rc = hone_queue_open_fd(&q, fd);
+  if (rc) return 10;
+  close(fd);
+  unsigned char buf[5000];
+  fill(buf, sizeof buf, 78);
+  rc = hone_queue_send(q, buf, sizeof buf, HONE_WAIT_FOREVER);
+  hone_queue_free(q);
+  return rc ? 11 : 0;
+}
+
+static void test_open_fd_across_exec(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = dup(hone_queue_fd(q)); /* the copy is not close-on-exec */
+    char num[16];
+    snprintf(num, sizeof num, "%d", fd);
+    execl("/proc/self/exe", "test_queue_shm", "--exec-child", num, (char *)NULL);
+    _exit(127);
+  }
+  unsigned char buf[5000];
+  size_t got;
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 20000000000), 0);
+  assert_int_equal(got, sizeof buf);
+  assert_true(check(buf, got, 78));
+  assert_int_equal(reap(pid, 10), 0);
+  hone_queue_free(q);
+}
+
 static void test_nothing_left_behind(void **state) {
   hone_queue *q;
   assert_int_equal(hone_queue_new_shared(&q, 4096, 0), 0);
@@ -777,7 +812,8 @@ static void test_nothing_left_behind(void **state) {
   assert_int_equal(dev_shm_hone_entries(), 0);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--exec-child") == 0) return exec_child_main(argv[2]);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_kind),
       cmocka_unit_test(test_message_kind),
@@ -792,6 +828,7 @@ int main(void) {
       cmocka_unit_test(test_consumer_killed_mid_copy),
       cmocka_unit_test(test_killed_inside_the_lock),
       cmocka_unit_test(test_open_fd),
+      cmocka_unit_test(test_open_fd_across_exec),
       cmocka_unit_test(test_nothing_left_behind),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
