@@ -357,8 +357,12 @@ static void run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
   }
   sl->code = rc;
   atomic_store_explicit(&r->cur_start, 0, memory_order_relaxed);
-  atomic_store_explicit(&sl->word, word_of(word_seq(word), S_DONE, w), memory_order_release);
-  worker_publish_done(p, r, s);
+  /* A CAS, not a store: a pool broken meanwhile (its fork server died) has failed the job. */
+  uint64_t claimed = word_of(word_seq(word), S_CLAIMED, w);
+  if (atomic_compare_exchange_strong_explicit(&sl->word, &claimed,
+                                              word_of(word_seq(word), S_DONE, w),
+                                              memory_order_acq_rel, memory_order_relaxed))
+    worker_publish_done(p, r, s);
 }
 
 static _Noreturn void worker_exit(int status) {
@@ -760,8 +764,9 @@ static void fail_claimed(pp *p, uint32_t s, unsigned w, bool timed_out, int st) 
   sl->failed = 0;
 }
 
-/* Fails every job not yet done (READY, CLAIMED, DONE-unpushed) with `code`: the pool is broken. */
-static void fail_everything(pp *p, int code, const char *msg) {
+/* Fails every job not yet started with `code` (the pool is broken); with `running`, also the
+ * jobs running or done but not collected (every worker is dead). */
+static void fail_everything(pp *p, int code, const char *msg, bool running) {
   pthread_mutex_lock(&p->mu);
   uint32_t used = p->fresh;
   pthread_mutex_unlock(&p->mu);
@@ -769,7 +774,7 @@ static void fail_everything(pp *p, int code, const char *msg) {
     pp_slot *sl = slot_at(p, s);
     uint64_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
     unsigned st = word_state(w);
-    if (st != S_READY && st != S_CLAIMED && st != S_DONE) continue;
+    if (st != S_READY && (!running || (st != S_CLAIMED && st != S_DONE))) continue;
     if (!atomic_compare_exchange_strong_explicit(&sl->word, &w,
                                                  word_of(word_seq(w), S_COLLECTED, word_worker(w)),
                                                  memory_order_acq_rel, memory_order_relaxed))
@@ -783,13 +788,13 @@ static void fail_everything(pp *p, int code, const char *msg) {
   }
 }
 
-static void break_pool(pp *p, int code, const char *msg) {
+static void break_pool(pp *p, int code, const char *msg, bool running) {
   int zero = 0;
   atomic_compare_exchange_strong_explicit(&p->broken, &zero, code, memory_order_seq_cst,
                                           memory_order_relaxed);
   atomic_store_explicit(&p->closed, 1, memory_order_seq_cst);
   space_notify(p->hdr);
-  fail_everything(p, code, msg);
+  fail_everything(p, code, msg, running);
 }
 
 static void handle_death(pp *p, unsigned w) {
@@ -813,12 +818,21 @@ static void handle_death(pp *p, unsigned w) {
   }
   p->timeout_job[w] = 0;
   int ie = atomic_load_explicit(&r->init_error, memory_order_acquire);
-  if (ie != 0 && !atomic_load_explicit(&p->hdr->stop, memory_order_seq_cst)) {
+  bool started = atomic_load_explicit(&r->ready, memory_order_acquire);
+  if ((ie != 0 || !started) && !atomic_load_explicit(&p->hdr->stop, memory_order_seq_cst)) {
+    /* A replacement that cannot start would be replaced forever: the pool is broken. */
     atomic_store_explicit(&r->state, W_GONE, memory_order_release);
-    char msg[HONE_TASK_MESSAGE_MAX];
-    snprintf(msg, sizeof msg, "the pool is broken: a replacement worker's initializer failed (%s)",
-             hone_strerror(ie));
-    break_pool(p, ie, msg);
+    char msg[HONE_TASK_MESSAGE_MAX], how[96];
+    if (ie != 0) {
+      fmt_msg(msg, sizeof msg, "the pool is broken: a replacement worker's initializer failed (%s)",
+              hone_strerror(ie));
+    } else {
+      ie = HONE_ECRASHED;
+      describe_status(how, sizeof how, st);
+      fmt_msg(msg, sizeof msg, "the pool is broken: a replacement worker %s in its initializer",
+              how);
+    }
+    break_pool(p, ie, msg, false);
     return;
   }
   if (atomic_load_explicit(&p->hdr->stop, memory_order_seq_cst) ||
@@ -878,8 +892,9 @@ static void teardown(pp *p) {
   atomic_store_explicit(&h->zyg_exit, 1, memory_order_seq_cst);
   kick_fd(p->zefd);
   int st;
-  while (waitpid(p->zpid, &st, 0) < 0 && errno == EINTR) {
+  while (p->zpid > 0 && waitpid(p->zpid, &st, 0) < 0 && errno == EINTR) {
   }
+  p->zpid = -1;
 }
 
 static void *collector_main(void *arg) {
@@ -915,14 +930,26 @@ static void *collector_main(void *arg) {
         int64_t left = next_check - hone__now_ns();
         timeout = left <= 0 ? 0 : (int)(left / 1000000) + 1;
       }
+      bool watch = p->zpidfd >= 0;
+      if (!watch && p->zpid > 0 && (timeout < 0 || timeout > 100)) timeout = 100; /* no pidfd */
       struct pollfd pf[2] = {{.fd = p->efd, .events = POLLIN}, {.fd = p->zpidfd, .events = POLLIN}};
-      int r = poll(pf, p->zpidfd >= 0 ? 2 : 1, timeout);
+      int r = poll(pf, watch ? 2 : 1, timeout);
       if (r > 0 && pf[0].revents) drain_fd(p->efd);
-      if (r > 0 && p->zpidfd >= 0 && pf[1].revents &&
-          !atomic_load_explicit(&p->broken, memory_order_seq_cst)) {
+      bool zdead = false;
+      if (watch) {
+        zdead = r > 0 && pf[1].revents;
+      } else if (p->zpid > 0 && waitpid(p->zpid, NULL, WNOHANG) == p->zpid) {
+        p->zpid = -1;
+        zdead = true;
+      }
+      if (zdead) {
         /* The zygote died (killed from outside): its workers died with it. */
+        if (watch) {
+          close(p->zpidfd); /* readable for good: stop polling it */
+          p->zpidfd = -1;
+        }
         drain_all(p);
-        break_pool(p, HONE_ECRASHED, "the pool's fork server died; its workers were killed");
+        break_pool(p, HONE_ECRASHED, "the pool's fork server died; its workers were killed", true);
       }
     }
     atomic_store_explicit(&h->collector_sleeping, 0, memory_order_seq_cst);

@@ -38,7 +38,9 @@ typedef struct shared {
 } shared;
 
 static shared *sh;
-static int *volatile bad_ptr; /* NULL: a real invalid write, not a trap the compiler emits */
+/* An unmapped address the compiler cannot see (so it emits a real store, not a trap), and not
+ * NULL (UBSan would stop the process at a null store before the fault). */
+static int *volatile bad_ptr = (int *)64;
 
 static hone_task_id T_DOUBLE, T_CRASH, T_PID, T_SLEEP, T_GATE, T_BIG, T_WHERE;
 
@@ -568,6 +570,41 @@ static void test_replacement_init_failure_breaks_pool(void **state) {
   assert_no_children();
 }
 
+/* The fork server killed from outside: its workers die with it, the pool is broken, every task
+ * not done fails (none hangs), and free still cleans up. */
+static void test_fork_server_killed(void **state) {
+  pid_t before[8];
+  int nb = children_of(getpid(), before, 8);
+  hone_pool *p = make_pool(2, 0, 0, 0);
+  pid_t after[8], z = 0;
+  int na = children_of(getpid(), after, 8);
+  for (int i = 0; i < na; i++) {
+    bool old = false;
+    for (int k = 0; k < nb; k++) old |= before[k] == after[i];
+    if (!old) z = after[i];
+  }
+  assert_true(z > 0);
+  hone_future *g, *q[4];
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+  for (int64_t i = 0; i < 4; i++)
+    assert_int_equal(hone_pool_submit(p, T_PID, &i, sizeof i, HONE_WAIT_FOREVER, &q[i]), 0);
+  assert_int_equal(kill(z, SIGKILL), 0);
+  int code;
+  const char *msg;
+  assert_int_equal(hone_future_error(g, 10000000000, &code, &msg), HONE_ETASK);
+  assert_int_equal(code, HONE_ECRASHED);
+  for (int i = 0; i < 4; i++) {
+    int rc = hone_future_error(q[i], 10000000000, &code, &msg);
+    assert_true(rc == 0 || (rc == HONE_ETASK && code == HONE_ECRASHED));
+    hone_future_release(q[i]);
+  }
+  hone_future *late;
+  assert_int_equal(hone_pool_submit(p, T_PID, NULL, 0, 0, &late), HONE_ESHUTDOWN);
+  hone_future_release(g);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
 int main(void) {
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core); /* the crashes are deliberate */
@@ -593,6 +630,7 @@ int main(void) {
       cmocka_unit_test_setup(test_shutdown_leaves_nothing, setup),
       cmocka_unit_test_setup(test_initializer_failure, setup),
       cmocka_unit_test_setup(test_replacement_init_failure_breaks_pool, setup),
+      cmocka_unit_test_setup(test_fork_server_killed, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
