@@ -105,7 +105,7 @@ typedef struct pp_rec {
   _Atomic int32_t status;     /* wait status, once DEAD */
   _Atomic int32_t init_error; /* the initializer's failure */
   _Atomic uint32_t ready;
-  _Atomic uint32_t kill_req;
+  _Atomic uint64_t kill_req; /* job + 1 to kill the worker for (its time ran out) */
   _Atomic int64_t cur_start; /* start of the running job, 0 when idle */
   _Atomic uint64_t cur_job;  /* (seq << 32) | slot of the running job */
   alignas(64) _Atomic uint32_t tail;
@@ -511,17 +511,17 @@ static _Noreturn void zygote_main(pp *p, pid_t parent) {
   z.pidfd = (int)syscall(SYS_pidfd_open, parent, 0);
   if (z.sfd < 0 || getppid() != parent) _exit(0);
   for (;;) {
-    if (atomic_load_explicit(&p->hdr->zyg_exit, memory_order_seq_cst) == 2) zyg_kill_all(&z);
     for (unsigned w = 0; w < p->W; w++) {
       pp_rec *r = &p->recs[w];
       if (atomic_load_explicit(&r->state, memory_order_acquire) == W_SPAWN &&
           !atomic_load_explicit(&p->hdr->zyg_exit, memory_order_relaxed))
         zyg_spawn(&z, w);
-      if (atomic_load_explicit(&r->kill_req, memory_order_acquire)) {
-        atomic_store_explicit(&r->kill_req, 0, memory_order_relaxed);
-        if (atomic_load_explicit(&r->state, memory_order_acquire) == W_LIVE && r->pid > 0)
-          kill(r->pid, SIGKILL); /* not yet reaped, so the pid is still this worker's */
-      }
+      uint64_t victim = atomic_exchange_explicit(&r->kill_req, 0, memory_order_acq_rel);
+      /* Only if it still runs that job (not yet reaped, so the pid is still this worker's). */
+      if (victim && atomic_load_explicit(&r->state, memory_order_acquire) == W_LIVE && r->pid > 0 &&
+          atomic_load_explicit(&r->cur_start, memory_order_acquire) &&
+          atomic_load_explicit(&r->cur_job, memory_order_acquire) == victim - 1)
+        kill(r->pid, SIGKILL);
     }
     zyg_reap(&z);
     if (atomic_load_explicit(&p->hdr->zyg_exit, memory_order_seq_cst) && z.live == 0) _exit(0);
@@ -866,7 +866,7 @@ static int64_t check_timeouts(pp *p, int64_t now) {
     if (now - t0 >= p->timeout_ns) {
       if (p->timeout_job[w] != job + 1) {
         p->timeout_job[w] = job + 1;
-        atomic_store_explicit(&r->kill_req, 1, memory_order_seq_cst);
+        atomic_store_explicit(&r->kill_req, job + 1, memory_order_seq_cst);
         kick_fd(p->zefd);
       }
     } else if (t0 + p->timeout_ns < next) {

@@ -28,6 +28,8 @@
 #include "hone/pool.h"
 
 #define NITEMS 4000
+/* Waits on results are bounded: a lost completion fails the test instead of hanging it. */
+#define LONG_WAIT 30000000000LL
 
 typedef struct shared {
   atomic_int runs[NITEMS];
@@ -172,7 +174,7 @@ static int64_t pid_of_worker(hone_pool *p) {
   hone_future *f;
   int64_t pid = 0;
   assert_int_equal(hone_pool_submit(p, T_PID, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
-  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &pid, sizeof pid), 0);
+  assert_int_equal(hone_future_result(f, LONG_WAIT, &pid, sizeof pid), 0);
   hone_future_release(f);
   return pid;
 }
@@ -191,7 +193,7 @@ static void test_basics_and_big_buffers(void **state) {
   hone_future *f;
   int32_t where[2] = {0, -1};
   assert_int_equal(hone_pool_submit(p, T_WHERE, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
-  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, where, sizeof where), 0);
+  assert_int_equal(hone_future_result(f, LONG_WAIT, where, sizeof where), 0);
   assert_int_equal(where[0], 1); /* hone_task_pool is NULL in a worker process */
   assert_true(where[1] == 0 || where[1] == 1);
   hone_future_release(f);
@@ -207,7 +209,7 @@ static void test_basics_and_big_buffers(void **state) {
   }
   for (int i = 0; i < N; i++) {
     size_t sz = 0;
-    assert_int_equal(hone_future_result(fs[i], HONE_WAIT_FOREVER, NULL, 0), 0);
+    assert_int_equal(hone_future_result(fs[i], LONG_WAIT, NULL, 0), 0);
     const unsigned char *r = hone_future_result_data(fs[i], &sz);
     assert_int_equal(sz, 5000);
     unsigned sum = (unsigned)(i + 1) * 10000u;
@@ -239,7 +241,7 @@ static void crash_in_submit(int kind) {
   }
   for (int64_t i = 0; i < N; i++) {
     int64_t r = 0;
-    int rc = hone_future_result(fs[i], HONE_WAIT_FOREVER, &r, sizeof r);
+    int rc = hone_future_result(fs[i], LONG_WAIT, &r, sizeof r);
     if (i == BAD) {
       assert_int_equal(rc, HONE_ETASK);
       int code = 0;
@@ -261,7 +263,7 @@ static void crash_in_submit(int kind) {
     hone_future *f;
     int64_t r = 0;
     assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
-    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+    assert_int_equal(hone_future_result(f, LONG_WAIT, &r, sizeof r), 0);
     assert_int_equal(r, i + 1);
     hone_future_release(f);
   }
@@ -285,7 +287,7 @@ static void test_crashed_worker_is_replaced(void **state) {
   crash_arg a = {.item = 0, .crash_at = 0, .kind = CRASH_EXIT};
   hone_future *f;
   assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
-  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), HONE_ETASK);
+  assert_int_equal(hone_future_result(f, LONG_WAIT, NULL, 0), HONE_ETASK);
   hone_future_release(f);
   int64_t after = pid_of_worker(p);
   assert_true(after != before && after > 0);
@@ -341,7 +343,7 @@ static void test_max_tasks_per_child(void **state) {
     assert_int_equal(hone_pool_submit(p, T_PID, &i, sizeof i, HONE_WAIT_FOREVER, &fs[i]), 0);
   int64_t pids[N];
   for (int i = 0; i < N; i++) {
-    assert_int_equal(hone_future_result(fs[i], HONE_WAIT_FOREVER, &pids[i], sizeof pids[i]), 0);
+    assert_int_equal(hone_future_result(fs[i], LONG_WAIT, &pids[i], sizeof pids[i]), 0);
     hone_future_release(fs[i]);
     assert_int_equal(atomic_load(&sh->runs[i]), 1);
   }
@@ -377,7 +379,7 @@ static void test_task_timeout(void **state) {
   if (!strstr(msg, "task 'test.sleep' ran longer than 0.2 s") || !strstr(msg, "killed"))
     fail_msg("message: %s", msg);
   for (int i = 0; i < 5; i++) {
-    assert_int_equal(hone_future_result(after[i], HONE_WAIT_FOREVER, NULL, 0), 0);
+    assert_int_equal(hone_future_result(after[i], LONG_WAIT, NULL, 0), 0);
     hone_future_release(after[i]);
   }
   hone_future_release(slow);
@@ -510,7 +512,7 @@ static void test_shutdown_leaves_nothing(void **state) {
     crash_arg a = {.item = 0, .crash_at = 0, .kind = CRASH_EXIT};
     hone_future *f;
     assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
-    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), HONE_ETASK);
+    assert_int_equal(hone_future_result(f, LONG_WAIT, NULL, 0), HONE_ETASK);
     hone_future_release(f);
     int64_t in[100], out[100];
     for (int i = 0; i < 100; i++) in[i] = i;
@@ -550,13 +552,13 @@ static void test_replacement_init_failure_breaks_pool(void **state) {
     assert_int_equal(hone_pool_submit(p, T_PID, &i, sizeof i, HONE_WAIT_FOREVER, &pending[i - 1]),
                      0);
   atomic_store(&sh->gate, 1);
-  assert_int_equal(hone_future_result(g, HONE_WAIT_FOREVER, NULL, 0), 0);
+  assert_int_equal(hone_future_result(g, LONG_WAIT, NULL, 0), 0);
   int code;
   const char *msg;
-  assert_int_equal(hone_future_error(c, HONE_WAIT_FOREVER, &code, &msg), HONE_ETASK);
+  assert_int_equal(hone_future_error(c, LONG_WAIT, &code, &msg), HONE_ETASK);
   assert_int_equal(code, HONE_ECRASHED);
   for (int i = 0; i < 3; i++) {
-    assert_int_equal(hone_future_error(pending[i], HONE_WAIT_FOREVER, &code, &msg), HONE_ETASK);
+    assert_int_equal(hone_future_error(pending[i], LONG_WAIT, &code, &msg), HONE_ETASK);
     assert_int_equal(code, HONE_EPERM);
     if (!strstr(msg, "initializer")) fail_msg("message: %s", msg);
     assert_int_equal(atomic_load(&sh->runs[i + 1]), 0);
