@@ -122,15 +122,6 @@ static double run_pipe(size_t size, long n) {
   return s;
 }
 
-typedef double (*runner)(size_t, long);
-
-/* Median rate (messages/s) over `reps` runs of n messages. */
-static double rate(runner fn, size_t size, long n, int reps) {
-  double v[9];
-  for (int i = 0; i < reps; i++) v[i] = (double)n / fn(size, n);
-  return median(v, reps);
-}
-
 static void row(const char *what, double hone, double other, const char *unit, double scale,
                 double target) {
   double ratio = other > 0 ? hone / other : 0;
@@ -164,10 +155,16 @@ int main(int argc, char **argv) {
   long n_small = quick ? 200000 : 2000000, n_large = quick ? 5000 : 40000;
   long n_small_pipe = n_small / 2, n_large_pipe = n_large / 2;
 
-  double hs = rate(run_hone, SMALL, n_small, reps);
-  double ps = rate(run_pipe, SMALL, n_small_pipe, reps);
-  double hl = rate(run_hone, LARGE, n_large, reps) * LARGE;
-  double pl = rate(run_pipe, LARGE, n_large_pipe, reps) * LARGE;
+  /* Interleaved, so that a change in the machine's load touches every contender alike. */
+  double vhs[9], vps[9], vhl[9], vpl[9];
+  for (int r = 0; r < reps; r++) {
+    vhs[r] = (double)n_small / run_hone(SMALL, n_small);
+    vps[r] = (double)n_small_pipe / run_pipe(SMALL, n_small_pipe);
+    vhl[r] = (double)n_large * LARGE / run_hone(LARGE, n_large);
+    vpl[r] = (double)n_large_pipe * LARGE / run_pipe(LARGE, n_large_pipe);
+  }
+  double hs = median(vhs, reps), ps = median(vps, reps), hl = median(vhl, reps),
+         pl = median(vpl, reps);
 
   printf("queue between two processes (median of %d runs; Python measured by bench/queue.sh)\n",
          reps);

@@ -249,9 +249,12 @@ void hone__shq_test_lock(hone__shq *q) {
 
 /* ---- waiting ---- */
 
+/* The state change came before, by plain release stores. Reading `waiters` with a seq_cst RMW
+ * (not a load) orders the two without a fence (which ThreadSanitizer does not model): either this
+ * RMW comes first in waiters' modification order, and the waiter's increment then synchronizes
+ * with it and its re-check sees the change, or it reads the increment and wakes. */
 static void notify(_Atomic uint32_t *seq, _Atomic uint32_t *waiters, int n) {
-  atomic_thread_fence(memory_order_seq_cst);
-  if (atomic_load_explicit(waiters, memory_order_seq_cst) == 0) return;
+  if (atomic_fetch_add_explicit(waiters, 0, memory_order_seq_cst) == 0) return;
   atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
   hone__futex_wake_shared(seq, n);
 }
@@ -306,7 +309,6 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *sp
   _Atomic uint32_t *seq = put ? &h->put_seq : &h->get_seq;
   _Atomic uint32_t *waiters = put ? &h->put_waiters : &h->get_waiters;
   atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
-  atomic_thread_fence(memory_order_seq_cst);
   uint32_t key = atomic_load_explicit(seq, memory_order_seq_cst);
   if (!may(q, put, len)) hone__futex_wait_shared(seq, key, until);
   atomic_fetch_sub_explicit(waiters, 1, memory_order_seq_cst);
