@@ -1,0 +1,374 @@
+/* procpool_bench.c: hone's pool of worker processes (HONE_POOL_PROCESSES) side by side with
+ * Python's concurrent.futures.ProcessPoolExecutor, whose figures procpool.sh measures in the same
+ * run and passes in. Prints a table with ratios and whether each target of issue 6 is met.
+ * Every pool has 2 worker processes unless a line says otherwise; figures are medians.
+ * Usage: bench_procpool [--python-tps X] [--python-rt-ns X] [--python-map1-s X]
+ *                       [--python-map1000-s X] [--python-version V] [--quick] */
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hone/pool.h"
+#include "hone/process.h"
+
+#define WORKERS 2
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void pause_us(long us) {
+  struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+}
+
+static void die(const char *what, int rc) {
+  fprintf(stderr, "bench_procpool: %s: %s\n", what, hone_strerror(rc));
+  exit(1);
+}
+
+/* ---- tasks ---- */
+
+static int empty_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
+  return 0;
+}
+
+/* A few nanoseconds of work the compiler cannot remove (procpool.sh's Python `tiny` is the same
+ * mix). */
+__attribute__((noinline)) static uint64_t tiny_work(uint64_t x) {
+  for (int r = 0; r < 3; r++) {
+    x ^= x >> 13;
+    x *= 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+  }
+  return x;
+}
+
+static int tiny_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
+  uint64_t x;
+  memcpy(&x, a, sizeof x);
+  x = tiny_work(x);
+  memcpy(r, &x, sizeof x);
+  return 0;
+}
+
+typedef struct range {
+  uint64_t lo, hi;
+} range;
+
+/* Trial division, the same work in every run. */
+static uint64_t count_primes(range rg) {
+  uint64_t c = 0;
+  for (uint64_t n = rg.lo; n < rg.hi; n++) {
+    if (n < 2 || (n % 2 == 0 && n != 2)) continue;
+    int p = 1;
+    for (uint64_t d = 3; d * d <= n; d += 2)
+      if (n % d == 0) {
+        p = 0;
+        break;
+      }
+    c += (uint64_t)p;
+  }
+  return c;
+}
+
+static int primes_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
+  range rg;
+  memcpy(&rg, a, sizeof rg);
+  uint64_t c = count_primes(rg);
+  memcpy(r, &c, sizeof c);
+  return 0;
+}
+
+static hone_task_id T_EMPTY, T_TINY, T_PRIMES;
+
+static hone_pool *new_pool(unsigned workers) {
+  hone_pool *p;
+  int rc = hone_pool_new(&p, HONE_POOL_PROCESSES, workers);
+  if (rc) die("hone_pool_new(HONE_POOL_PROCESSES)", rc);
+  return p;
+}
+
+/* ---- empty tasks: submit + result, many in flight (as Python's list of futures) ---- */
+
+static double hone_throughput(hone_pool *p, int n) {
+  enum { BATCH = 4096 };
+  static hone_future *fs[BATCH];
+  int64_t t0 = now_ns();
+  for (int done = 0; done < n; done += BATCH) {
+    int k = n - done < BATCH ? n - done : BATCH;
+    for (int i = 0; i < k; i++) {
+      int rc = hone_pool_submit(p, T_EMPTY, NULL, 0, HONE_WAIT_FOREVER, &fs[i]);
+      if (rc) die("submit", rc);
+    }
+    for (int i = 0; i < k; i++) {
+      int rc = hone_future_result(fs[i], HONE_WAIT_FOREVER, NULL, 0);
+      if (rc) die("result", rc);
+      hone_future_release(fs[i]);
+    }
+  }
+  return n / ((now_ns() - t0) * 1e-9);
+}
+
+/* ---- one task at a time on an idle pool ---- */
+
+static double hone_round_trip_ns(hone_pool *p, int n) {
+  double *v = malloc((size_t)n * sizeof *v);
+  for (int i = 0; i < n; i++) {
+    hone_future *f;
+    int64_t t0 = now_ns();
+    int rc = hone_pool_submit(p, T_EMPTY, NULL, 0, HONE_WAIT_FOREVER, &f);
+    if (rc) die("submit", rc);
+    rc = hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0);
+    if (rc) die("result", rc);
+    v[i] = (double)(now_ns() - t0);
+    hone_future_release(f);
+  }
+  double m = median(v, n);
+  free(v);
+  return m;
+}
+
+/* ---- map of tiny items ---- */
+
+static double hone_map_s(hone_pool *p, hone_task_id task, const void *in, size_t is, void *out,
+                         size_t os, size_t n, size_t chunk) {
+  int64_t t0 = now_ns();
+  hone_map_error err;
+  int rc = hone_pool_map(p, task, in, is, out, os, n, chunk, &err);
+  if (rc == HONE_ETASK) {
+    fprintf(stderr, "bench_procpool: map item %zu failed: %s: %s\n", err.index,
+            hone_err_name(err.code), err.message);
+    exit(1);
+  }
+  if (rc) die("map", rc);
+  return (now_ns() - t0) * 1e-9;
+}
+
+/* ---- fork + wait, and hone_process start + join, for orientation ---- */
+
+static double fork_wait_ns(int n) {
+  double *v = malloc((size_t)n * sizeof *v);
+  for (int i = 0; i < n; i++) {
+    int64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid < 0) {
+      perror("fork");
+      exit(1);
+    }
+    if (pid == 0) _exit(0);
+    int st;
+    if (waitpid(pid, &st, 0) != pid) exit(1);
+    v[i] = (double)(now_ns() - t0);
+  }
+  double m = median(v, n);
+  free(v);
+  return m;
+}
+
+static int child_nothing(const void *arg, size_t an, void *res, size_t cap, size_t *rs) {
+  return 0;
+}
+
+static double process_start_join_ns(int n) {
+  double *v = malloc((size_t)n * sizeof *v);
+  for (int i = 0; i < n; i++) {
+    hone_process *pr = NULL;
+    int64_t t0 = now_ns();
+    int rc = hone_process_start(&pr, child_nothing, NULL, 0, 0);
+    if (rc == 0) rc = hone_process_join(pr, HONE_WAIT_FOREVER);
+    v[i] = (double)(now_ns() - t0);
+    if (rc == 0 && hone_process_exitcode(pr) != 0) rc = HONE_ESTATE;
+    hone_process_free(pr);
+    if (rc) {
+      free(v);
+      return (double)rc; /* negative: the caller prints the error */
+    }
+  }
+  double m = median(v, n);
+  free(v);
+  return m;
+}
+
+static const char *met(int ok) {
+  return ok ? "MET" : "MISSED";
+}
+
+int main(int argc, char **argv) {
+  double py_tps = 0, py_rt_ns = 0, py_map1 = 0, py_map1000 = 0;
+  const char *py_version = NULL;
+  int quick = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--python-tps") && i + 1 < argc)
+      py_tps = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--python-rt-ns") && i + 1 < argc)
+      py_rt_ns = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--python-map1-s") && i + 1 < argc)
+      py_map1 = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--python-map1000-s") && i + 1 < argc)
+      py_map1000 = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--python-version") && i + 1 < argc)
+      py_version = argv[++i];
+    else if (!strcmp(argv[i], "--quick"))
+      quick = 1;
+    else {
+      fprintf(stderr,
+              "usage: bench_procpool [--python-tps X] [--python-rt-ns X] "
+              "[--python-map1-s X] [--python-map1000-s X] [--python-version V] [--quick]\n");
+      return 2;
+    }
+  }
+  if (hone_task_register("bench.empty", empty_task, 0, &T_EMPTY) ||
+      hone_task_register("bench.tiny", tiny_task, 8, &T_TINY) ||
+      hone_task_register("bench.primes", primes_task, 8, &T_PRIMES))
+    return 1;
+  int runs = quick ? 3 : 5;
+  double v[16], w[16];
+
+  /* fork + wait first, while this process is small and has no pool. */
+  int nfork = quick ? 100 : 400;
+  double fork_ns = fork_wait_ns(nfork);
+  double proc_ns = process_start_join_ns(nfork / 2);
+
+  hone_pool *p = new_pool(WORKERS);
+
+  /* Empty tasks. */
+  int ntasks = quick ? 50000 : 200000;
+  hone_throughput(p, ntasks / 10);
+  for (int r = 0; r < runs; r++) v[r] = hone_throughput(p, ntasks);
+  double hone_tps = median(v, runs);
+
+  /* Round trip on an idle pool. */
+  int nrt = quick ? 1000 : 5000;
+  for (int r = 0; r < 3; r++) {
+    pause_us(10000);
+    v[r] = hone_round_trip_ns(p, nrt);
+  }
+  double hone_rt = median(v, 3);
+
+  /* map of 10^5 tiny items: automatic chunking vs one item per step. */
+  enum { NMAP = 100000 };
+  uint64_t *in = malloc(NMAP * 8), *out = malloc(NMAP * 8);
+  if (!in || !out) return 1;
+  for (size_t i = 0; i < NMAP; i++) in[i] = i;
+  hone_map_s(p, T_TINY, in, 8, out, 8, NMAP, 0);
+  for (int r = 0; r < runs; r++) {
+    memset(out, 0, NMAP * 8);
+    v[r] = hone_map_s(p, T_TINY, in, 8, out, 8, NMAP, 0);
+  }
+  for (size_t i = 0; i < NMAP; i++)
+    if (out[i] != tiny_work(in[i])) {
+      fprintf(stderr, "bench_procpool: map (chunk 0): out[%zu] is wrong\n", i);
+      return 1;
+    }
+  int runs1 = quick ? 1 : 3;
+  for (int r = 0; r < runs1; r++) {
+    memset(out, 0, NMAP * 8);
+    w[r] = hone_map_s(p, T_TINY, in, 8, out, 8, NMAP, 1);
+  }
+  for (size_t i = 0; i < NMAP; i++)
+    if (out[i] != tiny_work(in[i])) {
+      fprintf(stderr, "bench_procpool: map (chunk 1): out[%zu] is wrong\n", i);
+      return 1;
+    }
+  double hone_map0 = median(v, runs), hone_map1 = median(w, runs1);
+  free(in);
+  free(out);
+
+  /* CPU-bound: primes below 2 million in 64 ranges, 1 worker process vs 2 (interleaved). */
+  enum { NR = 64 };
+  range rg[NR];
+  uint64_t cnt1[NR], cnt2[NR];
+  for (int i = 0; i < NR; i++) rg[i] = (range){2000000ull * i / NR, 2000000ull * (i + 1) / NR};
+  hone_pool *p1 = new_pool(1);
+  int prun = quick ? 1 : 5;
+  hone_map_s(p1, T_PRIMES, rg, sizeof(range), cnt1, 8, NR, 0); /* warm: pages touched once */
+  hone_map_s(p, T_PRIMES, rg, sizeof(range), cnt2, 8, NR, 0);
+  for (int r = 0; r < prun; r++) {
+    pause_us(20000);
+    w[r] = hone_map_s(p1, T_PRIMES, rg, sizeof(range), cnt1, 8, NR, 0);
+    pause_us(20000);
+    v[r] = hone_map_s(p, T_PRIMES, rg, sizeof(range), cnt2, 8, NR, 0);
+  }
+  hone_pool_free(p1);
+  hone_pool_free(p);
+  double t1 = median(w, prun), t2 = median(v, prun);
+  uint64_t total = 0;
+  for (int i = 0; i < NR; i++) {
+    if (cnt1[i] != cnt2[i]) {
+      fprintf(stderr, "bench_procpool: primes: range %d differs between runs\n", i);
+      return 1;
+    }
+    total += cnt2[i];
+  }
+  if (total != 148933) {
+    fprintf(stderr, "bench_procpool: %llu primes below 2e6, expected 148933\n",
+            (unsigned long long)total);
+    return 1;
+  }
+
+  printf("%-46s %13s %13s %9s  %-8s %s\n", "measure (2 worker processes each)", "hone", "Python",
+         "ratio", "target", "");
+  if (py_tps > 0)
+    printf("%-46s %11.3fM/s %11.4fM/s %8.1fx  %-8s %s\n", "empty tasks/s (submit + result)",
+           hone_tps / 1e6, py_tps / 1e6, hone_tps / py_tps, ">=50x", met(hone_tps >= 50 * py_tps));
+  else
+    printf("%-46s %11.3fM/s %13s %9s  %-8s %s\n", "empty tasks/s (submit + result)", hone_tps / 1e6,
+           "n/a", "-", ">=50x", "not measured (no python3)");
+  if (py_rt_ns > 0)
+    printf("%-46s %11.2fus %11.2fus %8.1fx  %-8s %s\n",
+           "round trip of one task, idle pool (median)", hone_rt / 1e3, py_rt_ns / 1e3,
+           py_rt_ns / hone_rt, "", "");
+  else
+    printf("%-46s %11.2fus %13s %9s\n", "round trip of one task, idle pool (median)", hone_rt / 1e3,
+           "n/a", "-");
+  double py_best = py_map1 > 0 && py_map1000 > 0 ? (py_map1 < py_map1000 ? py_map1 : py_map1000)
+                                                 : (py_map1 > 0 ? py_map1 : py_map1000);
+  if (py_map1 > 0)
+    printf("%-46s %11.2fms %11.2fms %8.1fx  %-8s %s\n",
+           "map 10^5 tiny items: chunk 1 | chunksize=1", hone_map1 * 1e3, py_map1 * 1e3,
+           py_map1 / hone_map1, "", "(information)");
+  if (py_map1000 > 0)
+    printf("%-46s %11.2fms %11.2fms %8.1fx\n", "map 10^5 tiny items: auto | chunksize=1000",
+           hone_map0 * 1e3, py_map1000 * 1e3, py_map1000 / hone_map0);
+  if (py_best > 0)
+    printf("%-46s %11.2fms %11.2fms %8.1fx  %-8s %s\n", "map 10^5 tiny items: auto | Python's best",
+           hone_map0 * 1e3, py_best * 1e3, py_best / hone_map0, "<=Py", met(hone_map0 <= py_best));
+  else
+    printf("%-46s %11.2fms %13s %9s  %-8s %s\n", "map 10^5 tiny items: auto (chunk 0)",
+           hone_map0 * 1e3, "n/a", "-", "<=Py", "not measured (no python3)");
+  printf("%-46s %12.3fs %12.3fs %8.2fx  %-8s %s\n", "primes < 2e6 map: hone 2 workers | 1 worker",
+         t2, t1, t1 / t2, ">=1.9x", met(t1 / t2 >= 1.9));
+  printf("%-46s %11.1fus %13s %9s  %-8s %s\n", "fork + _exit + waitpid (median)", fork_ns / 1e3, "",
+         "", "", "(orientation)");
+  if (proc_ns > 0)
+    printf("%-46s %11.1fus %13s %9s  %-8s %s\n", "hone_process start + join (median)",
+           proc_ns / 1e3, "", "", "", "(orientation)");
+  else
+    printf("%-46s %13s  %s\n", "hone_process start + join", "failed", hone_strerror((int)proc_ns));
+  printf(
+      "ratio: hone's edge (throughput hone/Python, times Python/hone), except the primes line:\n"
+      "speedup, 1-worker time / 2-worker time (same pool type, same work, chunk 0 = automatic).\n"
+      "map rows: hone's hone_pool_map chunk | Python's ProcessPoolExecutor.map chunksize.\n");
+  printf("(primes below 2e6: %llu; %s; machine: %ld CPUs online, hone_cpu_count() = %u)\n",
+         (unsigned long long)total, py_version ? py_version : "no python3",
+         sysconf(_SC_NPROCESSORS_ONLN), hone_cpu_count());
+  return 0;
+}
