@@ -29,7 +29,7 @@
 static const bool on_processes = HONE_TEST_BACKEND == HONE_POOL_PROCESSES;
 
 static hone_task_id T_WAITCH, T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB,
-    T_SLEEP, T_COUNT, T_MAPIN, T_PID, T_HAS_POOL;
+    T_SLEEP, T_COUNT, T_MAPIN, T_PID, T_HAS_POOL, T_REVERSE, T_REVERSE8K;
 
 enum { MAX_INIT_WORKERS = 64 };
 
@@ -171,6 +171,17 @@ static int t_pid(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_
   sleep_ns(1000000);
   pid_t pid = getpid();
   memcpy(res, &pid, sizeof pid);
+  return 0;
+}
+
+enum { BIG = 64 * 1024 }; /* T_REVERSE's result size (T_REVERSE8K: 8 KiB), past inline slots */
+
+/* Writes its argument's bytes reversed into the first arg_size bytes of the result. */
+static int t_reverse(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  if (n > rn) return hone_task_fail(ctx, HONE_EINVAL, "argument %zu > result %zu", n, rn);
+  const unsigned char *a = arg;
+  unsigned char *r = res;
+  for (size_t i = 0; i < n; i++) r[i] = a[n - 1 - i];
   return 0;
 }
 
@@ -378,6 +389,71 @@ static void test_map_uses_every_worker(void **state) {
     if (pids[i] != pids[0]) other = pids[i];
   }
   if (on_processes) assert_int_not_equal(other, 0);
+  hone_pool_free(p);
+}
+
+static unsigned char pattern(int k, size_t i) {
+  return (unsigned char)(i * 7 + (size_t)k * 13 + (i >> 8));
+}
+
+/* Arguments and results of 64 KiB, many in flight: copy-in at submit, the whole result copied
+ * out; map slots of 4 KiB in, 8 KiB out, where the bytes a task does not write keep the caller's
+ * values (in place on threads, copied both ways on processes). */
+static void test_large_arguments_and_results(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  enum { K = 16 };
+  hone_future *fs[K];
+  unsigned char *arg = malloc(BIG), *out = malloc(BIG);
+  assert_non_null(arg);
+  assert_non_null(out);
+  for (int k = 0; k < K; k++) {
+    for (size_t i = 0; i < BIG; i++) arg[i] = pattern(k, i);
+    assert_int_equal(hone_pool_submit(p, T_REVERSE, arg, BIG, HONE_WAIT_FOREVER, &fs[k]), 0);
+  }
+  memset(arg, 0, BIG); /* copy-in: the tasks saw their own patterns */
+  for (int k = 0; k < K; k++) {
+    memset(out, 0, BIG);
+    assert_int_equal(hone_future_result(fs[k], HONE_WAIT_FOREVER, out, BIG), 0);
+    size_t sz = 0;
+    const unsigned char *data = hone_future_result_data(fs[k], &sz);
+    assert_non_null(data);
+    assert_int_equal(sz, BIG);
+    for (size_t i = 0; i < BIG; i++)
+      if (out[i] != pattern(k, BIG - 1 - i) || data[i] != out[i])
+        fail_msg("future %d: byte %zu is %u", k, i, out[i]);
+    hone_future_release(fs[k]);
+  }
+  /* A short argument: the rest of the (zero-filled) result stays zero. */
+  unsigned char three[3] = {1, 2, 3};
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_REVERSE, three, 3, HONE_WAIT_FOREVER, &f), 0);
+  memset(out, 0xEE, BIG);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, out, BIG), 0);
+  assert_true(out[0] == 3 && out[1] == 2 && out[2] == 1);
+  for (size_t i = 3; i < BIG; i++)
+    if (out[i] != 0) fail_msg("byte %zu of a short result is %u", i, out[i]);
+  hone_future_release(f);
+  /* map: 600 items, 4 KiB in and 8 KiB out each (7 MiB in all, several chunks). */
+  enum { N = 600, IS = 4096, OS = 8192 };
+  unsigned char *in = malloc((size_t)N * IS), *mo = malloc((size_t)N * OS);
+  assert_non_null(in);
+  assert_non_null(mo);
+  for (size_t j = 0; j < N; j++)
+    for (size_t i = 0; i < IS; i++) in[j * IS + i] = pattern((int)j, i);
+  memset(mo, 0xEE, (size_t)N * OS);
+  for (size_t chunk = 0; chunk <= 7; chunk += 7) {
+    hone_map_error err;
+    assert_int_equal(hone_pool_map(p, T_REVERSE8K, in, IS, mo, OS, N, chunk, &err), 0);
+    for (size_t j = 0; j < N; j++)
+      for (size_t i = 0; i < OS; i++) {
+        unsigned char want = i < IS ? pattern((int)j, IS - 1 - i) : 0xEE;
+        if (mo[j * OS + i] != want) fail_msg("map item %zu: byte %zu is %u", j, i, mo[j * OS + i]);
+      }
+  }
+  free(in);
+  free(mo);
+  free(arg);
+  free(out);
   hone_pool_free(p);
 }
 
@@ -964,7 +1040,9 @@ int main(void) {
       hone_task_register("test.mapin", t_mapin, 8, &T_MAPIN) ||
       hone_task_register("test.needs_init", t_needs_init, 0, &T_NEEDS_INIT) ||
       hone_task_register("test.pid", t_pid, sizeof(pid_t), &T_PID) ||
-      hone_task_register("test.has_pool", t_has_pool, sizeof(int), &T_HAS_POOL))
+      hone_task_register("test.has_pool", t_has_pool, sizeof(int), &T_HAS_POOL) ||
+      hone_task_register("test.reverse", t_reverse, BIG, &T_REVERSE) ||
+      hone_task_register("test.reverse8k", t_reverse, 8192, &T_REVERSE8K))
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_registry, setup),
@@ -972,6 +1050,7 @@ int main(void) {
       cmocka_unit_test_setup(test_map_order, setup),
       cmocka_unit_test_setup(test_map_uses_every_worker, setup),
       cmocka_unit_test_setup(test_task_pool_handle, setup),
+      cmocka_unit_test_setup(test_large_arguments_and_results, setup),
       cmocka_unit_test_setup(test_batch_task, setup),
       cmocka_unit_test_setup(test_map_stops_on_first_error, setup),
       cmocka_unit_test_setup(test_cancel_before_and_after_start, setup),
