@@ -884,6 +884,76 @@ static void test_shutdown_wakes_blocked_submitter(void **state) {
   hone_pool_free(p);
 }
 
+/* Several threads submit to two pools alive at once, each checking its own results. */
+typedef struct two_pools {
+  hone_pool *a, *b;
+  int id;
+  atomic_int bad;
+} two_pools;
+
+static void *submit_to_both(void *arg) {
+  two_pools *t = arg;
+  for (int64_t i = 0; i < 300; i++) {
+    int64_t v = t->id * 1000000 + i, r = 0;
+    hone_future *f;
+    if (hone_pool_submit(i % 2 ? t->a : t->b, T_DOUBLE, &v, sizeof v, HONE_WAIT_FOREVER, &f) ||
+        hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r) || r != 2 * v)
+      atomic_fetch_add(&t->bad, 1);
+    hone_future_release(f);
+  }
+  return NULL;
+}
+
+static void test_two_pools_many_submitters(void **state) {
+  hone_pool *a = make_pool(2, 0), *b = make_pool(1, 4);
+  enum { T = 4 };
+  two_pools args[T];
+  pthread_t th[T];
+  for (int i = 0; i < T; i++) {
+    args[i] = (two_pools){.a = a, .b = b, .id = i, .bad = 0};
+    assert_int_equal(pthread_create(&th[i], NULL, submit_to_both, &args[i]), 0);
+  }
+  for (int i = 0; i < T; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&args[i].bad), 0);
+  }
+  assert_int_equal(atomic_load(&sh->runs), T * 300);
+  hone_pool_free(b);
+  check_map(a, 1000, 0); /* one pool freed, the other goes on */
+  hone_pool_free(a);
+}
+
+/* A pool made in one thread, used in another, freed in a third (the thread that made it has
+ * exited by then: on processes, the fork server was forked from it). */
+static void *make_pool_thread(void *arg) {
+  *(hone_pool **)arg = make_pool(2, 0);
+  return NULL;
+}
+
+static void *free_pool_thread(void *arg) {
+  hone_pool_free(arg);
+  return NULL;
+}
+
+static void test_pool_made_used_freed_in_other_threads(void **state) {
+  hone_pool *p = NULL;
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, make_pool_thread, &p), 0);
+  pthread_join(t, NULL);
+  assert_non_null(p);
+  check_map(p, 5000, 0);
+  hone_future *f;
+  int64_t v = 4, r = 0;
+  assert_int_equal(hone_pool_submit(p, T_DOUBLE, &v, sizeof v, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+  assert_int_equal(pthread_create(&t, NULL, free_pool_thread, p), 0);
+  pthread_join(t, NULL);
+  r = 0;
+  assert_int_equal(hone_future_result(f, 0, &r, sizeof r), 0); /* outlives its pool */
+  assert_int_equal(r, 8);
+  hone_future_release(f);
+}
+
 static _Thread_local int initialized; /* set by init_mark in each worker */
 
 static int init_mark(void *arg, unsigned worker) {
@@ -1065,6 +1135,8 @@ int main(void) {
       cmocka_unit_test_setup(test_waiting_worker_helps, setup),
       cmocka_unit_test_setup(test_worker_helps_in_wait_and_as_completed, setup),
       cmocka_unit_test_setup(test_shutdown_wakes_blocked_submitter, setup),
+      cmocka_unit_test_setup(test_two_pools_many_submitters, setup),
+      cmocka_unit_test_setup(test_pool_made_used_freed_in_other_threads, setup),
       cmocka_unit_test_setup(test_initializer, setup),
       cmocka_unit_test_setup(test_tasks_run_only_on_initialized_workers, setup),
       cmocka_unit_test_setup(test_imap_lazy_bounded, setup),
