@@ -29,7 +29,7 @@
 static const bool on_processes = HONE_TEST_BACKEND == HONE_POOL_PROCESSES;
 
 static hone_task_id T_WAITCH, T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB,
-    T_SLEEP, T_COUNT, T_MAPIN, T_PID, T_HAS_POOL, T_REVERSE, T_REVERSE8K;
+    T_SLEEP, T_COUNT, T_MAPIN, T_PID, T_HAS_POOL, T_REVERSE, T_REVERSE8K, T_FAIL_HOW;
 
 enum { MAX_INIT_WORKERS = 64 };
 
@@ -88,6 +88,21 @@ static int t_gate(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size
 
 static int t_fail(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
   return hone_task_fail(ctx, HONE_EIO, "disk %d on fire", 7);
+}
+
+/* Fails in the way its argument says: 0 = returns HONE_EIO with no message, 1 = a message longer
+ * than HONE_TASK_MESSAGE_MAX, 2 = hone_task_fail with a code >= 0. */
+static int t_fail_how(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int how;
+  memcpy(&how, arg, sizeof how);
+  if (how == 0) return HONE_EIO;
+  if (how == 1) {
+    char longer[2 * HONE_TASK_MESSAGE_MAX];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = 0;
+    return hone_task_fail(ctx, HONE_ERANGE, "%s", longer);
+  }
+  return hone_task_fail(ctx, 5, "positive");
 }
 
 static int t_sleep(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
@@ -583,6 +598,27 @@ static void test_error_fails_only_its_future(void **state) {
       assert_int_equal(erc, 0);
     }
     hone_future_release(fs[i]);
+  }
+  hone_pool_free(p);
+}
+
+static void test_failure_codes_and_messages(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  int want_code[3] = {HONE_EIO, HONE_ERANGE, HONE_ETASK};
+  for (int how = 0; how < 3; how++) {
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, T_FAIL_HOW, &how, sizeof how, HONE_WAIT_FOREVER, &f), 0);
+    int code = 0;
+    const char *msg = NULL;
+    assert_int_equal(hone_future_error(f, HONE_WAIT_FOREVER, &code, &msg), HONE_ETASK);
+    assert_int_equal(code, want_code[how]);
+    assert_non_null(msg);
+    if (how == 1) {
+      assert_int_equal(strlen(msg), HONE_TASK_MESSAGE_MAX - 1); /* truncated, terminated */
+      for (size_t i = 0; i < HONE_TASK_MESSAGE_MAX - 1; i++) assert_int_equal(msg[i], 'x');
+    }
+    if (how == 2) assert_string_equal(msg, "positive");
+    hone_future_release(f);
   }
   hone_pool_free(p);
 }
@@ -1112,7 +1148,8 @@ int main(void) {
       hone_task_register("test.pid", t_pid, sizeof(pid_t), &T_PID) ||
       hone_task_register("test.has_pool", t_has_pool, sizeof(int), &T_HAS_POOL) ||
       hone_task_register("test.reverse", t_reverse, BIG, &T_REVERSE) ||
-      hone_task_register("test.reverse8k", t_reverse, 8192, &T_REVERSE8K))
+      hone_task_register("test.reverse8k", t_reverse, 8192, &T_REVERSE8K) ||
+      hone_task_register("test.fail_how", t_fail_how, 0, &T_FAIL_HOW))
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_registry, setup),
@@ -1126,6 +1163,7 @@ int main(void) {
       cmocka_unit_test_setup(test_cancel_before_and_after_start, setup),
       cmocka_unit_test_setup(test_timeouts, setup),
       cmocka_unit_test_setup(test_error_fails_only_its_future, setup),
+      cmocka_unit_test_setup(test_failure_codes_and_messages, setup),
       cmocka_unit_test_setup(test_wait_first_completed_and_exception, setup),
       cmocka_unit_test_setup(test_as_completed_order, setup),
       cmocka_unit_test_setup(test_done_callbacks, setup),
