@@ -33,7 +33,10 @@
  * process-shared glibc condvar broken for everyone). A waiter spins a few microseconds, then
  * registers in a waiter count and sleeps on a futex sequence word; a notifier bumps the word and
  * makes the wake-up syscall only when a waiter is registered (the eventcount of sync.h, on shared
- * words). A count left too high by a dead waiter costs a spare wake-up. Sleeps are bounded (a few
+ * words). A waiter killed asleep leaves the count too high, which would cost every later send a
+ * wake-up system call (a 10x slower 64-byte rate): each process's registrations are therefore
+ * also counted in a slot of its own, and taken back when the process is found dead (checked every
+ * CHECK_EVERY wake-up calls, and by waiters that have waited a while). Sleeps are bounded (a few
  * ms, growing to POLL_MAX_NS), so a wake-up lost with a process that died between its change and
  * its notify only comes late. */
 #include <errno.h>
@@ -65,6 +68,16 @@
 
 enum { REC_WRITING = 1, REC_READY = 2, REC_READING = 3, REC_DONE = 4 };
 
+#define WAIT_SLOTS 64   /* processes whose sleeping waiters are accounted for individually */
+#define CHECK_EVERY 256 /* wake-up calls between two checks for waiters that died asleep */
+
+/* How many of one process's threads are registered as waiters, per side (0 get, 1 put): what
+ * to take back from the totals when that process is found dead. */
+typedef struct shq_wslot {
+  _Atomic int32_t pid; /* 0: free; claimed by CAS, freed under the lock */
+  _Atomic uint32_t n[2];
+} shq_wslot;
+
 typedef struct shq_rec {
   _Atomic uint32_t state;
   int32_t pid;   /* the process copying the payload in (WRITING) or out (READING) */
@@ -84,6 +97,10 @@ typedef struct shq_hdr {
   /* Futex words: bumped when a message may have become available (get) or space freed (put). */
   alignas(64) _Atomic uint32_t get_seq, get_waiters;
   alignas(64) _Atomic uint32_t put_seq, put_waiters;
+  /* Registered waiters per process, so that a dead one's count can be taken back: a total left
+   * too high would cost every later send or recv a wake-up system call. */
+  alignas(64) _Atomic uint32_t wakes; /* wake-up calls made, to pace the checks */
+  shq_wslot wslot[WAIT_SLOTS];
 } shq_hdr;
 
 _Static_assert(sizeof(shq_rec) == 16, "record header is 16 bytes");
@@ -168,6 +185,8 @@ static int advance_head(hone__shq *q) {
   return n;
 }
 
+static void reap_waiters(hone__shq *q, bool idle_too);
+
 /* Drops what dead processes left: records at rd taken by a process that died holding the lock,
  * a WRITING record at rd whose writer is dead, READING records whose reader is dead. When
  * `check_pids` is false only the first kind (no system calls). True if anything changed. */
@@ -191,6 +210,7 @@ static bool reap(hone__shq *q, bool check_pids) {
     break;
   }
   if (check_pids) {
+    reap_waiters(q, true);
     for (uint64_t pos = LOAD(h->head, relaxed); pos != rd;) {
       shq_rec *r = rec_at(q, pos);
       if (LOAD(r->state, acquire) == REC_READING && pid_dead(r->pid)) {
@@ -201,6 +221,26 @@ static bool reap(hone__shq *q, bool check_pids) {
     }
   }
   return advance_head(q) > 0 || changed;
+}
+
+/* Takes back the registrations of waiters whose process is dead, and frees dead processes'
+ * slots. `idle_too`: also check processes with no waiter registered (to free their slots).
+ * Under the lock (one cleaner at a time). */
+static void reap_waiters(hone__shq *q, bool idle_too) {
+  shq_hdr *h = q->h;
+  _Atomic uint32_t *total[2] = {&h->get_waiters, &h->put_waiters};
+  for (int i = 0; i < WAIT_SLOTS; i++) {
+    shq_wslot *w = &h->wslot[i];
+    int32_t pid = LOAD(w->pid, relaxed);
+    if (pid == 0) continue;
+    if (!idle_too && LOAD(w->n[0], relaxed) == 0 && LOAD(w->n[1], relaxed) == 0) continue;
+    if (!pid_dead(pid)) continue;
+    for (int side = 0; side < 2; side++) {
+      uint32_t k = atomic_exchange_explicit(&w->n[side], 0, memory_order_relaxed);
+      if (k) atomic_fetch_sub_explicit(total[side], k, memory_order_seq_cst);
+    }
+    STORE(w->pid, 0, release);
+  }
 }
 
 static void wake_all(hone__shq *q) {
@@ -219,6 +259,7 @@ static void repair(hone__shq *q) {
   for (uint64_t pos = LOAD(h->rd, relaxed); pos != tail; n++)
     pos += len_of(q, rec_at(q, pos)->size);
   STORE(h->nmsg, n, relaxed);
+  reap_waiters(q, false);
   wake_all(q); /* the dead process may have changed the state without notifying */
 }
 
@@ -247,26 +288,44 @@ void hone__shq_test_lock(hone__shq *q) {
   (void)shq_lock(q);
 }
 
+uint32_t hone__shq_test_waiters(hone__shq *q, int put) {
+  return atomic_load(put ? &q->h->put_waiters : &q->h->get_waiters);
+}
+
 /* ---- waiting ---- */
 
 /* The state change came before, by plain release stores. Reading `waiters` with a seq_cst RMW
  * (not a load) orders the two without a fence (which ThreadSanitizer does not model): either this
  * RMW comes first in waiters' modification order, and the waiter's increment then synchronizes
  * with it and its re-check sees the change, or it reads the increment and wakes. */
-static void notify(_Atomic uint32_t *seq, _Atomic uint32_t *waiters, int n) {
+static void notify(hone__shq *q, _Atomic uint32_t *seq, _Atomic uint32_t *waiters, int n) {
   if (atomic_fetch_add_explicit(waiters, 0, memory_order_seq_cst) == 0) return;
   atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
   hone__futex_wake_shared(seq, n);
+  /* A waiter killed asleep stays counted; now and then, check that the counted ones live. */
+  if (atomic_fetch_add_explicit(&q->h->wakes, 1, memory_order_relaxed) % CHECK_EVERY ==
+      CHECK_EVERY - 1) {
+    int rc = pthread_mutex_trylock(&q->h->mu);
+    if (rc == EOWNERDEAD) {
+      pthread_mutex_consistent(&q->h->mu);
+      repair(q);
+      rc = 0;
+    }
+    if (rc == 0) {
+      reap_waiters(q, false);
+      shq_unlock(q);
+    }
+  }
 }
 
 static void notify_getters(hone__shq *q) {
-  notify(&q->h->get_seq, &q->h->get_waiters, 1);
+  notify(q, &q->h->get_seq, &q->h->get_waiters, 1);
 }
 
 /* After head passed `slots` records: each freed slot of a fixed-size queue fits exactly one
  * waiting producer; freed bytes may fit any number of messages. */
 static void notify_putters(hone__shq *q, int slots) {
-  if (slots) notify(&q->h->put_seq, &q->h->put_waiters, q->item_size ? slots : INT_MAX);
+  if (slots) notify(q, &q->h->put_seq, &q->h->put_waiters, q->item_size ? slots : INT_MAX);
 }
 
 /* Lock-free hints: true when a retry under the lock may succeed. Loads are ordered so that a
@@ -289,6 +348,23 @@ static bool may(const hone__shq *q, bool put, size_t len) {
   return put ? may_put(q, len) : may_get(q);
 }
 
+/* This process's waiter slot, claimed on first use; NULL when all are taken (its waiters are then
+ * counted in the totals only). */
+static shq_wslot *my_slot(hone__shq *q) {
+  shq_wslot *w = q->h->wslot;
+  int32_t pid = (int32_t)getpid();
+  for (int i = 0; i < WAIT_SLOTS; i++)
+    if (LOAD(w[i].pid, relaxed) == pid) return &w[i];
+  for (int i = 0; i < WAIT_SLOTS; i++) {
+    int32_t free_pid = 0;
+    if (LOAD(w[i].pid, relaxed) == 0 &&
+        atomic_compare_exchange_strong_explicit(&w[i].pid, &free_pid, pid, memory_order_acq_rel,
+                                                memory_order_relaxed))
+      return &w[i];
+  }
+  return NULL;
+}
+
 /* Waits, with the lock released, until a retry may succeed, `until` passes, or a spurious
  * wake-up. Spins first when *spin is set (once per call). */
 static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *spin) {
@@ -308,9 +384,14 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *sp
   }
   _Atomic uint32_t *seq = put ? &h->put_seq : &h->get_seq;
   _Atomic uint32_t *waiters = put ? &h->put_waiters : &h->get_waiters;
+  /* The total goes up before this process's slot and down after it, so that a death between
+   * the two leaves the total too high (a spare wake-up), never too low (a lost one). */
+  shq_wslot *w = my_slot(q);
   atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
+  if (w) atomic_fetch_add_explicit(&w->n[put], 1, memory_order_relaxed);
   uint32_t key = atomic_load_explicit(seq, memory_order_seq_cst);
   if (!may(q, put, len)) hone__futex_wait_shared(seq, key, until);
+  if (w) atomic_fetch_sub_explicit(&w->n[put], 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(waiters, 1, memory_order_seq_cst);
 }
 

@@ -34,6 +34,8 @@ hone__shq *hone__queue_shared(struct hone_queue *q);
  * process at each of the points below, so that a test can kill it there and check that the others
  * recover. */
 void hone__shq_test_lock(hone__shq *q);
+/* The registered waiters of one side (put: 0 get, 1 put), as notifiers see them. */
+uint32_t hone__shq_test_waiters(hone__shq *q, int put);
 enum {
   HONE__SHQ_AT_SEND_COPY = 1, /* large send: reserved (WRITING), lock released, before the copy */
   HONE__SHQ_AT_RECV_COPY,     /* large recv: claimed (READING), lock released, before the copy */
