@@ -920,6 +920,47 @@ static void test_shutdown_wakes_blocked_submitter(void **state) {
   hone_pool_free(p);
 }
 
+/* max_tasks_per_child and task_timeout_ns act on worker processes and are ignored by threads. */
+static void test_process_only_options(void **state) {
+  hone_pool_options o;
+  hone_pool_options_init(&o);
+  o.backend = HONE_TEST_BACKEND;
+  o.workers = 1;
+  o.max_tasks_per_child = 3;
+  o.task_timeout_ns = 300000000;
+  hone_pool *p;
+  assert_int_equal(hone_pool_new_ex(&p, &o), 0);
+  enum { N = 12 };
+  pid_t pids[N];
+  int distinct = 0;
+  for (int i = 0; i < N; i++) {
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, T_PID, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+    assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, &pids[i], sizeof pids[i]), 0);
+    hone_future_release(f);
+    distinct += i == 0 || pids[i] != pids[i - 1];
+  }
+  /* One worker recycled every 3 tasks: a new process every 3 tasks; threads: this process. */
+  assert_int_equal(distinct, on_processes ? N / 3 : 1);
+  if (!on_processes) assert_int_equal(pids[0], getpid());
+  hone_future *g;
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+  int code = 0;
+  const char *msg = NULL;
+  if (on_processes) {
+    assert_int_equal(hone_future_error(g, HONE_WAIT_FOREVER, &code, &msg), HONE_ETASK);
+    assert_int_equal(code, HONE_ETIMEDOUT);
+    assert_non_null(msg);
+  } else {
+    assert_int_equal(hone_future_error(g, 500000000, &code, &msg), HONE_ETIMEDOUT); /* runs on */
+    atomic_store(&sh->gate_open, 1);
+    assert_int_equal(hone_future_error(g, HONE_WAIT_FOREVER, &code, &msg), 0);
+  }
+  hone_future_release(g);
+  check_map(p, 1000, 0); /* the pool goes on */
+  hone_pool_free(p);
+}
+
 /* Several threads submit to two pools alive at once, each checking its own results. */
 typedef struct two_pools {
   hone_pool *a, *b;
@@ -1174,6 +1215,7 @@ int main(void) {
       cmocka_unit_test_setup(test_worker_helps_in_wait_and_as_completed, setup),
       cmocka_unit_test_setup(test_shutdown_wakes_blocked_submitter, setup),
       cmocka_unit_test_setup(test_two_pools_many_submitters, setup),
+      cmocka_unit_test_setup(test_process_only_options, setup),
       cmocka_unit_test_setup(test_pool_made_used_freed_in_other_threads, setup),
       cmocka_unit_test_setup(test_initializer, setup),
       cmocka_unit_test_setup(test_tasks_run_only_on_initialized_workers, setup),
