@@ -111,7 +111,8 @@ struct hone__shq {
   unsigned char *ring;
   void *base;
   size_t map_len;
-  /* Copies of the validated layout: what another process writes later is never trusted. */
+  /* Copies of the layout validated at open, so that this process's mapping and ring arithmetic
+   * stay fixed. (Processes sharing a queue trust each other: any can write anywhere in it.) */
   size_t ring_size, item_size, slot_size, capacity, max_message;
   int fd;
 };
