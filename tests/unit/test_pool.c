@@ -1053,7 +1053,44 @@ static int init_ok(void *arg, unsigned worker) {
   return 0;
 }
 static int init_bad(void *arg, unsigned worker) {
+  if (worker < MAX_INIT_WORKERS) atomic_store(&sh->init_pid[worker], (int)getpid());
   return worker == 1 ? HONE_EPERM : 0;
+}
+
+/* The parent pid of `pid` from /proc (0 once the process is gone, reaped), and its state letter
+ * (Z: a zombie) when `state` is not NULL. */
+static int proc_parent(int pid, char *state) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  int ppid = 0;
+  char st = '?';
+  /* pid (comm) state ppid: comm is hone's own process name here, without spaces. */
+  if (fscanf(f, "%*d %*s %c %d", &st, &ppid) != 2) ppid = 0;
+  fclose(f);
+  if (state) *state = st;
+  return ppid;
+}
+
+/* After a failed creation, the workers that were started are reaped by hone, never left to init
+ * (an orphan's ppid becomes 1, or a subreaper's: anything but a process of this pool). Polls
+ * while a worker is still exiting under its own parent. */
+static void check_workers_reaped(unsigned workers) {
+  for (unsigned w = 0; w < workers && w < MAX_INIT_WORKERS; w++) {
+    int pid = atomic_load(&sh->init_pid[w]);
+    if (pid <= 0 || pid == (int)getpid()) continue;
+    char state = '?';
+    int ppid = proc_parent(pid, &state);
+    for (int i = 0; i < 200 && ppid > 1 && proc_parent(ppid, NULL) == (int)getpid(); i++) {
+      sleep_ns(10000000); /* its parent, hone's fork server, is still reaping it */
+      ppid = proc_parent(pid, &state);
+    }
+    if (ppid != 0)
+      fail_msg("worker %u (pid %d) of the failed pool still exists (state %c), its parent now "
+               "pid %d: orphaned instead of reaped",
+               w, pid, state, ppid);
+  }
 }
 
 static hone_task_id T_NEEDS_INIT;
@@ -1104,8 +1141,10 @@ static void test_initializer(void **state) {
   hone_pool_free(p);
   o.initializer = init_bad;
   p = (hone_pool *)1;
+  for (int i = 0; i < MAX_INIT_WORKERS; i++) atomic_store(&sh->init_pid[i], 0);
   assert_int_equal(hone_pool_new_ex(&p, &o), HONE_EPERM);
   assert_null(p);
+  check_workers_reaped(o.workers);
   o.initializer = NULL;
   o.workers = 0; /* = hone_cpu_count() */
   assert_int_equal(hone_pool_new_ex(&p, &o), 0);
