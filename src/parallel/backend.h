@@ -30,10 +30,11 @@ typedef struct hone__pool_ops {
   int (*shutdown)(hone_pool *pool, bool wait, bool cancel_pending);
   /* Frees the backend's state; called after shutdown(wait, cancel_pending). */
   void (*destroy)(hone_pool *pool);
-  /* Optional, for a backend whose queue lives outside the future (NULL: the future's own state
-   * decides). Called only while the future is not done, so the pool still exists.
+  /* For a backend whose jobs run in another process (it sets f->remote): called only on a
+   * pinned future that is not done (hone__future_pin), so the pool still exists.
    * cancel: cancels the future's job if it has not started (0), else moves the future to RUNNING
-   * and returns HONE_EBUSY. refresh: moves a pending future to RUNNING if its job has started. */
+   * and returns HONE_EBUSY. refresh: moves a pending future to RUNNING if its job has started,
+   * and completes it if its result is ready (so a waiter need not wait for another thread). */
   int (*cancel)(hone_pool *pool, hone_future *f);
   void (*refresh)(hone_pool *pool, hone_future *f);
 } hone__pool_ops;

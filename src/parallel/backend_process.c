@@ -122,7 +122,7 @@ typedef struct pp_hdr {
   _Atomic uint32_t space_waiters;
   alignas(64) _Atomic uint32_t collector_sleeping;
   _Atomic uint32_t stop;        /* workers exit when idle */
-  _Atomic uint32_t zyg_exit;    /* the zygote exits once its workers have */
+  _Atomic uint32_t zyg_exit;    /* 1: the zygote exits once its workers have; 2: it kills them */
   _Atomic uint32_t ready_count; /* futex: workers past their initializer */
   int parent_efd;
   pid_t parent_pid;
@@ -512,6 +512,7 @@ static _Noreturn void zygote_main(pp *p, pid_t parent) {
   z.pidfd = (int)syscall(SYS_pidfd_open, parent, 0);
   if (z.sfd < 0 || getppid() != parent) _exit(0);
   for (;;) {
+    if (atomic_load_explicit(&p->hdr->zyg_exit, memory_order_seq_cst) == 2) zyg_kill_all(&z);
     for (unsigned w = 0; w < p->W; w++) {
       pp_rec *r = &p->recs[w];
       if (atomic_load_explicit(&r->state, memory_order_acquire) == W_SPAWN &&
@@ -674,8 +675,9 @@ static void map_deliver(pp_mapq *m, uint32_t s) {
 }
 
 /* A job whose slot is DONE (or failed by the collector, or cancelled) goes to its owner. The
- * caller owns the slot (its word is no longer READY/CLAIMED/DONE for anyone else). */
-static void deliver(pp *p, uint32_t s) {
+ * caller owns the slot (its word is no longer READY/CLAIMED/DONE for anyone else); `own` = pins
+ * it holds on the future (1 when called from the future's cancel or refresh). */
+static void deliver(pp *p, uint32_t s, uint32_t own) {
   pp_slot *sl = slot_at(p, s);
   void *owner = p->owner[s];
   if (sl->kind == K_CHUNK) {
@@ -689,6 +691,7 @@ static void deliver(pp *p, uint32_t s) {
     hone__future_finish(f, sl->code, sl->code < 0 ? sl->msg : NULL, at(p, sl->out_off),
                         sl->out_size);
   }
+  hone__future_wait_unpinned(f, own); /* a thread inside cancel/refresh still reads the pool */
   slot_release(p, s);
   hone_future_release(f); /* the queue's reference */
 }
@@ -711,7 +714,7 @@ static bool drain_worker(pp *p, unsigned w) {
   for (; hd != tl; hd++) {
     uint32_t s = r->ring[hd % PP_DONE];
     atomic_store_explicit(&r->head, hd + 1, memory_order_release);
-    if (take_done(p, s)) deliver(p, s);
+    if (take_done(p, s)) deliver(p, s, 0);
   }
   return true;
 }
@@ -790,7 +793,7 @@ static void fail_everything(pp *p, int code, const char *msg, bool running) {
       sl->failed = 0;
       snprintf(sl->msg, sizeof sl->msg, "%s", msg);
     }
-    deliver(p, s);
+    deliver(p, s, 0);
   }
 }
 
@@ -815,12 +818,16 @@ static void handle_death(pp *p, unsigned w) {
     uint64_t word = atomic_load_explicit(&sl->word, memory_order_acquire);
     unsigned state = word_state(word);
     if ((state != S_CLAIMED && state != S_DONE) || word_worker(word) != w) continue;
+    /* A CAS: a waiter may be collecting a DONE slot itself (pp_refresh). */
+    if (!atomic_compare_exchange_strong_explicit(&sl->word, &word,
+                                                 word_of(word_seq(word), S_COLLECTED, w),
+                                                 memory_order_acq_rel, memory_order_relaxed))
+      continue;
     if (state == S_CLAIMED) {
       uint64_t job = ((uint64_t)word_seq(word) << 32) | s;
       fail_claimed(p, s, w, p->timeout_job[w] == job + 1, st);
     }
-    atomic_store_explicit(&sl->word, word_of(word_seq(word), S_COLLECTED, w), memory_order_release);
-    deliver(p, s);
+    deliver(p, s, 0);
   }
   p->timeout_job[w] = 0;
   int ie = atomic_load_explicit(&r->init_error, memory_order_acquire);
@@ -1080,7 +1087,10 @@ static int pp_create(hone_pool *pool, const hone_pool_options *opts) {
   if (rc == 0 && pthread_create(&p->collector, NULL, collector_main, p) != 0) rc = HONE_ESYS;
   if (rc < 0) {
     if (p->zpid > 0) {
-      kill(p->zpid, SIGKILL); /* its workers die with it (PR_SET_PDEATHSIG) */
+      /* The zygote kills and reaps its workers, then exits (killing the zygote instead would
+       * leave its workers to be reaped by init, which a container's pid 1 may never do). */
+      atomic_store_explicit(&p->hdr->zyg_exit, 2, memory_order_seq_cst);
+      kick_fd(p->zefd);
       while (waitpid(p->zpid, NULL, 0) < 0 && errno == EINTR) {
       }
     }
@@ -1101,6 +1111,7 @@ static int pp_submit(hone_pool *pool, hone_future *f, int64_t timeout_ns) {
   atomic_fetch_add_explicit(&p->submitting, 1, memory_order_seq_cst);
   int64_t rc = HONE_ESHUTDOWN;
   if (!atomic_load_explicit(&p->closed, memory_order_seq_cst)) {
+    f->remote = true;
     pp_job j = {.kind = K_TASK,
                 .task = task_id_of(f->task),
                 .owner = f,
@@ -1130,7 +1141,7 @@ static int pp_cancel(hone_pool *pool, hone_future *f) {
   uint64_t seq = f->tag >> 32;
   if (cancel_slot(p, s, seq)) {
     slot_at(p, s)->code = PP_CANCEL_CODE;
-    deliver(p, s); /* callbacks run here, in the canceller */
+    deliver(p, s, 1); /* callbacks run here, in the canceller */
     return 0;
   }
   for (unsigned i = 0;; i++) {
@@ -1147,9 +1158,13 @@ static void pp_refresh(hone_pool *pool, hone_future *f) {
   uint32_t s = (uint32_t)f->tag;
   uint64_t w = atomic_load_explicit(&slot_at(p, s)->word, memory_order_acquire);
   unsigned st = word_state(w);
-  if (word_seq(w) == (uint32_t)(f->tag >> 32) &&
-      (st == S_CLAIMED || st == S_DONE || st == S_COLLECTED))
-    hone__future_mark_running(f);
+  if (word_seq(w) != (uint32_t)(f->tag >> 32)) return;
+  if (st == S_DONE && take_done(p, s)) { /* its result is ready: collect it here (one wake-up
+                                            less than through the collector) */
+    deliver(p, s, 1);
+    return;
+  }
+  if (st == S_CLAIMED || st == S_DONE || st == S_COLLECTED) hone__future_mark_running(f);
 }
 
 static bool pp_help(hone_pool *pool) {
@@ -1168,7 +1183,7 @@ static void cancel_ready(pp *p) {
     uint32_t s = (uint32_t)e;
     if (!cancel_slot(p, s, c)) continue;
     slot_at(p, s)->code = PP_CANCEL_CODE;
-    deliver(p, s);
+    deliver(p, s, 0);
   }
 }
 

@@ -105,6 +105,8 @@ hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const voi
   f->listeners = NULL;
   f->listeners_closed = false;
   f->tag = 0;
+  f->remote = false;
+  atomic_init(&f->pins, 0);
   return f;
 }
 
@@ -214,18 +216,37 @@ void hone__future_mark_running(hone_future *f) {
                                           memory_order_acquire);
 }
 
+static inline uint32_t state_of(const hone_future *f) {
+  return atomic_load_explicit(&((hone_future *)f)->state, memory_order_acquire);
+}
+
+bool hone__future_pin(hone_future *f) {
+  atomic_fetch_add_explicit(&f->pins, 1, memory_order_seq_cst);
+  if (atomic_load_explicit(&f->state, memory_order_seq_cst) < HONE__F_FINISHED) return true;
+  atomic_fetch_sub_explicit(&f->pins, 1, memory_order_seq_cst);
+  return false;
+}
+
+void hone__future_unpin(hone_future *f) {
+  atomic_fetch_sub_explicit(&f->pins, 1, memory_order_seq_cst);
+}
+
+void hone__future_wait_unpinned(hone_future *f, uint32_t own) {
+  /* The final state was stored (seq_cst) before this load: a pin not seen here sees it. */
+  for (unsigned i = 0; atomic_load_explicit(&f->pins, memory_order_seq_cst) > own; i++)
+    hone__spin_step(i);
+}
+
 int hone_future_cancel(hone_future *f) {
-  /* A done future may have outlived its pool: look at the pool only while it is not done. */
-  if (atomic_load_explicit(&f->state, memory_order_acquire) == HONE__F_PENDING &&
-      f->pool->ops->cancel)
-    return f->pool->ops->cancel(f->pool, f);
+  /* A done future may have outlived its pool: a remote one's pool is reached only pinned. */
+  if (f->remote && hone__future_pin(f)) {
+    int rc = state_of(f) == HONE__F_PENDING ? f->pool->ops->cancel(f->pool, f) : HONE_EBUSY;
+    hone__future_unpin(f);
+    return rc == 0 || state_of(f) == HONE__F_CANCELLED ? 0 : HONE_EBUSY;
+  }
   hone__future_cancel_pending(f);
   return atomic_load_explicit(&f->state, memory_order_acquire) == HONE__F_CANCELLED ? 0
                                                                                     : HONE_EBUSY;
-}
-
-static inline uint32_t state_of(const hone_future *f) {
-  return atomic_load_explicit(&((hone_future *)f)->state, memory_order_acquire);
 }
 
 bool hone_future_done(const hone_future *f) {
@@ -233,12 +254,12 @@ bool hone_future_done(const hone_future *f) {
 }
 
 bool hone_future_running(const hone_future *f) {
-  uint32_t s = state_of(f);
-  if (s == HONE__F_PENDING && f->pool->ops->refresh) {
-    f->pool->ops->refresh(f->pool, (hone_future *)f);
-    s = state_of(f);
+  hone_future *m = (hone_future *)f;
+  if (m->remote && state_of(f) == HONE__F_PENDING && hone__future_pin(m)) {
+    m->pool->ops->refresh(m->pool, m);
+    hone__future_unpin(m);
   }
-  return s == HONE__F_RUNNING;
+  return state_of(f) == HONE__F_RUNNING;
 }
 
 bool hone_future_cancelled(const hone_future *f) {
@@ -255,11 +276,16 @@ static bool help_once(void) {
 static bool wait_done(hone_future *f, int64_t deadline) {
   if (state_of(f) >= HONE__F_FINISHED) return true;
   if (deadline != INT64_MAX && hone__now_ns() >= deadline) return false;
-  bool helper = hone__tls_pool != NULL;
-  int64_t spin_end = hone__now_ns() + HONE__SPIN_NS;
+  bool helper = hone__tls_pool != NULL, remote = f->remote;
+  int64_t spin_end = hone__now_ns() + (remote ? HONE__REMOTE_SPIN_NS : HONE__SPIN_NS);
   if (spin_end > deadline) spin_end = deadline;
   for (unsigned i = 0;; i++) {
     if (state_of(f) >= HONE__F_FINISHED) return true;
+    if (remote && hone__future_pin(f)) { /* collect the result here if it is ready */
+      f->pool->ops->refresh(f->pool, f);
+      hone__future_unpin(f);
+      if (state_of(f) >= HONE__F_FINISHED) return true;
+    }
     if (helper && help_once()) continue;
     if ((i & 15) == 15 && hone__now_ns() >= spin_end) break;
     hone__spin_step(i);

@@ -77,6 +77,10 @@ struct hone_future {
   hone__listener *listeners;   /* newest first */
   bool listeners_closed;       /* completion has taken the list */
   uint64_t tag;                /* the backend's handle on the queued job (process: slot, seq) */
+  /* Set by a backend whose jobs run in another process: cancel, running and waits then consult
+   * its ops (cancel, refresh), each call made while the future is pinned (see hone__future_pin). */
+  bool remote;
+  _Atomic uint32_t pins;
 };
 
 /* A new pending future for `task` with a copy of arg; refs = 2 (the caller's and the queue's). */
@@ -94,6 +98,14 @@ void hone__future_finish(hone_future *f, int code, const char *message, const vo
                          size_t size);
 /* Moves a pending future to RUNNING (no-op otherwise). */
 void hone__future_mark_running(hone_future *f);
+/* Pinning keeps a remote future's pool alive while a thread calls into it for that future: a
+ * pin taken while the future is not done (hone__future_pin returns true) holds off the
+ * completer, which calls hone__future_wait_unpinned after completing it and before releasing
+ * anything the pool owns (and so before the pool can be torn down). `own` = pins the completing
+ * thread itself holds (1 when it completes the future from inside a pinned call). */
+bool hone__future_pin(hone_future *f);
+void hone__future_unpin(hone_future *f);
+void hone__future_wait_unpinned(hone_future *f, uint32_t own);
 
 /* ---- the pool (pool.c) ---- */
 struct hone_pool {
@@ -111,5 +123,8 @@ extern _Thread_local int hone__tls_worker;
 /* Spin budget of a waiting thread before it parks (an idle virtual CPU takes tens of
  * microseconds to wake, a spin of this length answers a quick task far sooner). */
 #define HONE__SPIN_NS 30000
+/* The same for a future whose task runs in another process: its waiter also collects the result
+ * itself meanwhile (the backend's refresh), which saves the collector's wake-up. */
+#define HONE__REMOTE_SPIN_NS 100000
 
 #endif /* HONE_PARALLEL_POOL_INTERNAL_H */
