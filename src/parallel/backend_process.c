@@ -95,7 +95,7 @@ typedef struct pp_slot {
   uint32_t blk_class;
   int32_t code; /* written by the worker before DONE */
   uint64_t failed;
-  int64_t start_ns;
+  int64_t start_ns, run_ns; /* written by the worker: when it started, how long it ran */
   char msg[HONE_TASK_MESSAGE_MAX];
   alignas(16) unsigned char data[PP_INLINE];
 } __attribute__((aligned(64))) pp_slot;
@@ -357,6 +357,7 @@ static void run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
     }
   }
   sl->code = rc;
+  sl->run_ns = hone__now_ns() - t0;
   atomic_store_explicit(&r->cur_start, 0, memory_order_relaxed);
   /* A CAS, not a store: a pool broken meanwhile (its fork server died) has failed the job. */
   uint64_t claimed = word_of(word_seq(word), S_CLAIMED, w);
@@ -1249,13 +1250,25 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
   size_t os = task->result_size ? out_stride : 0;
   size_t per = in_stride + os;
   size_t cap_items = per ? (PP_CHUNK_BYTES / per ? PP_CHUNK_BYTES / per : 1) : n;
-  size_t next = 0, inflight = 0, fail = SIZE_MAX;
+  size_t next = 0, inflight = 0, fail = SIZE_MAX, timed_items = 0;
+  int64_t timed_ns = 0;
   bool stop = false, cancelled = false;
   int id = task_id_of(task);
   for (;;) {
     while (!stop && next < n && inflight < m.cap - 2) {
       size_t rem = n - next;
       size_t c = chunk ? chunk : (rem + 4 * (size_t)p->W - 1) / (4 * (size_t)p->W);
+      if (!chunk && p->timeout_ns > 0) {
+        /* The timeout applies to a chunk: keep chunks to a small part of it, sized from the
+         * items timed so far (one item per chunk until a first chunk is back). */
+        size_t most = 1;
+        if (timed_items) {
+          double item_ns = (double)(timed_ns > 0 ? timed_ns : 1) / (double)timed_items;
+          double fit = (double)p->timeout_ns / 8.0 / item_ns;
+          most = fit < 1 ? 1 : fit > (double)rem ? rem : (size_t)fit;
+        }
+        if (c > most) c = most;
+      }
       if (c > rem) c = rem;
       if (c > cap_items) c = cap_items;
       if (c == 0) c = 1;
@@ -1303,6 +1316,10 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
       if (!more) break;
       pp_slot *sl = slot_at(p, s);
       size_t first = sl->first, cnt = sl->count;
+      if (sl->code == 0) {
+        timed_items += cnt;
+        timed_ns += sl->run_ns;
+      }
       if (sl->code == PP_CANCEL_CODE) {
         cancelled = true;
         stop = true;

@@ -387,6 +387,18 @@ static void test_task_timeout(void **state) {
   hone_pool_free(p);
 }
 
+/* With a task timeout, automatic map chunks stay well under it (the timeout applies to a chunk):
+ * 200 items of 2 ms on one worker would make a first chunk of 50 items (100 ms). */
+static void test_timeout_bounds_map_chunks(void **state) {
+  hone_pool *p = make_pool(1, 0, 0, 100000000);
+  int64_t in[200];
+  for (int i = 0; i < 200; i++) in[i] = 2;
+  hone_map_error err;
+  int rc = hone_pool_map(p, T_SLEEP, in, sizeof in[0], NULL, 0, 200, 0, &err);
+  if (rc) fail_msg("map: %d, %s", rc, err.message);
+  hone_pool_free(p);
+}
+
 static void test_cancel_queued_never_runs(void **state) {
   hone_pool *p = make_pool(1, 0, 0, 0);
   hone_future *g, *q[10];
@@ -627,6 +639,7 @@ int main(void) {
       cmocka_unit_test_setup(test_crash_mid_map, setup),
       cmocka_unit_test_setup(test_max_tasks_per_child, setup),
       cmocka_unit_test_setup(test_task_timeout, setup),
+      cmocka_unit_test_setup(test_timeout_bounds_map_chunks, setup),
       cmocka_unit_test_setup(test_cancel_queued_never_runs, setup),
       cmocka_unit_test_setup(test_parent_killed_leaves_no_worker, setup),
       cmocka_unit_test_setup(test_shutdown_leaves_nothing, setup),
