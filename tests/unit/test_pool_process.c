@@ -198,6 +198,16 @@ static void test_basics_and_big_buffers(void **state) {
   assert_true(where[1] == 0 || where[1] == 1);
   hone_future_release(f);
   assert_true(pid_of_worker(p) != getpid());
+  /* A task registered after the pool was made does not exist in its workers: a clear failure. */
+  hone_task_id late;
+  assert_int_equal(hone_task_register("test.late", t_pid, 8, &late), 0);
+  assert_int_equal(hone_pool_submit(p, late, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  int code = 0;
+  const char *msg = NULL;
+  assert_int_equal(hone_future_error(f, LONG_WAIT, &code, &msg), HONE_ETASK);
+  assert_int_equal(code, HONE_EINVAL);
+  if (!strstr(msg, "registered after the pool was created")) fail_msg("message: %s", msg);
+  hone_future_release(f);
   /* An argument and a result far larger than a slot's inline buffer (they use the arena). */
   enum { N = 16 };
   static unsigned char arg[N][10000];
