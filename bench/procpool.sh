@@ -42,10 +42,11 @@ if __name__ == "__main__":
                 f.result()
             tps.append(n / (time.perf_counter() - t))
         rts = []
-        for _ in range(500):
+        for i in range(500):
             t = time.perf_counter_ns()
-            ex.submit(empty).result()
+            r = ex.submit(tiny, i).result()
             rts.append(time.perf_counter_ns() - t)
+            assert r == tiny(i)
         n = 100000
         want = [tiny(x) for x in range(n)]
         t = time.perf_counter()
