@@ -389,10 +389,9 @@ int main(int argc, char **argv) {
       "ratio: hone's edge (throughput hone/Python, times Python/hone), except the primes line:\n"
       "speedup, 1-worker time / 2-worker time (same pool type, same work, chunk 0 = automatic).\n"
       "map rows: hone's hone_pool_map chunk | Python's ProcessPoolExecutor.map chunksize.\n");
-  printf(
-      "(primes below 2e6: %llu; %s; machine: %ld CPUs online, hone_cpu_count() = %u, load\n"
-      "average %.2f at the end: above ~0.5 + this bench's own, other programs shared the CPUs)\n",
-      (unsigned long long)total, py_version ? py_version : "no python3",
-      sysconf(_SC_NPROCESSORS_ONLN), hone_cpu_count(), loadavg());
+  printf("(primes below 2e6: %llu; %s; machine: %ld CPUs online, hone_cpu_count() = %u;\n"
+         "1-minute load average at the end %.2f, this bench's own work included)\n",
+         (unsigned long long)total, py_version ? py_version : "no python3",
+         sysconf(_SC_NPROCESSORS_ONLN), hone_cpu_count(), loadavg());
   return 0;
 }
