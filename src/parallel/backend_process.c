@@ -68,7 +68,6 @@ enum { W_EMPTY = 0, W_SPAWN = 1, W_LIVE = 2, W_DEAD = 3, W_GONE = 4 };
 #define PP_CLASSES 31
 #define PP_WORKER_SPIN_NS 50000
 #define PP_COLLECTOR_SPIN_NS 20000
-#define PP_COLLECTOR_WAKE_SPIN_NS 60000
 #define PP_CANCEL_CODE 1 /* a chunk's code when it was cancelled (never a task's code) */
 
 static inline uint64_t word_of(uint64_t seq, unsigned state, unsigned worker) {
@@ -658,11 +657,6 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
                         memory_order_seq_cst);
   pthread_mutex_unlock(&p->mu);
   wake_worker(p);
-  /* A sleeping collector is woken now, while the worker wakes, rather than by the worker once the
-   * job is done: on an idle pool the two wake-ups overlap instead of adding up. */
-  if (atomic_load_explicit(&h->collector_sleeping, memory_order_relaxed) &&
-      atomic_exchange_explicit(&h->collector_sleeping, 0, memory_order_seq_cst))
-    collector_kick(p);
   return s;
 }
 
@@ -967,8 +961,7 @@ static void *collector_main(void *arg) {
       }
     }
     atomic_store_explicit(&h->collector_sleeping, 0, memory_order_seq_cst);
-    /* Woken (often by a submit on an idle pool): watch for its result a while before sleeping. */
-    spin_end = hone__now_ns() + PP_COLLECTOR_WAKE_SPIN_NS;
+    spin_end = hone__now_ns() + PP_COLLECTOR_SPIN_NS; /* more results may follow this one */
     i = 0;
   }
   teardown(p);
