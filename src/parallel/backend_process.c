@@ -669,6 +669,20 @@ static void map_deliver(pp_mapq *m, uint32_t s) {
   hone__ev_notify(&m->ev, 1);
 }
 
+typedef struct release_ctx {
+  pp *p;
+  hone_future *f;
+  uint32_t s, own;
+} release_ctx;
+
+/* Once the future shows its final state: wait for threads still calling into the pool for it,
+ * then free its slot (before the done callbacks, which may shut the pool down). */
+static void release_job(void *arg) {
+  release_ctx *c = arg;
+  hone__future_wait_unpinned(c->f, c->own);
+  slot_release(c->p, c->s);
+}
+
 /* A job whose slot is DONE (or failed by the collector, or cancelled) goes to its owner. The
  * caller owns the slot (its word is no longer READY/CLAIMED/DONE for anyone else); `own` = pins
  * it holds on the future (1 when called from the future's cancel or refresh). */
@@ -680,14 +694,12 @@ static void deliver(pp *p, uint32_t s, uint32_t own) {
     return;
   }
   hone_future *f = owner;
-  if (sl->code == PP_CANCEL_CODE) {
-    hone__future_cancel_pending(f);
-  } else {
+  release_ctx c = {.p = p, .f = f, .s = s, .own = own};
+  if (sl->code == PP_CANCEL_CODE)
+    hone__future_cancel_then(f, release_job, &c);
+  else
     hone__future_finish(f, sl->code, sl->code < 0 ? sl->msg : NULL, at(p, sl->out_off),
-                        sl->out_size);
-  }
-  hone__future_wait_unpinned(f, own); /* a thread inside cancel/refresh still reads the pool */
-  slot_release(p, s);
+                        sl->out_size, release_job, &c);
   hone_future_release(f); /* the queue's reference */
 }
 

@@ -142,9 +142,10 @@ static void funlock(hone_future *f) {
 /* Publishes the final state, wakes parked waiters, then runs the listeners in the order added.
  * has_listeners is read after the state store (seq_cst): a listener added concurrently either
  * is seen here or sees the final state itself (add_listener). */
-static void complete(hone_future *f, uint32_t final) {
+static void complete_then(hone_future *f, uint32_t final, void (*then)(void *), void *arg) {
   atomic_store_explicit(&f->state, final, memory_order_seq_cst);
   if (atomic_load_explicit(&f->waiters, memory_order_seq_cst)) hone__futex_wake(&f->state, INT_MAX);
+  if (then) then(arg);
   if (!atomic_load_explicit(&f->has_listeners, memory_order_seq_cst)) return;
   flock(f);
   hone__listener *l = f->listeners, *rev = NULL;
@@ -163,6 +164,10 @@ static void complete(hone_future *f, uint32_t final) {
     free(rev);
     rev = next;
   }
+}
+
+static void complete(hone_future *f, uint32_t final) {
+  complete_then(f, final, NULL, NULL);
 }
 
 void hone__future_execute(hone_future *f, hone_task_ctx *ctx) {
@@ -198,8 +203,17 @@ void hone__future_cancel_pending(hone_future *f) {
     complete(f, HONE__F_CANCELLED);
 }
 
+void hone__future_cancel_then(hone_future *f, void (*then)(void *), void *arg) {
+  uint32_t expect = HONE__F_PENDING;
+  if (atomic_compare_exchange_strong_explicit(&f->state, &expect, HONE__F_CANCELLED,
+                                              memory_order_acq_rel, memory_order_acquire))
+    complete_then(f, HONE__F_CANCELLED, then, arg);
+  else if (then)
+    then(arg);
+}
+
 void hone__future_finish(hone_future *f, int code, const char *message, const void *data,
-                         size_t size) {
+                         size_t size, void (*then)(void *), void *arg) {
   if (code < 0) {
     f->code = code;
     f->message = strdup(message ? message : hone_strerror(code));
@@ -207,7 +221,7 @@ void hone__future_finish(hone_future *f, int code, const char *message, const vo
     memset(f->result, 0, f->result_size);
     if (data) memcpy(f->result, data, size < f->result_size ? size : f->result_size);
   }
-  complete(f, code < 0 ? HONE__F_FAILED : HONE__F_FINISHED);
+  complete_then(f, code < 0 ? HONE__F_FAILED : HONE__F_FINISHED, then, arg);
 }
 
 void hone__future_mark_running(hone_future *f) {

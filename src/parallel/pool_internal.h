@@ -93,9 +93,13 @@ void hone__future_execute(hone_future *f, hone_task_ctx *ctx);
 void hone__future_cancel_pending(hone_future *f);
 /* Completes a pending or running future whose task ran elsewhere (another process): code < 0
  * fails it with `message` (NULL: the code's text), else copies min(size, result_size) bytes of
- * data as its result. Does not drop any reference. */
+ * data as its result. then(arg), if given, is called once the final state is published and
+ * before the done callbacks run (a backend frees what the job held there, so that a callback may
+ * shut the pool down). Does not drop any reference. */
 void hone__future_finish(hone_future *f, int code, const char *message, const void *data,
-                         size_t size);
+                         size_t size, void (*then)(void *), void *arg);
+/* hone__future_cancel_pending with the same `then` (called in any case). */
+void hone__future_cancel_then(hone_future *f, void (*then)(void *), void *arg);
 /* Moves a pending future to RUNNING (no-op otherwise). */
 void hone__future_mark_running(hone_future *f);
 /* Pinning keeps a remote future's pool alive while a thread calls into it for that future: a

@@ -6,6 +6,7 @@
  * the workers (mapped before any pool). It forks: no ThreadSanitizer. */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -435,6 +436,45 @@ static void test_cancel_queued_never_runs(void **state) {
   hone_pool_free(p);
 }
 
+typedef struct shut_cb {
+  hone_pool *pool;
+  int rc;
+} shut_cb;
+
+static void shut_down_from_callback(hone_future *f, void *arg) {
+  shut_cb *c = arg;
+  c->rc = hone_pool_shutdown(c->pool, true, false);
+}
+
+static void *open_gate_later(void *arg) {
+  sleep_ms(50);
+  atomic_store(&sh->gate, 1);
+  return NULL;
+}
+
+/* A done callback may shut its pool down and wait: the job's resources are released before the
+ * callbacks run (else the shutdown would wait for the very job whose callback it runs in). */
+static void test_callback_may_shut_down(void **state) {
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  hone_future *g, *q;
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+  while (!atomic_load(&sh->started)) sleep_ms(1);
+  assert_int_equal(hone_pool_submit(p, T_PID, NULL, 0, HONE_WAIT_FOREVER, &q), 0);
+  shut_cb c = {.pool = p, .rc = 1};
+  assert_int_equal(hone_future_add_done_callback(q, shut_down_from_callback, &c), 0);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, open_gate_later, NULL), 0);
+  assert_int_equal(hone_future_cancel(q), 0); /* the callback runs here and waits for g */
+  assert_int_equal(c.rc, 0);
+  assert_true(hone_future_done(g));
+  assert_int_equal(hone_future_result(g, 0, NULL, 0), 0);
+  pthread_join(t, NULL);
+  hone_future_release(g);
+  hone_future_release(q);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
 /* The pids of pid's children (from /proc). */
 static int children_of(pid_t pid, pid_t *out, int max) {
   int n = 0;
@@ -651,6 +691,7 @@ int main(void) {
       cmocka_unit_test_setup(test_task_timeout, setup),
       cmocka_unit_test_setup(test_timeout_bounds_map_chunks, setup),
       cmocka_unit_test_setup(test_cancel_queued_never_runs, setup),
+      cmocka_unit_test_setup(test_callback_may_shut_down, setup),
       cmocka_unit_test_setup(test_parent_killed_leaves_no_worker, setup),
       cmocka_unit_test_setup(test_shutdown_leaves_nothing, setup),
       cmocka_unit_test_setup(test_initializer_failure, setup),
