@@ -28,7 +28,7 @@
 
 #include "hone/pool.h"
 
-#define NITEMS 4000
+#define NITEMS 4000 /* >= STRESS_THREADS * STRESS_PER + 600 */
 /* Waits on results are bounded: a lost completion fails the test instead of hanging it. */
 #define LONG_WAIT 30000000000LL
 
@@ -475,6 +475,83 @@ static void test_callback_may_shut_down(void **state) {
   assert_no_children();
 }
 
+/* Several threads submit, cancel and map at once while workers crash now and then: every future
+ * ends exactly as its task did (done once, crashed once, or cancelled and never run). */
+enum { STRESS_PER = 800, STRESS_THREADS = 3 };
+
+typedef struct stress_arg {
+  hone_pool *pool;
+  int id;
+  int failures;
+} stress_arg;
+
+static bool stress_bad(int64_t item) {
+  return item % 97 == 11;
+}
+
+static void *stress_submitter(void *arg) {
+  stress_arg *a = arg;
+  hone_future **fs = malloc(STRESS_PER * sizeof *fs);
+  for (int64_t i = 0; i < STRESS_PER; i++) {
+    int64_t item = a->id * STRESS_PER + i;
+    crash_arg c = {.item = item, .crash_at = stress_bad(item) ? item : -1, .kind = item % 3};
+    if (hone_pool_submit(a->pool, T_CRASH, &c, sizeof c, HONE_WAIT_FOREVER, &fs[i]) != 0) {
+      a->failures++;
+      fs[i] = NULL;
+    }
+    if (i % 5 == 4 && fs[i - 2]) hone_future_cancel(fs[i - 2]);
+  }
+  for (int64_t i = 0; i < STRESS_PER; i++) {
+    if (!fs[i]) continue;
+    int64_t item = a->id * STRESS_PER + i, r = 0;
+    int rc = hone_future_result(fs[i], LONG_WAIT, &r, sizeof r),
+        runs = atomic_load(&sh->runs[item]);
+    int code = 0;
+    if (rc == HONE_ETASK) hone_future_error(fs[i], 0, &code, NULL);
+    bool ok = rc == 0                ? !stress_bad(item) && r == item + 1 && runs == 1
+              : rc == HONE_ECANCELED ? runs == 0
+              : rc == HONE_ETASK     ? stress_bad(item) && code == HONE_ECRASHED && runs == 1
+                                     : false;
+    a->failures += !ok;
+    hone_future_release(fs[i]);
+  }
+  free(fs);
+  return NULL;
+}
+
+static void test_stress_submit_cancel_crash(void **state) {
+  hone_pool *p = make_pool(3, 64, 0, 0);
+  pthread_t t[STRESS_THREADS];
+  stress_arg a[STRESS_THREADS];
+  for (int i = 0; i < STRESS_THREADS; i++) {
+    a[i] = (stress_arg){.pool = p, .id = i};
+    assert_int_equal(pthread_create(&t[i], NULL, stress_submitter, &a[i]), 0);
+  }
+  /* Meanwhile a map that crashes at its first bad item. */
+  enum { N = 600 };
+  crash_arg *in = malloc(N * sizeof *in);
+  int64_t *out = calloc(N, sizeof *out);
+  int64_t base = STRESS_THREADS * STRESS_PER, first_bad = -1;
+  for (int64_t i = 0; i < N; i++) {
+    int64_t item = base + i;
+    in[i] = (crash_arg){.item = item, .crash_at = stress_bad(item) ? item : -1, .kind = CRASH_EXIT};
+    if (first_bad < 0 && stress_bad(item)) first_bad = i;
+  }
+  hone_map_error err;
+  assert_int_equal(hone_pool_map(p, T_CRASH, in, sizeof *in, out, 8, N, 0, &err), HONE_ETASK);
+  assert_int_equal(err.code, HONE_ECRASHED);
+  assert_true((int64_t)err.index <= first_bad);
+  for (size_t i = 0; i < err.index; i++) assert_int_equal(out[i], base + (int64_t)i + 1);
+  for (int i = 0; i < STRESS_THREADS; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(a[i].failures, 0);
+  }
+  free(in);
+  free(out);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
 /* The pids of pid's children (from /proc). */
 static int children_of(pid_t pid, pid_t *out, int max) {
   int n = 0;
@@ -697,6 +774,7 @@ int main(void) {
       cmocka_unit_test_setup(test_initializer_failure, setup),
       cmocka_unit_test_setup(test_replacement_init_failure_breaks_pool, setup),
       cmocka_unit_test_setup(test_fork_server_killed, setup),
+      cmocka_unit_test_setup(test_stress_submit_cancel_crash, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
