@@ -62,11 +62,12 @@ typedef int (*hone_process_fn)(const void *arg, size_t arg_size, void *result, s
 typedef struct hone_process hone_process;
 
 /* Starts fn in a new child process. result_cap may be 0 (no result). arg may be NULL when
- * arg_size is 0; the caller keeps ownership of arg (the child has its own copy from the moment
- * of the fork). On failure *out is NULL. Errors: HONE_EINVAL (fn NULL, or arg NULL with
- * arg_size > 0), HONE_ENOMEM (no memory for the handle, the result buffer or the child),
- * HONE_ESYS (fork or mmap failed otherwise, e.g. a process limit; errno-level detail is not
- * kept). */
+ * arg_size is 0; the caller keeps ownership of arg: its arg_size bytes are copied (malloc) before
+ * the fork and the child reads that copy, so arg may be shared memory the caller changes later, or
+ * another child's result buffer (which later forks do not inherit). On failure *out is NULL.
+ * Errors: HONE_EINVAL (fn NULL, or arg NULL with arg_size > 0), HONE_ENOMEM (no memory for the
+ * handle, the argument's copy, the result buffer or the child), HONE_ESYS (fork or mmap failed
+ * otherwise, e.g. a process limit; errno-level detail is not kept). */
 HONE_API HONE_NODISCARD int hone_process_start(hone_process **out, hone_process_fn fn,
                                                const void *arg, size_t arg_size, size_t result_cap)
     HONE_NONNULL(1);

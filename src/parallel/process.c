@@ -199,6 +199,21 @@ int hone_process_start(hone_process **out, hone_process_fn fn, const void *arg, 
     return e == ENOMEM ? HONE_ENOMEM : HONE_ESYS;
   }
 
+  /* The child reads its own private copy: the caller's buffer may be shared memory that changes
+   * after the start, or memory a fork does not copy at all (another child's result buffer, which
+   * is MADV_DONTFORK: read in place, it faulted). */
+  void *arg_copy = NULL;
+  if (arg_size > 0) {
+    arg_copy = malloc(arg_size);
+    if (arg_copy == NULL) {
+      munmap(p->map, p->map_len);
+      free(p);
+      return HONE_ENOMEM;
+    }
+    memcpy(arg_copy, arg, arg_size);
+    arg = arg_copy;
+  }
+
   pid_t parent = getpid();
   int parent_pidfd = pidfd_open_(parent);
   /* What the caller printed but did not flush yet would otherwise be written twice: once by this
@@ -212,6 +227,7 @@ int hone_process_start(hone_process **out, hone_process_fn fn, const void *arg, 
   if (pid == 0) child_main(fn, arg, arg_size, p->map, result_cap, parent, parent_pidfd);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
+  free(arg_copy);
   if (parent_pidfd >= 0) close(parent_pidfd);
   if (pid < 0) {
     munmap(p->map, p->map_len);

@@ -110,6 +110,15 @@ static int fn_noop(const void *arg, size_t n, void *res, size_t cap, size_t *res
   return arg == NULL && n == 0 && cap == 0 ? 0 : 1;
 }
 
+/* Copies its argument into its result, after a pause that lets the parent change its own copy. */
+static int fn_echo(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
+  if (n > cap) return 3;
+  sleep_ms(100);
+  memcpy(res, arg, n);
+  *res_size = n;
+  return 0;
+}
+
 static int fn_exit7(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
   memcpy(res, "before", 6);
   *res_size = 6;
@@ -203,6 +212,47 @@ static void test_no_argument_no_result(void **state) {
   assert_int_equal(size, 0);
   assert_non_null(hone_process_result(p, NULL));
   hone_process_free(p);
+}
+
+/* One child's result is the next one's argument, as a pipeline of processes would pass it on.
+ * The result buffer is not inherited by later forks (MADV_DONTFORK), so the argument must be
+ * copied before the fork: read in place, the child faulted with SIGSEGV. */
+static void test_result_as_next_argument(void **state) {
+  (void)state;
+  static const char msg[] = "passed along";
+  hone_process *p1 = start(fn_echo, msg, sizeof msg, 64);
+  assert_int_equal(hone_process_exitcode(p1), INT32_MIN);
+  assert_true(join(p1).exited);
+  size_t n = 0;
+  const void *r1 = hone_process_result(p1, &n);
+  assert_non_null(r1);
+  assert_int_equal(n, sizeof msg);
+  hone_process *p2 = start(fn_echo, r1, n, 64);
+  hone_process_status st = join(p2);
+  assert_false(st.signaled);
+  assert_int_equal(hone_process_exitcode(p2), 0);
+  const char *r2 = hone_process_result(p2, &n);
+  assert_non_null(r2);
+  assert_int_equal(n, sizeof msg);
+  assert_string_equal(r2, msg);
+  hone_process_free(p2);
+  hone_process_free(p1);
+}
+
+/* The child works on a copy taken at the start even when the caller's buffer is shared memory
+ * that the caller changes right after: the header promises a copy. */
+static void test_shared_argument_is_copied(void **state) {
+  (void)state;
+  char *buf = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(buf != MAP_FAILED);
+  strcpy(buf, "before");
+  hone_process *p = start(fn_echo, buf, 7, 16);
+  strcpy(buf, "after!"); /* the child is still in its 100 ms pause */
+  assert_true(join(p).exited);
+  assert_int_equal(hone_process_exitcode(p), 0);
+  assert_string_equal(hone_process_result(p, NULL), "before");
+  hone_process_free(p);
+  munmap(buf, 4096);
 }
 
 static void test_invalid_arguments(void **state) {
@@ -665,6 +715,8 @@ int main(void) {
       cmocka_unit_test(test_argument_and_result_roundtrip),
       cmocka_unit_test(test_result_size_is_clamped),
       cmocka_unit_test(test_no_argument_no_result),
+      cmocka_unit_test(test_result_as_next_argument),
+      cmocka_unit_test(test_shared_argument_is_copied),
       cmocka_unit_test(test_invalid_arguments),
       cmocka_unit_test(test_before_join),
       cmocka_unit_test(test_exit_codes),
