@@ -8,7 +8,9 @@
  * (opened before the fork: a pidfd of a process becomes readable only once its whole thread group
  * has exited) and a small thread blocked in poll() on it. Readiness is confirmed with getppid()
  * (the parent's children are reparented before its pidfd becomes readable), which also covers an
- * fd that fn closed or reused: the watcher then falls back to checking getppid() every 50 ms.
+ * fd that fn closed or reused: the watcher then falls back to checking getppid() every 50 ms; and
+ * since a number reused by an fd that never becomes readable would leave the poll blind, it also
+ * checks getppid() every 250 ms while it waits.
  *
  * ThreadSanitizer kills a child that creates a thread after a fork of a multi-threaded process, so
  * its builds use another correct scheme: PR_SET_PDEATHSIG with a handled signal (SIGRTMAX) whose
@@ -78,7 +80,7 @@ static int pidfd_open_(pid_t pid) {
 
 /* ---- the child ---------------------------------------------------------------------------- */
 
-enum { WATCH_PERIOD_NS = 50 * 1000 * 1000 };
+enum { WATCH_PERIOD_NS = 50 * 1000 * 1000, RECHECK_MS = 250 };
 
 typedef struct watch {
   pid_t parent;
@@ -96,8 +98,13 @@ static _Noreturn void die_now(void) {
 static void *watch_parent(void *unused) {
   (void)unused;
   if (child_watch.parent_pidfd >= 0) {
+    /* The poll also wakes every RECHECK_MS: fn may have closed the pidfd and reopened its number
+     * as something that never becomes readable (a pipe), and then only getppid() can tell. */
     struct pollfd pfd = {.fd = child_watch.parent_pidfd, .events = POLLIN};
-    while (poll(&pfd, 1, -1) < 0 && errno == EINTR) {
+    for (;;) {
+      int n = poll(&pfd, 1, RECHECK_MS);
+      if (n > 0 || (n < 0 && errno != EINTR)) break;
+      if (getppid() != child_watch.parent) die_now();
     }
   }
   /* Whatever woke the poll (the parent's exit, or an fd that fn closed or reused), only a new

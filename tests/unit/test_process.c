@@ -644,7 +644,7 @@ static void test_processes_from_several_threads(void **state) {
 /* A helper process H starts a sleeping child C through hone, tells us C's pid, and waits; we
  * SIGKILL H. This process is a child subreaper for the test, so C is reparented to us and its
  * death can be observed with waitpid: it must be SIGKILLed within a second. */
-static void parent_death(void) {
+static void parent_death_of(hone_process_fn fn, long settle_ms, int64_t bound_ns) {
   assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
   int fds[2];
   assert_int_equal(pipe(fds), 0);
@@ -655,7 +655,7 @@ static void parent_death(void) {
     close(fds[0]);
     hone_process *p = NULL;
     pid_t c = -1;
-    if (hone_process_start(&p, fn_sleep, NULL, 0, 0) == 0) c = hone_process_pid(p);
+    if (hone_process_start(&p, fn, NULL, 0, 0) == 0) c = hone_process_pid(p);
     if (write(fds[1], &c, sizeof c) != (ssize_t)sizeof c) _exit(1);
     for (;;) pause();
   }
@@ -663,6 +663,7 @@ static void parent_death(void) {
   pid_t c = -1;
   ssize_t got = read(fds[0], &c, sizeof c);
   close(fds[0]);
+  sleep_ms(settle_ms); /* time for fn to do what it does first */
   kill(h, SIGKILL);
   int ws;
   assert_int_equal(waitpid(h, &ws, 0), h);
@@ -671,7 +672,7 @@ static void parent_death(void) {
 
   int64_t t0 = now_ns();
   pid_t r = 0;
-  while (now_ns() - t0 < 1000 * MS && (r = waitpid(c, &ws, WNOHANG)) == 0) sleep_ms(2);
+  while (now_ns() - t0 < bound_ns && (r = waitpid(c, &ws, WNOHANG)) == 0) sleep_ms(2);
   if (r == 0) { /* still alive: clean up before failing */
     kill(c, SIGKILL);
     waitpid(c, &ws, 0);
@@ -682,9 +683,26 @@ static void parent_death(void) {
   assert_int_equal(WTERMSIG(ws), SIGKILL);
 }
 
+static void parent_death(void) {
+  parent_death_of(fn_sleep, 0, 1000 * MS);
+}
+
+/* fn closes every descriptor it inherited and opens pipes, which take the numbers again (the
+ * watcher's pidfd of the parent among them): the watcher, blocked in poll() on that number, used
+ * to see only a pipe that never becomes readable, and the child outlived its parent. */
+static int fn_reuse_fds(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
+  for (int fd = 3; fd < 256; fd++) close(fd);
+  int p[2];
+  for (int i = 0; i < 64; i++)
+    if (pipe(p) != 0) break;
+  sleep_ms(30000);
+  return 0;
+}
+
 static void test_child_dies_with_parent(void **state) {
   (void)state;
   parent_death();
+  parent_death_of(fn_reuse_fds, 300, 5000 * MS);
 }
 
 /* ---- the paths without pidfd_open, and the ThreadSanitizer build's watcher ---------------- */
