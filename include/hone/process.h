@@ -9,9 +9,11 @@
  *
  * The child. It runs fn and then _exit(status) — never the parent's atexit handlers or stdio
  * flushes (a buffered printf in fn is flushed by the child's own exit path: hone flushes stdio
- * with fflush(NULL) before _exit). hone_process_start flushes stdout and stderr before the fork,
- * so that nothing the parent printed is written twice; flush any other FILE you wrote to before
- * starting a process, or the child's final fflush writes its pending bytes a second time.
+ * with fflush(NULL) before _exit). fn may also end the child with exit(n): the same as returning
+ * n (handlers fn registered with atexit itself still run first, the parent's do not); or with
+ * pthread_exit: the same as returning 0. hone_process_start flushes stdout and stderr before the
+ * fork, so that nothing the parent printed is written twice; flush any other FILE you wrote to
+ * before starting a process, or the child's final fflush writes its pending bytes a second time.
  * Only the thread that called hone_process_start exists in the child (fork's rule): if other
  * threads of the parent held a lock at that moment (a mutex of yours, a library's internal
  * lock), fn must not take it. glibc keeps malloc and stdio usable in the child. The child gets

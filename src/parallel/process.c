@@ -165,6 +165,22 @@ static void start_watcher(pid_t parent, int parent_pidfd) {
   if (!ok) arm_pdeathsig();
 }
 
+/* fn called exit(): the parent's atexit handlers and destructors, registered before this one,
+ * must not run in the child (they are the parent's cleanup), so end here as fn's return would. */
+static void child_on_exit(int status, void *unused) {
+  (void)unused;
+  fflush(NULL);
+  _exit(status & 255);
+}
+
+/* fn's thread called pthread_exit (or was cancelled): the child's last thread of fn's own is gone,
+ * but hone's watcher would keep the process alive until the parent dies. */
+static void child_on_thread_exit(void *unused) {
+  (void)unused;
+  fflush(NULL);
+  _exit(0);
+}
+
 static _Noreturn void child_main(hone_process_fn fn, const void *arg, size_t arg_size, void *map,
                                  size_t result_cap, pid_t parent, int parent_pidfd) {
   /* Every signal is blocked here (the parent blocked them around fork), so no handler of the
@@ -181,8 +197,12 @@ static _Noreturn void child_main(hone_process_fn fn, const void *arg, size_t arg
   sigemptyset(&none);
   pthread_sigmask(SIG_SETMASK, &none, NULL);
 
+  on_exit(child_on_exit, NULL);
   shared_header *h = map;
-  int status = fn(arg, arg_size, (char *)map + HEADER_SIZE, result_cap, &h->result_size);
+  int status;
+  pthread_cleanup_push(child_on_thread_exit, NULL);
+  status = fn(arg, arg_size, (char *)map + HEADER_SIZE, result_cap, &h->result_size);
+  pthread_cleanup_pop(0);
   fflush(NULL);
   _exit(status & 255);
 }

@@ -555,6 +555,81 @@ static void test_stdout_flushed_once(void **state) {
   assert_string_equal(buf, "parent-child");
 }
 
+/* The parent's atexit handler, armed only while a test wants to see whether a child runs it. */
+static int atexit_fd = -1;
+static void parent_atexit(void) {
+  if (atexit_fd >= 0 && write(atexit_fd, "x", 1) != 1) abort();
+}
+
+static int fn_print_exit(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
+  printf("child");
+  exit(3);
+}
+
+/* fn calls exit(3): the child ends with 3 and its unflushed output written, but the parent's
+ * atexit handlers (its cleanup: temporary files, logs) do not run there — they ran in the
+ * child before, as Python's sys.exit() in a target never does. */
+static void test_exit_in_fn_skips_parent_atexit(void **state) {
+  (void)state;
+  static bool registered;
+  if (!registered) {
+    assert_int_equal(atexit(parent_atexit), 0);
+    registered = true;
+  }
+  int ran[2];
+  assert_int_equal(pipe(ran), 0);
+  char path[] = "/tmp/hone_test_process_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  assert_true(saved >= 0);
+  assert_int_equal(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+  printf("parent-");
+  atexit_fd = ran[1];
+  hone_process *p = start(fn_print_exit, NULL, 0, 0);
+  hone_process_status st = join(p);
+  atexit_fd = -1;
+  close(ran[1]);
+  fflush(stdout);
+  dup2(saved, STDOUT_FILENO);
+  close(saved);
+  hone_process_free(p);
+  char c;
+  ssize_t handler_ran = read(ran[0], &c, 1); /* EOF (0) unless the child wrote */
+  close(ran[0]);
+  char buf[64] = {0};
+  ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+  close(fd);
+  assert_true(st.exited);
+  assert_int_equal(st.exit_code, 3);
+  assert_int_equal(handler_ran, 0);
+  assert_true(got >= 0);
+  assert_string_equal(buf, "parent-child");
+}
+
+static int fn_pthread_exit(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
+  memcpy(res, "ok", 3);
+  *res_size = 3;
+  pthread_exit(NULL);
+}
+
+/* fn's thread calls pthread_exit: the child ends as if fn returned 0 (the last thread of a process
+ * ending ends it). It used to live on until its parent died: hone's watcher thread kept it. */
+static void test_pthread_exit_in_fn(void **state) {
+  (void)state;
+  hone_process *p = start(fn_pthread_exit, NULL, 0, 8);
+  assert_int_equal(hone_process_join(p, 5000 * MS), 0);
+  assert_int_equal(hone_process_exitcode(p), 0);
+  size_t n = 0;
+  const char *r = hone_process_result(p, &n);
+  assert_non_null(r);
+  assert_int_equal(n, 3);
+  assert_string_equal(r, "ok");
+  hone_process_free(p);
+}
+
 /* ---- threads ----------------------------------------------------------------------------- */
 
 static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
@@ -750,6 +825,8 @@ int main(void) {
       cmocka_unit_test(test_handle_in_another_process),
       cmocka_unit_test(test_child_signals_reset),
       cmocka_unit_test(test_stdout_flushed_once),
+      cmocka_unit_test(test_exit_in_fn_skips_parent_atexit),
+      cmocka_unit_test(test_pthread_exit_in_fn),
       cmocka_unit_test(test_start_from_thread_while_mutex_held),
       cmocka_unit_test(test_processes_from_several_threads),
       cmocka_unit_test(test_child_dies_with_parent),
