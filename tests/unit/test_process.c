@@ -446,6 +446,41 @@ static void test_status_stolen(void **state) {
   hone_process_free(p);
 }
 
+/* SIGCHLD set to SIG_IGN: the kernel discards the statuses, as process.h warns. join then
+ * reports HONE_ESYS once the child has ended — it neither hangs nor times out — and free, after a
+ * kill, still waits for the child to be gone. */
+static void test_sigchld_ignored(void **state) {
+  (void)state;
+  struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+  assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+  static const int code = 4;
+  hone_process *p = start(fn_status, &code, sizeof code, 8);
+  int64_t t0 = now_ns();
+  int r = hone_process_join(p, 10000 * MS);
+  int64_t took = now_ns() - t0;
+  bool alive = hone_process_alive(p);
+  int ec = hone_process_exitcode(p);
+  const void *res = hone_process_result(p, NULL);
+  hone_process_free(p);
+
+  hone_process *s = start(fn_sleep, NULL, 0, 0);
+  pid_t pid = hone_process_pid(s);
+  int r_running = hone_process_join(s, 20 * MS);
+  bool alive_running = hone_process_alive(s);
+  hone_process_free(s);
+  bool gone = kill(pid, 0) != 0;
+  sigaction(SIGCHLD, &old, NULL);
+
+  assert_int_equal(r, HONE_ESYS);
+  assert_true(took < 5000 * MS);
+  assert_false(alive);
+  assert_int_equal(ec, INT32_MIN);
+  assert_null(res);
+  assert_int_equal(r_running, HONE_ETIMEDOUT);
+  assert_true(alive_running);
+  assert_true(gone);
+}
+
 /* A sibling's handle, seen from a hone child (the handle's memory is the fork's copy): the child
  * cannot wait for, signal or read it; freeing the copy leaves the sibling alone. */
 static int fn_touch_sibling(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
@@ -789,6 +824,7 @@ static void test_fallback_no_pidfd(void **state) {
   test_kill(state);
   test_free_running_child_leaves_no_zombie(state);
   test_status_stolen(state);
+  test_sigchld_ignored(state);
   test_handle_in_another_process(state);
   test_exit_inside_fn(state);
   start_from_short_lived_thread();
@@ -822,6 +858,7 @@ int main(void) {
       cmocka_unit_test(test_alive_reaps),
       cmocka_unit_test(test_free_running_child_leaves_no_zombie),
       cmocka_unit_test(test_status_stolen),
+      cmocka_unit_test(test_sigchld_ignored),
       cmocka_unit_test(test_handle_in_another_process),
       cmocka_unit_test(test_child_signals_reset),
       cmocka_unit_test(test_stdout_flushed_once),
