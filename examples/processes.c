@@ -74,8 +74,12 @@ static int part_process(void) {
     }
     size_t size = 0;
     const char *res = hone_process_result(p, &size);
-    printf("  child %d (%s): exitcode %d, result: %s\n", (int)hone_process_pid(p), what[k],
-           hone_process_exitcode(p), res && size ? res : "(none: it did not return)");
+    int code = hone_process_exitcode(p);
+    char sig[64] = "";
+    if (code < 0) /* Python's convention: minus the number of the signal that killed it */
+      snprintf(sig, sizeof sig, " (killed by signal %d, %s)", -code, strsignal(-code));
+    printf("  child %d (%s): exitcode %d%s, result: %s\n", (int)hone_process_pid(p), what[k], code,
+           sig, res && size ? res : "(none: it did not return)");
     hone_process_free(p);
   }
   return 0;
