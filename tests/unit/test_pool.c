@@ -920,6 +920,44 @@ static void test_shutdown_wakes_blocked_submitter(void **state) {
   hone_pool_free(p);
 }
 
+typedef struct gated_map {
+  hone_pool *pool;
+  size_t n;
+  int *out;
+  hone_map_error err;
+  atomic_int rc, done;
+} gated_map;
+
+static void *run_gated_map(void *arg) {
+  gated_map *m = arg;
+  atomic_store(&m->rc,
+               hone_pool_map(m->pool, T_GATE, NULL, 0, m->out, sizeof(int), m->n, 1, &m->err));
+  atomic_store(&m->done, 1);
+  return NULL;
+}
+
+/* A shutdown with cancel_pending stops a map in progress: it returns HONE_ECANCELED once the
+ * items already running end, and the items not yet started never run. */
+static void test_shutdown_cancels_map_in_progress(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  gated_map m = {.pool = p, .n = 500, .rc = 1};
+  m.out = calloc(m.n, sizeof *m.out);
+  assert_non_null(m.out);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, run_gated_map, &m), 0);
+  wait_started(2); /* both workers hold an item, held at the gate */
+  assert_int_equal(atomic_load(&m.done), 0);
+  assert_int_equal(hone_pool_shutdown(p, false, true), 0);
+  atomic_store(&sh->gate_open, 1);
+  pthread_join(t, NULL);
+  assert_int_equal(atomic_load(&m.rc), HONE_ECANCELED);
+  int started = atomic_load(&sh->gate_started);
+  assert_true(started >= 2);
+  assert_true(started < (int)m.n / 2); /* the rest never ran */
+  free(m.out);
+  hone_pool_free(p);
+}
+
 /* max_tasks_per_child and task_timeout_ns act on worker processes and are ignored by threads. */
 static void test_process_only_options(void **state) {
   hone_pool_options o;
@@ -1253,6 +1291,7 @@ int main(void) {
       cmocka_unit_test_setup(test_waiting_worker_helps, setup),
       cmocka_unit_test_setup(test_worker_helps_in_wait_and_as_completed, setup),
       cmocka_unit_test_setup(test_shutdown_wakes_blocked_submitter, setup),
+      cmocka_unit_test_setup(test_shutdown_cancels_map_in_progress, setup),
       cmocka_unit_test_setup(test_two_pools_many_submitters, setup),
       cmocka_unit_test_setup(test_process_only_options, setup),
       cmocka_unit_test_setup(test_pool_made_used_freed_in_other_threads, setup),
