@@ -64,9 +64,13 @@ if __name__ == "__main__":
 PY
   echo "(measuring Python's ProcessPoolExecutor first: about 15 s)"
   # $(...) waits for python to exit: its teardown must not overlap the C measurements.
-  py_out=$(python3 "$py")
-  read -r py_tps py_rt py_map1 py_map1000 py_ver <<<"$py_out"
-  py_args=(--python-tps "$py_tps" --python-rt-ns "$py_rt" --python-map1-s "$py_map1"
-    --python-map1000-s "$py_map1000" --python-version "$py_ver")
+  # A Python failure (no fork context, a broken install) leaves hone's figures, marked unmeasured.
+  if py_out=$(python3 "$py"); then
+    read -r py_tps py_rt py_map1 py_map1000 py_ver <<<"$py_out"
+    py_args=(--python-tps "$py_tps" --python-rt-ns "$py_rt" --python-map1-s "$py_map1"
+      --python-map1000-s "$py_map1000" --python-version "$py_ver")
+  else
+    echo "procpool: python3 failed (status $?): hone's figures alone"
+  fi
 fi
 "$bin" "${py_args[@]}" "$@"
