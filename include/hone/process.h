@@ -34,7 +34,9 @@
  * releases (free(NULL) is a no-op). A handle belongs to the process that started the child: in a
  * copy of it inherited by a process forked later (by fork() or as another hone child), join,
  * terminate and kill return HONE_ESTATE, alive is false, result is NULL, and free releases the
- * copy without touching the child.
+ * copy without touching the child. A handle holds a pidfd of its child (close-on-exec) until
+ * freed: a parent that closes descriptors it does not own (a close-all loop) breaks join's
+ * timeout and the signals.
  */
 #ifndef HONE_PROCESS_H
 #define HONE_PROCESS_H
@@ -67,7 +69,9 @@ typedef struct hone_process hone_process;
 /* Starts fn in a new child process. result_cap may be 0 (no result). arg may be NULL when
  * arg_size is 0; the caller keeps ownership of arg: its arg_size bytes are copied (malloc) before
  * the fork and the child reads that copy, so arg may be shared memory the caller changes later, or
- * another child's result buffer (which later forks do not inherit). On failure *out is NULL.
+ * another child's result buffer (which later forks do not inherit). The copy costs about 1 ms
+ * per MB: pass big data by a pointer inside a small arg instead (the child then sees the parent's
+ * memory as at the fork, copy-on-write, at no cost). On failure *out is NULL.
  * Errors: HONE_EINVAL (fn NULL, or arg NULL with arg_size > 0), HONE_ENOMEM (no memory for the
  * handle, the argument's copy, the result buffer or the child), HONE_ESYS (fork or mmap failed
  * otherwise, e.g. a process limit; errno-level detail is not kept). */
@@ -104,7 +108,8 @@ HONE_API int hone_process_exitcode(const hone_process *p) HONE_NONNULL(1);
 
 /* The result written by fn (borrowed: valid until hone_process_free) and its size: only once the
  * child was joined and exited normally (returned from fn or called exit/_exit), else NULL (and
- * *size 0). Non-NULL then even when the size is 0. size may be NULL. */
+ * *size 0). Non-NULL then even when the size is 0. size may be NULL. The buffer is not mapped in
+ * processes forked later: hand it on to another child as its arg (copied), not by a pointer. */
 HONE_API const void *hone_process_result(const hone_process *p, size_t *size) HONE_NONNULL(1);
 
 /* Sends SIGTERM / SIGKILL. 0 (also when it had already ended, or its status was taken by
