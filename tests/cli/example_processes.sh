@@ -1,7 +1,7 @@
 # example_processes.sh: examples/processes (the lecture's multiprocessing examples, run by
 # `make demo`) end to end: each part prints what it claims, and its own checks pass — also under
-# the sanitizers, where UBSan stops the crashing worker at its NULL store (exit status 1) before
-# the SIGSEGV.
+# the sanitizers, where UBSan stops the crashing worker at its NULL store (exit status 1, or
+# SIGABRT with abort_on_error) before the SIGSEGV.
 . "$(dirname "$0")/lib.sh"
 ex="$HONE_BUILD/examples/processes"
 check "examples/processes is built" [ -x "$ex" ]
@@ -16,7 +16,7 @@ check "six small messages, two from each child" \
   [ "$(printf '%s\n' "$out" | grep -cE '^    child [0-2] \(pid [0-9]+\): message [01]$')" -eq 6 ]
 expect_out '^    and 3 messages of 256 KiB, each intact$'
 if [ -n "${HONE_SANITIZE:-}" ]; then
-  expect_out "^  item 13: HONE_ECRASHED: worker [01] \(pid [0-9]+\) (was killed by signal 11 \(SIGSEGV|exited with status 1 while running task 'example\.square_or_crash')"
+  expect_out "^  item 13: HONE_ECRASHED: worker [01] \(pid [0-9]+\) (was killed by signal (11 \(SIGSEGV|6 \(SIGABRT)|exited with status 1 while running task 'example\.square_or_crash')"
 else
   expect_out "^  item 13: HONE_ECRASHED: worker [01] \(pid [0-9]+\) was killed by signal 11 \(SIGSEGV, [^)]*\) while running task 'example\.square_or_crash'$"
 fi
