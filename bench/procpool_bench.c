@@ -310,8 +310,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   double hone_map1 = median(w, runs1);
-  /* The chunk a user who tuned it would pick (Python's fast setting): automatic must not need it.
-   */
+  /* The chunk a user would tune by hand (Python's fast setting): automatic must not need it. */
   for (int r = 0; r < runs; r++) {
     memset(out, 0, NMAP * 8);
     w[r] = hone_map_s(p, T_TINY, in, 8, out, 8, NMAP, 1000);
