@@ -118,6 +118,7 @@ struct hone__shq {
 };
 
 void (*hone__shq_test_hook)(int point);
+int64_t hone__shq_test_poll_ns;
 
 #define TEST_POINT(p)                                                                              \
   do {                                                                                             \
@@ -301,6 +302,10 @@ uint32_t hone__shq_test_waiters(hone__shq *q, int put) {
  * with it and its re-check sees the change, or it reads the increment and wakes. */
 static void notify(hone__shq *q, _Atomic uint32_t *seq, _Atomic uint32_t *waiters, int n) {
   if (atomic_fetch_add_explicit(waiters, 0, memory_order_seq_cst) == 0) return;
+  if (n == 0) { /* getters: one per message not yet taken (see notify_getters) */
+    uint64_t m = LOAD(q->h->nmsg, relaxed);
+    n = m == 0 ? 1 : m > INT_MAX ? INT_MAX : (int)m;
+  }
   atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
   hone__futex_wake_shared(seq, n);
   /* A waiter killed asleep stays counted; now and then, check that the counted ones live. */
@@ -319,8 +324,14 @@ static void notify(hone__shq *q, _Atomic uint32_t *seq, _Atomic uint32_t *waiter
   }
 }
 
+/* Wakes as many getters as there are messages not yet taken, not just one: a getter woken for a
+ * message queued behind a large one still being copied in finds that one unfinished and sleeps
+ * again, so when the large one is committed every message behind it may need a getter. (Getters
+ * asleep with a backlog happen only then: otherwise the count is 1.) nmsg is read after the
+ * waiters RMW, which synchronizes with the registration of any getter that went back to sleep,
+ * so it includes every message that getter saw queued. */
 static void notify_getters(hone__shq *q) {
-  notify(q, &q->h->get_seq, &q->h->get_waiters, 1);
+  notify(q, &q->h->get_seq, &q->h->get_waiters, 0);
 }
 
 /* After head passed `slots` records: each freed slot of a fixed-size queue fits exactly one
@@ -413,11 +424,12 @@ static int block(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitsta
   if (!w->started) {
     w->started = w->spin = true;
     w->deadline = hone__deadline(timeout_ns);
-    w->poll = POLL_MIN_NS;
-    w->next_reap = now + w->poll;
+    w->poll = hone__shq_test_poll_ns > 0 ? hone__shq_test_poll_ns : POLL_MIN_NS;
+    w->next_reap = w->poll > INT64_MAX - now ? INT64_MAX : now + w->poll;
   } else if (now >= w->next_reap) {
-    w->poll = w->poll * 2 > POLL_MAX_NS ? POLL_MAX_NS : w->poll * 2;
-    w->next_reap = now + w->poll;
+    int64_t max = hone__shq_test_poll_ns > 0 ? hone__shq_test_poll_ns : POLL_MAX_NS;
+    w->poll = w->poll > max / 2 ? max : w->poll * 2;
+    w->next_reap = w->poll > INT64_MAX - now ? INT64_MAX : now + w->poll;
     if (reap(q, true)) {
       shq_unlock(q);
       wake_all(q);

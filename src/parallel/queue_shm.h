@@ -46,5 +46,9 @@ enum {
   HONE__SHQ_AT_CLAIM,         /* large recv, locked: marked READING, rd not yet moved */
 };
 extern void (*hone__shq_test_hook)(int point);
+/* When > 0, a blocked call's bounded sleeps (and its checks for dead processes) are this many ns
+ * apart instead of growing from a few ms to 50 ms: a test sets it very high so that a wake-up
+ * lost by a live process shows as a hang instead of a late return. */
+extern int64_t hone__shq_test_poll_ns;
 
 #endif /* HONE_PARALLEL_QUEUE_SHM_H */

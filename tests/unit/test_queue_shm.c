@@ -805,6 +805,71 @@ static void test_chaos_kills(void **state) {
   munmap(CH.errors, sizeof(int));
 }
 
+/* ---- lost wake-ups (bounded sleeps turned off: a lost wake-up hangs instead of being late) ----
+ */
+
+static int go_pipe[2];
+
+/* Reports that a large send has reserved its record, then waits for the word to copy it in. */
+static void pause_hook(int point) {
+  if (point != HONE__SHQ_AT_SEND_COPY) return;
+  char c = 1;
+  if (write(sync_pipe[1], &c, 1) != 1 || read(go_pipe[0], &c, 1) != 1) _exit(9);
+}
+
+static int send_big_paused(void *arg) {
+  hone__shq_test_hook = pause_hook;
+  unsigned char buf[BIG];
+  memset(buf, 0xbb, sizeof buf);
+  return -hone_queue_send(CQ, buf, sizeof buf, HONE_WAIT_FOREVER);
+}
+
+static int big_get(void *arg) {
+  unsigned char buf[BIG];
+  size_t got;
+  return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
+}
+
+static int no_poll(void **state) {
+  hone__shq_test_poll_ns = INT64_MAX / 4;
+  return 0;
+}
+
+static int restore_poll(void **state) {
+  hone__shq_test_poll_ns = 0;
+  return 0;
+}
+
+/* A message sent behind a large one still being copied in: its wake-up goes to a getter that
+ * finds the large one unfinished and sleeps again. When the large one is committed, both messages
+ * are there, and both sleeping getters must get one (one wake-up for two messages left the other
+ * asleep with a message available). */
+static void test_no_lost_wakeup_behind_a_large_send(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  assert_int_equal(pipe(sync_pipe), 0);
+  assert_int_equal(pipe(go_pipe), 0);
+  pid_t g1 = spawn(big_get, NULL), g2 = spawn(big_get, NULL);
+  sleep_ms(50); /* both asleep */
+  pid_t s = spawn(send_big_paused, NULL);
+  wait_told(); /* reserved at the head of the queue, not yet written */
+  unsigned char buf[64] = {0};
+  assert_int_equal(hone_queue_send(q, buf, sizeof buf, 0), 0);
+  sleep_ms(50); /* the getter it woke found the large one unfinished and went back to sleep */
+  char c = 1;
+  assert_int_equal(write(go_pipe[1], &c, 1), 1);
+  assert_int_equal(reap(s, 10), 0);
+  assert_int_equal(reap(g1, 10), 0);
+  assert_int_equal(reap(g2, 10), 0);
+  assert_int_equal(hone_queue_size(q), 0);
+  close(sync_pipe[0]);
+  close(sync_pipe[1]);
+  close(go_pipe[0]);
+  close(go_pipe[1]);
+  hone_queue_free(q);
+}
+
 /* ---- hone_queue_open_fd ---- */
 
 static int DUPFD;
@@ -943,6 +1008,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_consumer_killed_mid_copy),
       cmocka_unit_test(test_killed_inside_the_lock),
       cmocka_unit_test(test_chaos_kills),
+      cmocka_unit_test_setup_teardown(test_no_lost_wakeup_behind_a_large_send, no_poll,
+                                      restore_poll),
       cmocka_unit_test(test_open_fd),
       cmocka_unit_test(test_open_fd_across_exec),
       cmocka_unit_test(test_nothing_left_behind),
