@@ -508,6 +508,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         *size = sz;
         if (sz > buf_size || (!buf && sz)) {
           shq_unlock(q);
+          notify_getters(q); /* the wake-up this getter may have had goes to another */
           return sz > buf_size ? HONE_EMSGSIZE : HONE_EINVAL;
         }
         if (sz <= HONE__SHQ_COPY_UNLOCKED) {

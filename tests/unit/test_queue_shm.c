@@ -830,6 +830,12 @@ static int big_get(void *arg) {
   return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
 }
 
+static int small_get(void *arg) {
+  unsigned char buf[16];
+  size_t got;
+  return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
+}
+
 static int no_poll(void **state) {
   hone__shq_test_poll_ns = INT64_MAX / 4;
   return 0;
@@ -867,6 +873,24 @@ static void test_no_lost_wakeup_behind_a_large_send(void **state) {
   close(sync_pipe[1]);
   close(go_pipe[0]);
   close(go_pipe[1]);
+  hone_queue_free(q);
+}
+
+/* A getter woken for a message its buffer cannot hold returns HONE_EMSGSIZE and leaves it: the
+ * wake-up must pass to another sleeping getter. */
+static void test_no_lost_wakeup_after_emsgsize(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  pid_t small = spawn(small_get, NULL);
+  sleep_ms(30); /* asleep first: the first to be woken */
+  pid_t big = spawn(big_get, NULL);
+  sleep_ms(30);
+  unsigned char buf[64] = {7};
+  assert_int_equal(hone_queue_send(q, buf, sizeof buf, 0), 0);
+  assert_int_equal(reap(small, 10), -HONE_EMSGSIZE);
+  assert_int_equal(reap(big, 10), 0);
+  assert_int_equal(hone_queue_size(q), 0);
   hone_queue_free(q);
 }
 
@@ -1010,6 +1034,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_chaos_kills),
       cmocka_unit_test_setup_teardown(test_no_lost_wakeup_behind_a_large_send, no_poll,
                                       restore_poll),
+      cmocka_unit_test_setup_teardown(test_no_lost_wakeup_after_emsgsize, no_poll, restore_poll),
       cmocka_unit_test(test_open_fd),
       cmocka_unit_test(test_open_fd_across_exec),
       cmocka_unit_test(test_nothing_left_behind),
