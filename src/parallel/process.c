@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -85,6 +86,12 @@ enum { WATCH_PERIOD_NS = 50 * 1000 * 1000, RECHECK_MS = 250 };
 typedef struct watch {
   pid_t parent;
   int parent_pidfd; /* -1: poll getppid() only */
+  /* The parent is outside the child's pid namespace (it called unshare(CLONE_NEWPID): the child
+   * is that namespace's pid 1): getppid() reads 0 there whatever becomes of the parent, and only
+   * the pidfd (the one whose identity was noted) can tell. */
+  bool other_ns;
+  dev_t pidfd_dev;
+  ino_t pidfd_ino;
 } watch;
 
 /* Child-only state: written once before the watcher (or the handler) can run. */
@@ -93,6 +100,16 @@ static watch child_watch;
 static _Noreturn void die_now(void) {
   kill(getpid(), SIGKILL);
   _exit(137); /* not reached: SIGKILL cannot be blocked */
+}
+
+/* Async-signal-safe (the signal scheme's handler calls it). */
+static bool parent_gone(void) {
+  if (!child_watch.other_ns) return getppid() != child_watch.parent;
+  int fd = child_watch.parent_pidfd;
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  struct stat st;
+  return fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) && fstat(fd, &st) == 0 &&
+         st.st_dev == child_watch.pidfd_dev && st.st_ino == child_watch.pidfd_ino;
 }
 
 static void *watch_parent(void *unused) {
@@ -104,12 +121,16 @@ static void *watch_parent(void *unused) {
     for (;;) {
       int n = poll(&pfd, 1, RECHECK_MS);
       if (n > 0 || (n < 0 && errno != EINTR)) break;
-      if (getppid() != child_watch.parent) die_now();
+      if (parent_gone()) die_now();
     }
   }
   /* Whatever woke the poll (the parent's exit, or an fd that fn closed or reused), only a new
-   * parent proves the parent process gone. */
-  while (getppid() == child_watch.parent) {
+   * parent proves the parent process gone; in another pid namespace, the pidfd still ours. */
+  if (child_watch.other_ns) {
+    if (parent_gone()) die_now();
+    return NULL; /* the pidfd was closed or reused by fn: nothing left to tell by */
+  }
+  while (!parent_gone()) {
     struct timespec ts = {0, WATCH_PERIOD_NS};
     nanosleep(&ts, NULL);
   }
@@ -118,7 +139,7 @@ static void *watch_parent(void *unused) {
 
 static void on_parent_death_signal(int sig) {
   (void)sig;
-  if (getppid() != child_watch.parent) die_now();
+  if (parent_gone()) die_now();
 }
 
 static bool use_signal_watch(void) {
@@ -144,9 +165,17 @@ static void arm_pdeathsig(void) {
 static void start_watcher(pid_t parent, int parent_pidfd) {
   child_watch.parent = parent;
   child_watch.parent_pidfd = parent_pidfd;
+  child_watch.other_ns = getppid() == 0;
+  struct stat st;
+  if (parent_pidfd >= 0 && fstat(parent_pidfd, &st) == 0) {
+    child_watch.pidfd_dev = st.st_dev;
+    child_watch.pidfd_ino = st.st_ino;
+  }
   if (use_signal_watch()) {
-    if (parent_pidfd >= 0) close(parent_pidfd);
-    child_watch.parent_pidfd = -1;
+    if (parent_pidfd >= 0 && !child_watch.other_ns) {
+      close(parent_pidfd);
+      child_watch.parent_pidfd = -1;
+    }
     arm_pdeathsig();
     return;
   }
@@ -192,7 +221,7 @@ static _Noreturn void child_main(hone_process_fn fn, const void *arg, size_t arg
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL); /* EINVAL for reserved ones */
   start_watcher(parent, parent_pidfd);
-  if (getppid() != parent) die_now(); /* the parent died before the watcher was in place */
+  if (parent_gone()) die_now(); /* the parent died before the watcher was in place */
   sigset_t none;
   sigemptyset(&none);
   pthread_sigmask(SIG_SETMASK, &none, NULL);

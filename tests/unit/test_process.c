@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -815,6 +816,75 @@ static void test_child_dies_with_parent(void **state) {
   parent_death_of(fn_reuse_fds, 300, 5000 * MS);
 }
 
+/* A caller that moved its future children into a new pid namespace (unshare(CLONE_NEWPID), as a
+ * sandbox does): its first child is that namespace's pid 1, and getppid() reads 0 there whatever
+ * becomes of the parent. The child used to take that 0 for "my parent is gone" and end itself at
+ * once (exit 137, pid 1 ignoring its own SIGKILL) without running fn. Now fn runs, and the child
+ * still ends when its parent is killed. Skipped where no pid namespace can be made. */
+static bool enter_new_pid_namespace(void) {
+  return unshare(CLONE_NEWPID) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWPID) == 0;
+}
+
+static int fn_pid_is_1(const void *arg, size_t n, void *res, size_t cap, size_t *res_size) {
+  return getpid() == 1 ? 0 : 1;
+}
+
+static void test_parent_in_another_pid_namespace(void **state) {
+  (void)state;
+  fflush(NULL);
+  pid_t h = fork();
+  assert_true(h >= 0);
+  if (h == 0) {
+    if (!enter_new_pid_namespace()) _exit(77);
+    hone_process *p = NULL;
+    if (hone_process_start(&p, fn_pid_is_1, NULL, 0, 0) != 0) _exit(2);
+    if (hone_process_join(p, 10000 * MS) != 0) _exit(3);
+    _exit(hone_process_exitcode(p) == 0 ? 0 : 4);
+  }
+  int ws;
+  assert_int_equal(waitpid(h, &ws, 0), h);
+  assert_true(WIFEXITED(ws));
+  if (WEXITSTATUS(ws) == 77) skip();
+  assert_int_equal(WEXITSTATUS(ws), 0);
+
+  /* Its parent killed: it ends too (by SIGKILL, or by _exit where pid 1 cannot take that). */
+  assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  fflush(NULL);
+  h = fork();
+  assert_true(h >= 0);
+  if (h == 0) {
+    close(fds[0]);
+    hone_process *p = NULL;
+    pid_t c = -1;
+    if (enter_new_pid_namespace() && hone_process_start(&p, fn_sleep, NULL, 0, 0) == 0)
+      c = hone_process_pid(p);
+    if (write(fds[1], &c, sizeof c) != (ssize_t)sizeof c) _exit(1);
+    for (;;) pause();
+  }
+  close(fds[1]);
+  pid_t c = -1;
+  ssize_t got = read(fds[0], &c, sizeof c);
+  close(fds[0]);
+  sleep_ms(100); /* the child is running fn */
+  bool alive_before = c > 0 && kill(c, 0) == 0;
+  kill(h, SIGKILL);
+  assert_int_equal(waitpid(h, &ws, 0), h);
+  assert_int_equal(got, (ssize_t)sizeof c);
+  assert_true(c > 0);
+  int64_t t0 = now_ns();
+  pid_t r = 0;
+  while (now_ns() - t0 < 2000 * MS && (r = waitpid(c, &ws, WNOHANG)) == 0) sleep_ms(2);
+  if (r == 0) {
+    kill(c, SIGKILL);
+    waitpid(c, &ws, 0);
+  }
+  prctl(PR_SET_CHILD_SUBREAPER, 0);
+  assert_true(alive_before);
+  assert_int_equal(r, c);
+}
+
 /* ---- the paths without pidfd_open, and the ThreadSanitizer build's watcher ---------------- */
 
 static void test_fallback_no_pidfd(void **state) {
@@ -837,6 +907,7 @@ static void test_signal_watcher(void **state) {
   test_argument_and_result_roundtrip(state);
   start_from_short_lived_thread();
   parent_death();
+  test_parent_in_another_pid_namespace(state); /* last: it may skip */
 }
 
 int main(void) {
@@ -867,6 +938,7 @@ int main(void) {
       cmocka_unit_test(test_start_from_thread_while_mutex_held),
       cmocka_unit_test(test_processes_from_several_threads),
       cmocka_unit_test(test_child_dies_with_parent),
+      cmocka_unit_test(test_parent_in_another_pid_namespace),
       cmocka_unit_test_teardown(test_fallback_no_pidfd, reset_flags),
       cmocka_unit_test_teardown(test_signal_watcher, reset_flags),
   };
