@@ -104,7 +104,9 @@ HONE_API size_t hone_queue_item_size(const hone_queue *q) HONE_NONNULL(1);
  * program you exec), or HONE_EINVAL on a thread queue. Owned by the handle: do not close it. */
 HONE_API int hone_queue_fd(const hone_queue *q) HONE_NONNULL(1);
 /* Maps a shared queue from a descriptor made by hone_queue_fd (in another process). The handle
- * takes its own duplicate of fd. HONE_EFORMAT (not a hone queue), HONE_EVERSION, HONE_ESYS. */
+ * takes its own duplicate of fd. HONE_EFORMAT (not a hone queue: another kind of file, a header
+ * or size that does not match, or memory not sealed against resizing as hone seals its own),
+ * HONE_EVERSION, HONE_EINVAL (fd < 0), HONE_ESYS (e.g. fd not open, or not open read-write). */
 HONE_API HONE_NODISCARD int hone_queue_open_fd(hone_queue **out, int fd) HONE_NONNULL(1);
 
 #ifdef __cplusplus

@@ -644,8 +644,12 @@ int hone__shq_new(hone__shq **out, size_t capacity, size_t item_size) {
     rc = errno == EFBIG || errno == EINVAL ? HONE_EINVAL : sys_err();
     goto fail;
   }
-  /* Nobody can shrink the memory under another process's mapping (that would be SIGBUS). */
-  (void)fcntl(q->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  /* Nobody can shrink the memory under another process's mapping (that would be SIGBUS); open_fd
+   * accepts only memory sealed so. */
+  if (fcntl(q->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+    rc = HONE_ESYS;
+    goto fail;
+  }
   if ((rc = map_queue(q, q->fd, hdr, ring, item_size == 0))) goto fail;
   q->ring_size = ring;
   q->item_size = item_size;
@@ -710,6 +714,11 @@ int hone__shq_open_fd(hone__shq **out, int fd) {
   if (fstat(fd, &st) != 0) return HONE_ESYS;
   size_t hdr = hdr_size();
   if (!S_ISREG(st.st_mode) || st.st_size < (off_t)hdr) return HONE_EFORMAT;
+  /* Only memory that cannot shrink under the mapping (a SIGBUS at the next access): a hone queue's
+   * memfd is sealed against resizing; a regular file or an unsealed memfd is not one. */
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+    return HONE_EFORMAT;
   shq_hdr *peek = mmap(NULL, hdr, PROT_READ, MAP_SHARED, fd, 0);
   if (peek == MAP_FAILED) return HONE_ESYS;
   shq_hdr layout;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -960,6 +961,170 @@ static void test_open_fd(void **state) {
   hone_queue_free(q);
 }
 
+/* Descriptors that are not a hone queue made by this build are refused with an error, never
+ * mapped into a crash: a copy of a real queue's memory with each layout field of its header
+ * changed (to values near and far), random layout bytes, the right header in a file of the wrong
+ * size, in a memfd that is not sealed (it could shrink under the mapping: SIGBUS), in a regular
+ * file, and descriptors of other kinds. */
+static const struct {
+  size_t off, width;
+} LAYOUT_FIELDS[] = {{0, 8},  {8, 4},  {12, 4}, {16, 8}, {24, 8},
+                     {32, 8}, {40, 8}, {48, 8}, {56, 4}, {60, 4}};
+enum { LAYOUT_BYTES = 64 };
+
+/* A new memfd holding `hdr` (the first page of a queue) and `size` bytes in all, sealed against
+ * resizing as hone seals its own when `seal`. */
+static int forge(const unsigned char *hdr, size_t hdr_len, off_t size, int seal) {
+  int fd = memfd_create("forged", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, size), 0);
+  size_t n = (off_t)hdr_len < size ? hdr_len : (size_t)size;
+  assert_int_equal(pwrite(fd, hdr, n, 0), (ssize_t)n);
+  if (seal) assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+  return fd;
+}
+
+/* Opens fd; if that succeeds (it must only for a consistent layout), uses the queue a little. */
+static int try_open(int fd) {
+  hone_queue *o = (hone_queue *)(uintptr_t)1;
+  int rc = hone_queue_open_fd(&o, fd);
+  if (rc) {
+    assert_true(rc < 0);
+    assert_null(o);
+    return rc;
+  }
+  unsigned char buf[64] = {0};
+  size_t got, n = hone_queue_item_size(o) ? hone_queue_item_size(o) : 8;
+  if (n <= sizeof buf) {
+    (void)hone_queue_send(o, buf, n, 0);
+    (void)hone_queue_recv(o, buf, sizeof buf, &got, 0);
+  }
+  hone_queue_free(o);
+  return 0;
+}
+
+static void put_field(unsigned char *h, size_t off, size_t width, uint64_t v) {
+  if (width == 8) {
+    memcpy(h + off, &v, 8);
+  } else {
+    uint32_t v32 = (uint32_t)v;
+    memcpy(h + off, &v32, 4);
+  }
+}
+
+static uint64_t get_field(const unsigned char *h, size_t off, size_t width) {
+  uint64_t v = 0;
+  if (width == 8) {
+    memcpy(&v, h + off, 8);
+  } else {
+    uint32_t v32;
+    memcpy(&v32, h + off, 4);
+    v = v32;
+  }
+  return v;
+}
+
+static void test_open_fd_refuses_what_is_not_a_queue(void **state) {
+  long page = sysconf(_SC_PAGESIZE);
+  for (int kind = 0; kind < 2; kind++) {
+    hone_queue *q;
+    assert_int_equal(hone_queue_new_shared(&q, kind ? 3 : 8192, kind ? 40 : 0), 0);
+    int qfd = hone_queue_fd(q);
+    struct stat st;
+    assert_int_equal(fstat(qfd, &st), 0);
+    size_t hlen = (size_t)page;
+    unsigned char *orig = malloc(hlen), *h = malloc(hlen);
+    assert_int_equal(pread(qfd, orig, hlen, 0), (ssize_t)hlen);
+
+    /* The faithful copy opens: the forging itself is sound. */
+    int fd = forge(orig, hlen, st.st_size, 1);
+    assert_int_equal(try_open(fd), 0);
+    close(fd);
+
+    /* Each layout field changed, alone. */
+    for (size_t f = 0; f < sizeof LAYOUT_FIELDS / sizeof *LAYOUT_FIELDS; f++) {
+      size_t off = LAYOUT_FIELDS[f].off, width = LAYOUT_FIELDS[f].width;
+      uint64_t v = get_field(orig, off, width);
+      uint64_t vals[] = {
+          0,        1,     v + 1,      v - 1,      v * 2,      v / 2,      v + 4096,
+          v - 4096, v + 8, UINT64_MAX, UINT32_MAX, 1ull << 62, 1ull << 40, v ^ (1ull << 63),
+          4096};
+      for (size_t k = 0; k < sizeof vals / sizeof *vals; k++) {
+        uint64_t nv = width == 4 ? (uint32_t)vals[k] : vals[k];
+        if (nv == v) continue;
+        memcpy(h, orig, hlen);
+        put_field(h, off, width, nv);
+        fd = forge(h, hlen, st.st_size, 1);
+        int rc = try_open(fd);
+        if (rc == 0) fail_msg("field at %zu set to %llu: opened", off, (unsigned long long)nv);
+        assert_true(rc == HONE_EFORMAT || rc == HONE_EVERSION);
+        close(fd);
+      }
+    }
+    /* Random layout bytes after a valid magic and version. */
+    unsigned rnd = 99;
+    for (int i = 0; i < 200; i++) {
+      memcpy(h, orig, hlen);
+      for (size_t b = 12; b < LAYOUT_BYTES; b++) {
+        rnd = rnd * 1103515245u + 12345u;
+        if ((rnd >> 16) % 4 == 0) h[b] = (unsigned char)(rnd >> 8);
+      }
+      if (memcmp(h, orig, LAYOUT_BYTES) == 0) continue;
+      fd = forge(h, hlen, st.st_size, 1);
+      int rc = try_open(fd);
+      assert_true(rc == HONE_EFORMAT || rc == HONE_EVERSION);
+      close(fd);
+    }
+    /* The right header in memory of the wrong size. */
+    off_t sizes[] = {0,
+                     1,
+                     page - 1,
+                     page,
+                     st.st_size - 8,
+                     st.st_size - page,
+                     st.st_size + 8,
+                     st.st_size + page,
+                     st.st_size * 2};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+      fd = forge(orig, hlen, sizes[k], 1);
+      assert_int_equal(try_open(fd), HONE_EFORMAT);
+      close(fd);
+    }
+    /* Not sealed: another process could shrink it under the mapping. */
+    fd = forge(orig, hlen, st.st_size, 0);
+    assert_int_equal(try_open(fd), HONE_EFORMAT);
+    close(fd);
+    /* A regular file with a queue's bytes in it. */
+    char path[] = "/tmp/hone-queue-file-XXXXXX";
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(ftruncate(fd, st.st_size), 0);
+    assert_int_equal(pwrite(fd, orig, hlen, 0), (ssize_t)hlen);
+    assert_int_equal(try_open(fd), HONE_EFORMAT);
+    close(fd);
+    /* The queue's own memory opened read-only. */
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", qfd);
+    fd = open(self, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_true(try_open(fd) < 0);
+    close(fd);
+    free(orig);
+    free(h);
+    hone_queue_free(q);
+  }
+  /* Other kinds of descriptor. */
+  int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_int_equal(try_open(fd), HONE_EFORMAT);
+  close(fd);
+  fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  assert_int_equal(try_open(fd), HONE_EFORMAT);
+  close(fd);
+  assert_true(try_open(fd) < 0); /* closed */
+  assert_int_equal(try_open(-1), HONE_EINVAL);
+}
+
 /* The queue's memory is an anonymous memfd: in this process's map it has no path anyone could
  * open, and no named object exists while it lives or after it is freed. */
 /* Across exec: the descriptor's number goes on the command line of this same test program. */
@@ -1037,6 +1202,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_no_lost_wakeup_after_emsgsize, no_poll, restore_poll),
       cmocka_unit_test(test_open_fd),
       cmocka_unit_test(test_open_fd_across_exec),
+      cmocka_unit_test(test_open_fd_refuses_what_is_not_a_queue),
       cmocka_unit_test(test_nothing_left_behind),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
