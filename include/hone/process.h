@@ -19,9 +19,10 @@
  * lock), fn must not take it. glibc keeps malloc and stdio usable in the child. The child gets
  * SIGKILL if the parent PROCESS dies (at once; within about 250 ms if fn closed or reused the
  * descriptors it inherited; if the caller moved its children into a new pid namespace, where
- * the child is pid 1 and getppid() reads 0, fn must keep them); the thread that started it may
- * exit first without harm. That guarantee ends if fn calls exec. Its signal dispositions and
- * mask are reset to the defaults; it inherits the parent's open file descriptors (as with fork).
+ * the child is pid 1 and getppid() reads 0, fn must keep them, and Linux must have pidfd_open,
+ * 5.3 or later); the thread that started it may exit first without harm. That guarantee ends
+ * if fn calls exec. Its signal dispositions and mask are reset to the defaults; it inherits the
+ * parent's open file descriptors (as with fork).
  * In builds with ThreadSanitizer the parent-death watch uses SIGRTMAX in the child: fn must
  * leave that signal unblocked and its handler in place there.
  *
