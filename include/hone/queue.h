@@ -71,8 +71,10 @@ HONE_API int hone_queue_get(hone_queue *q, void *item, int64_t timeout_ns) HONE_
 /* No more puts; waiters wake. Idempotent. */
 HONE_API void hone_queue_close(hone_queue *q) HONE_NONNULL(1);
 
-/* Items (or messages) in the queue now (a snapshot, stale as soon as it returns), and the
- * capacity given at creation (items; for a message queue, the ring's bytes after rounding up). */
+/* Items (or messages) in the queue now (a snapshot, stale as soon as it returns): those a get or
+ * recv can still take, so not a message that a dead process was writing. Takes the queue's lock
+ * (a shared queue's size then walks its queued records). And the capacity given at creation
+ * (items; for a message queue, the ring's bytes after rounding up). */
 HONE_API size_t hone_queue_size(hone_queue *q) HONE_NONNULL(1);
 HONE_API size_t hone_queue_capacity(const hone_queue *q) HONE_NONNULL(1);
 

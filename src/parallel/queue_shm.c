@@ -562,8 +562,23 @@ void hone__shq_close(hone__shq *q) {
   wake_all(q);
 }
 
+/* Under the lock, so that what a process killed holding it left half-counted is repaired first,
+ * and without the messages that dead processes were still copying in: they never arrive (a
+ * consumer drops each when it reaches it). Only large messages are copied unlocked, so only a
+ * message queue or one of large items has such records to look for. */
 size_t hone__shq_size(hone__shq *q) {
-  return (size_t)LOAD(q->h->nmsg, relaxed);
+  shq_hdr *h = q->h;
+  if (shq_lock(q) != 0) return (size_t)LOAD(h->nmsg, relaxed);
+  uint64_t n = LOAD(h->nmsg, relaxed), tail = LOAD(h->tail, relaxed);
+  if (!q->item_size || q->item_size > HONE__SHQ_COPY_UNLOCKED) {
+    for (uint64_t pos = LOAD(h->rd, relaxed); pos != tail && n;) {
+      shq_rec *r = rec_at(q, pos);
+      if (LOAD(r->state, acquire) == REC_WRITING && pid_dead(r->pid)) n--;
+      pos += len_of(q, r->size);
+    }
+  }
+  shq_unlock(q);
+  return (size_t)n;
 }
 
 size_t hone__shq_capacity(const hone__shq *q) {
