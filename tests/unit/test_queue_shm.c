@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -417,6 +418,102 @@ static void test_mpmc_processes(void **state) {
   munmap(M.errors, sizeof(int));
   hone_queue_free(M.report);
   hone_queue_free(M.q);
+}
+
+/* Threads of one process as producers (each its own order) and as consumers in two processes,
+ * sizes on both sides of the unlocked-copy threshold and 0-byte messages in between: each
+ * consumer thread sees each producer thread's messages in order, and nothing is lost or doubled. */
+enum { TP = 4, TC = 2, TC_PROCS = 2, TN = 20000 };
+
+typedef struct tmix {
+  hone_queue *q;
+  _Atomic unsigned char *seen; /* [producer][seq] */
+  _Atomic int *errors, *zeros;
+} tmix;
+
+static tmix TM;
+
+static size_t tmix_size(uint32_t seq) {
+  static const size_t sizes[] = {8, 64, 2048, 2049, 4000, 0};
+  return sizes[seq % 6];
+}
+
+static void *tmix_produce(void *arg) {
+  uint32_t p = (uint32_t)(uintptr_t)arg;
+  unsigned char buf[4000];
+  for (uint32_t i = 0; i < TN; i++) {
+    size_t n = tmix_size(i);
+    item it = {.producer = p, .seq = i};
+    memcpy(buf, &it, n < sizeof it ? n : sizeof it);
+    if (n > sizeof it) fill(buf + sizeof it, n - sizeof it, i);
+    if (hone_queue_send(TM.q, n ? buf : NULL, n, HONE_WAIT_FOREVER) != 0) {
+      atomic_fetch_add(TM.errors, 1);
+      break;
+    }
+  }
+  return NULL;
+}
+
+static void *tmix_consume(void *arg) {
+  unsigned char buf[4000];
+  int64_t last[TP];
+  for (int p = 0; p < TP; p++) last[p] = -1;
+  size_t got;
+  int rc;
+  while ((rc = hone_queue_recv(TM.q, buf, sizeof buf, &got, HONE_WAIT_FOREVER)) == 0) {
+    if (got == 0) {
+      atomic_fetch_add(TM.zeros, 1);
+      continue;
+    }
+    item it = {0};
+    memcpy(&it, buf, got < sizeof it ? got : sizeof it);
+    if (it.producer >= TP || it.seq >= TN || got != tmix_size(it.seq) ||
+        (got > sizeof it && !check(buf + sizeof it, got - sizeof it, it.seq)) ||
+        (int64_t)it.seq <= last[it.producer]) {
+      atomic_fetch_add(TM.errors, 1);
+      continue;
+    }
+    last[it.producer] = it.seq;
+    atomic_fetch_add(&TM.seen[it.producer * TN + it.seq], 1);
+  }
+  if (rc != HONE_ECLOSED) atomic_fetch_add(TM.errors, 1);
+  return NULL;
+}
+
+static int tmix_consumer_process(void *arg) {
+  pthread_t t[TC];
+  for (int i = 0; i < TC; i++) pthread_create(&t[i], NULL, tmix_consume, NULL);
+  for (int i = 0; i < TC; i++) pthread_join(t[i], NULL);
+  return 0;
+}
+
+static void test_threads_of_one_process(void **state) {
+  assert_int_equal(hone_queue_new_shared(&TM.q, 16384, 0), 0);
+  TM.seen = shared_mem((size_t)TP * TN);
+  TM.errors = shared_mem(sizeof(int));
+  TM.zeros = shared_mem(sizeof(int));
+  pid_t c[TC_PROCS];
+  for (int i = 0; i < TC_PROCS; i++) c[i] = spawn(tmix_consumer_process, NULL);
+  pthread_t t[TP];
+  for (uintptr_t p = 0; p < TP; p++) pthread_create(&t[p], NULL, tmix_produce, (void *)p);
+  for (int p = 0; p < TP; p++) pthread_join(t[p], NULL);
+  hone_queue_close(TM.q);
+  for (int i = 0; i < TC_PROCS; i++) assert_int_equal(reap(c[i], 30), 0);
+  assert_int_equal(*TM.errors, 0);
+  size_t sent_nonzero = 0, seen = 0, dup = 0;
+  for (uint32_t i = 0; i < TN; i++) sent_nonzero += tmix_size(i) != 0;
+  for (size_t i = 0; i < (size_t)TP * TN; i++) {
+    seen += TM.seen[i] != 0;
+    dup += TM.seen[i] > 1;
+  }
+  assert_int_equal(dup, 0);
+  assert_int_equal(seen, TP * sent_nonzero);
+  assert_int_equal(*TM.zeros, TP * (TN - sent_nonzero));
+  assert_int_equal(hone_queue_size(TM.q), 0);
+  munmap((void *)TM.seen, (size_t)TP * TN);
+  munmap(TM.errors, sizeof(int));
+  munmap(TM.zeros, sizeof(int));
+  hone_queue_free(TM.q);
 }
 
 /* ---- close, and processes that die ---- */
@@ -1196,6 +1293,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_timeouts),
       cmocka_unit_test(test_both_kinds_across_fork),
       cmocka_unit_test(test_mpmc_processes),
+      cmocka_unit_test(test_threads_of_one_process),
       cmocka_unit_test(test_close_wakes_other_processes),
       cmocka_unit_test(test_consumer_killed_while_blocked),
       cmocka_unit_test(test_killed_holding_the_lock),
