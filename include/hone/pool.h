@@ -46,7 +46,11 @@
  * abort), _exit, or the task timeout — fails that task alone with HONE_ECRASHED (or
  * HONE_ETIMEDOUT) and a message naming the signal or status; the worker is replaced and every
  * other task runs exactly once. A task in a worker process cannot submit to the pool
- * (hone_task_pool returns NULL). Workers exit when this process dies; shutdown reaps them all, and
+ * (hone_task_pool returns NULL). A task may fork: the child must end with _exit (or exec); if it
+ * returns from the task instead, it is ended at once, and what it wrote into the result stays.
+ * In a process forked from this one after the pool was created, the pool is inert: submit and map
+ * return HONE_ESHUTDOWN, its futures not yet done never complete there, and hone_pool_free frees
+ * only that process's copy (the pool and its workers belong to the process that made it). Workers exit when this process dies; shutdown reaps them all, and
  * the shared memory is anonymous, so nothing is left behind. A pool whose replacement workers
  * cannot start (their initializer fails) is broken: pending tasks fail with that error and
  * submit returns HONE_ESHUTDOWN. The thread-only paragraph "Waiting inside a task" does not apply.

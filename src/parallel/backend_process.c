@@ -44,6 +44,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -148,6 +149,7 @@ typedef struct pp {
   void *init_arg;
   int efd, zefd, zpidfd;
   pid_t zpid;
+  uint32_t gen; /* fork_gen() of the process that made the pool */
 
   pthread_mutex_t mu; /* guards everything down to `owner`, and pub */
   uint64_t pub;
@@ -172,6 +174,28 @@ struct pp_mapq {
   size_t cap, head, tail;
   hone__event ev;
 };
+
+/* ---- forks ---- */
+
+/* Bumped in the child of every fork() of this process image (pthread_atfork, registered once
+ * before the first pool). A pool whose generation differs was made by an ancestor: its shared
+ * region is not mapped here (MADV_DONTFORK), its workers and collector are not ours, so the pool
+ * is inert. A worker whose generation changed is a process forked by a task, which must not go
+ * on as a second copy of the worker. */
+static _Atomic uint32_t pp_fork_gen;
+static pthread_once_t pp_atfork_once = PTHREAD_ONCE_INIT;
+
+static void pp_on_fork_child(void) {
+  atomic_fetch_add_explicit(&pp_fork_gen, 1, memory_order_relaxed);
+}
+
+static void pp_atfork_register(void) {
+  pthread_atfork(NULL, NULL, pp_on_fork_child);
+}
+
+static inline uint32_t fork_gen(void) {
+  return atomic_load_explicit(&pp_fork_gen, memory_order_relaxed);
+}
 
 /* ---- small helpers ---- */
 
@@ -289,12 +313,30 @@ static int64_t claim(pp *p, unsigned w) {
 
 /* ---- worker processes ---- */
 
+/* This worker's fork generation and the identity of its eventfd to the collector: a task may
+ * close the worker's descriptors and reuse their numbers. */
+static uint32_t pp_worker_gen;
+static dev_t pp_efd_dev;
+static ino_t pp_efd_ino;
+
+static _Noreturn void worker_exit(int status);
+
+/* Wakes the collector. If a task closed the eventfd (or its number now names another file), the
+ * worker exits instead: the fork server, whose descriptor is intact, then wakes the collector,
+ * which collects what the worker published and replaces it. */
+static void worker_kick(pp *p) {
+  struct stat st;
+  int fd = p->hdr->parent_efd;
+  if (fstat(fd, &st) != 0 || st.st_dev != pp_efd_dev || st.st_ino != pp_efd_ino) worker_exit(0);
+  kick_fd(fd);
+}
+
 static void worker_publish_done(pp *p, pp_rec *r, uint32_t s) {
   uint32_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
   for (unsigned i = 0; t - atomic_load_explicit(&r->head, memory_order_acquire) >= PP_DONE; i++) {
     /* The collector is behind: make sure it is awake, then give it the CPU. */
     if (atomic_exchange_explicit(&p->hdr->collector_sleeping, 0, memory_order_seq_cst))
-      kick_fd(p->hdr->parent_efd);
+      worker_kick(p);
     if (i > 64)
       usleep(50);
     else
@@ -304,7 +346,7 @@ static void worker_publish_done(pp *p, pp_rec *r, uint32_t s) {
   atomic_store_explicit(&r->tail, t + 1, memory_order_seq_cst);
   if (atomic_load_explicit(&p->hdr->collector_sleeping, memory_order_seq_cst) &&
       atomic_exchange_explicit(&p->hdr->collector_sleeping, 0, memory_order_seq_cst))
-    kick_fd(p->hdr->parent_efd);
+    worker_kick(p);
 }
 
 static void set_msg(pp_slot *sl, hone_task_ctx *ctx, int rc) {
@@ -355,6 +397,8 @@ static void run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
       }
     }
   }
+  /* A process the task forked and that returned from it: only the worker may go on. */
+  if (fork_gen() != pp_worker_gen) _exit(0);
   sl->code = rc;
   sl->run_ns = hone__now_ns() - t0;
   atomic_store_explicit(&r->cur_start, 0, memory_order_relaxed);
@@ -376,6 +420,12 @@ static _Noreturn void worker_main(pp *p, unsigned w) {
   pp_hdr *h = p->hdr;
   hone__tls_pool = NULL;
   hone__tls_worker = (int)w;
+  pp_worker_gen = fork_gen();
+  struct stat est;
+  if (fstat(h->parent_efd, &est) == 0) {
+    pp_efd_dev = est.st_dev;
+    pp_efd_ino = est.st_ino;
+  }
   atomic_store_explicit(&r->pid, (int32_t)getpid(), memory_order_release);
   if (p->init) {
     int rc = p->init(p->init_arg, w);
@@ -1076,6 +1126,8 @@ static int pp_create(hone_pool *pool, const hone_pool_options *opts) {
   }
   p->hdr->parent_efd = p->efd;
   p->hdr->parent_pid = getpid();
+  pthread_once(&pp_atfork_once, pp_atfork_register);
+  p->gen = fork_gen();
   pool->impl = p;
   fflush(NULL); /* nothing buffered is printed twice by the children */
   pid_t z = fork();
@@ -1108,12 +1160,18 @@ static int pp_create(hone_pool *pool, const hone_pool_options *opts) {
   return 0;
 }
 
+/* The pool was made by an ancestor of this process (see pp_fork_gen). */
+static bool foreign(const pp *p) {
+  return fork_gen() != p->gen;
+}
+
 static int task_id_of(const hone__task *t) {
   return (int)(t - hone__task_get(0));
 }
 
 static int pp_submit(hone_pool *pool, hone_future *f, int64_t timeout_ns) {
   pp *p = pool->impl;
+  if (foreign(p)) return HONE_ESHUTDOWN;
   atomic_fetch_add_explicit(&p->submitting, 1, memory_order_seq_cst);
   int64_t rc = HONE_ESHUTDOWN;
   if (!atomic_load_explicit(&p->closed, memory_order_seq_cst)) {
@@ -1143,6 +1201,7 @@ static bool cancel_slot(pp *p, uint32_t s, uint64_t seq) {
 
 static int pp_cancel(hone_pool *pool, hone_future *f) {
   pp *p = pool->impl;
+  if (foreign(p)) return HONE_EBUSY; /* the job is the ancestor's */
   uint32_t s = (uint32_t)f->tag;
   uint64_t seq = f->tag >> 32;
   if (cancel_slot(p, s, seq)) {
@@ -1161,6 +1220,7 @@ static int pp_cancel(hone_pool *pool, hone_future *f) {
 
 static void pp_refresh(hone_pool *pool, hone_future *f) {
   pp *p = pool->impl;
+  if (foreign(p)) return;
   uint32_t s = (uint32_t)f->tag;
   uint64_t w = atomic_load_explicit(&slot_at(p, s)->word, memory_order_acquire);
   unsigned st = word_state(w);
@@ -1195,6 +1255,7 @@ static void cancel_ready(pp *p) {
 
 static int pp_shutdown(hone_pool *pool, bool wait, bool cancel_pending) {
   pp *p = pool->impl;
+  if (foreign(p)) return 0; /* the ancestor's workers are not ours to stop */
   if (wait && p->collector_started && pthread_equal(pthread_self(), p->collector))
     return HONE_EBUSY; /* from a done callback: the collector cannot wait for itself */
   if (cancel_pending) atomic_store_explicit(&p->cancelling, 1, memory_order_seq_cst);
@@ -1219,6 +1280,19 @@ static int pp_shutdown(hone_pool *pool, bool wait, bool cancel_pending) {
 
 static void pp_destroy(hone_pool *pool) {
   pp *p = pool->impl;
+  if (foreign(p)) {
+    /* Only this process's copy: the region is not mapped here (a mapping of ours may even sit at
+     * its address), the mutexes may have been held by threads that were not copied. */
+    if (p->efd >= 0) close(p->efd);
+    if (p->zefd >= 0) close(p->zefd);
+    if (p->zpidfd >= 0) close(p->zpidfd);
+    free(p->free_slots);
+    free(p->owner);
+    free(p->timeout_job);
+    free(p);
+    pool->impl = NULL;
+    return;
+  }
   pp_shutdown(pool, true, true);
   pp_unmap(p);
   pool->impl = NULL;
@@ -1229,6 +1303,10 @@ static void pp_destroy(hone_pool *pool) {
 static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_t in_stride,
                   void *out, size_t out_stride, size_t n, size_t chunk, hone_map_error *err) {
   pp *p = pool->impl;
+  if (foreign(p)) {
+    if (err) err->code = HONE_ESHUTDOWN;
+    return HONE_ESHUTDOWN;
+  }
   atomic_fetch_add_explicit(&p->active_maps, 1, memory_order_seq_cst);
   int rc = 0;
   pp_mapq m = {.cap = 2 * (size_t)p->W + 2};

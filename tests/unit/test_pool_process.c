@@ -6,6 +6,7 @@
  * the workers (mapped before any pool). It forks: no ThreadSanitizer. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -20,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +40,8 @@ typedef struct shared {
   atomic_int started;
   atomic_int inits;
   atomic_int init_fail_after; /* the initializer fails once it has run this many times (0: never) */
+  atomic_int forked_pid;      /* t_fork_returns: the pid of the process it forked */
+  char scratch[64];           /* t_close_fds: the file it opens in place of the closed ones */
 } shared;
 
 static shared *sh;
@@ -45,7 +49,8 @@ static shared *sh;
  * NULL (UBSan would stop the process at a null store before the fault). */
 static int *volatile bad_ptr = (int *)64;
 
-static hone_task_id T_DOUBLE, T_CRASH, T_PID, T_SLEEP, T_GATE, T_BIG, T_WHERE;
+static hone_task_id T_DOUBLE, T_CRASH, T_PID, T_SLEEP, T_GATE, T_BIG, T_WHERE, T_CLOSE_FDS,
+    T_FORK_RETURNS;
 
 enum { CRASH_SEGV = 0, CRASH_ABORT = 1, CRASH_EXIT = 2 };
 
@@ -122,6 +127,26 @@ static int t_big(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_
 static int t_where(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
   int32_t out[2] = {hone_task_pool(ctx) == NULL, hone_task_worker(ctx)};
   memcpy(res, out, sizeof out);
+  return 0;
+}
+
+/* Closes every descriptor below 1024 (the worker's own included), opens the scratch file in the
+ * lowest numbers, then sleeps long enough for the collector and the waiter to go to sleep. */
+static int t_close_fds(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  for (int fd = 0; fd < 1024; fd++) close(fd);
+  for (int i = 0; i < 32; i++) open(sh->scratch, O_WRONLY | O_APPEND);
+  sleep_ms(150);
+  int64_t r = 42;
+  memcpy(res, &r, sizeof r);
+  return 0;
+}
+
+/* Forks; the child returns from the task as the parent does (it should _exit, but may not). */
+static int t_fork_returns(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  pid_t pid = fork();
+  if (pid > 0) atomic_store(&sh->forked_pid, pid);
+  int64_t r = pid;
+  memcpy(res, &r, sizeof r);
   return 0;
 }
 
@@ -746,6 +771,94 @@ static void test_fork_server_killed(void **state) {
   assert_no_children();
 }
 
+/* A task that closes the worker's descriptors (the eventfd that wakes the collector among them)
+ * and opens a file in their place: its result still arrives, and nothing is written into the
+ * file (the worker must not write its wake-ups there). */
+static void test_task_closes_descriptors(void **state) {
+  snprintf(sh->scratch, sizeof sh->scratch, "/tmp/hone-test-fds-%d", (int)getpid());
+  int fd = open(sh->scratch, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  assert_true(fd >= 0);
+  close(fd);
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  for (int round = 0; round < 2; round++) {
+    hone_future *f;
+    int64_t r = 0;
+    assert_int_equal(hone_pool_submit(p, T_CLOSE_FDS, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+    assert_int_equal(hone_future_result(f, 10000000000LL, &r, sizeof r), 0);
+    assert_int_equal(r, 42);
+    hone_future_release(f);
+    int64_t in[64], out[64];
+    for (int i = 0; i < 64; i++) in[i] = i;
+    assert_int_equal(hone_pool_map(p, T_DOUBLE, in, 8, out, 8, 64, 1, NULL), 0);
+    assert_int_equal(out[63], 126);
+  }
+  struct stat st;
+  assert_int_equal(stat(sh->scratch, &st), 0);
+  assert_int_equal(st.st_size, 0);
+  unlink(sh->scratch);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
+/* A task forks and its child returns from the task too: the child must not go on as a second
+ * copy of the worker (claiming jobs, pushing onto the worker's done ring). */
+static void test_task_child_is_not_a_worker(void **state) {
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_FORK_RETURNS, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  int64_t r = 0;
+  /* (r is not checked: the child may write its own result over the worker's) */
+  assert_int_equal(hone_future_result(f, LONG_WAIT, &r, sizeof r), 0);
+  hone_future_release(f);
+  pid_t child = (pid_t)atomic_load(&sh->forked_pid);
+  assert_true(child > 0);
+  enum { M = 2000 };
+  hone_future *fs[M];
+  for (int64_t i = 0; i < M; i++)
+    assert_int_equal(hone_pool_submit(p, T_PID, &i, sizeof i, HONE_WAIT_FOREVER, &fs[i]), 0);
+  for (int i = 0; i < M; i++) {
+    int64_t pid = 0;
+    assert_int_equal(hone_future_result(fs[i], LONG_WAIT, &pid, sizeof pid), 0);
+    if (pid == child) fail_msg("task %d ran in the task's child %d", i, (int)child);
+    assert_int_equal(atomic_load(&sh->runs[i]), 1);
+    hone_future_release(fs[i]);
+  }
+  hone_pool_free(p);
+  assert_no_children();
+}
+
+/* This process forks after creating a pool: in the child the pool is inert (submit and map
+ * fail, freeing the copy frees only the child's memory), and the parent's pool is unharmed. */
+static void test_fork_after_pool(void **state) {
+  hone_pool *p = make_pool(2, 0, 0, 0);
+  hone_future *pending;
+  int64_t ms = 100;
+  assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &pending), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    hone_future *f = NULL;
+    int64_t v = 1, out = 0;
+    if (hone_pool_submit(p, T_DOUBLE, &v, sizeof v, HONE_WAIT_FOREVER, &f) != HONE_ESHUTDOWN)
+      _exit(10);
+    if (hone_pool_map(p, T_DOUBLE, &v, 8, &out, 8, 1, 0, NULL) != HONE_ESHUTDOWN) _exit(11);
+    if (hone_future_cancel(pending) != HONE_EBUSY) _exit(12);
+    if (hone_future_result(pending, 1000000, NULL, 0) != HONE_ETIMEDOUT) _exit(13);
+    hone_pool_free(p);
+    _exit(0);
+  }
+  int st = 0;
+  assert_int_equal(waitpid(child, &st, 0), child);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("child's wait status %#x", (unsigned)st);
+  assert_int_equal(hone_future_result(pending, LONG_WAIT, NULL, 0), 0);
+  hone_future_release(pending);
+  int64_t v = 21, out = 0;
+  assert_int_equal(hone_pool_map(p, T_DOUBLE, &v, 8, &out, 8, 1, 0, NULL), 0);
+  assert_int_equal(out, 42);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
 int main(void) {
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core); /* the crashes are deliberate */
@@ -757,7 +870,9 @@ int main(void) {
       hone_task_register("test.sleep", t_sleep, 0, &T_SLEEP) ||
       hone_task_register("test.gate", t_gate, 0, &T_GATE) ||
       hone_task_register("test.big", t_big, 5000, &T_BIG) ||
-      hone_task_register("test.where", t_where, 8, &T_WHERE))
+      hone_task_register("test.where", t_where, 8, &T_WHERE) ||
+      hone_task_register("test.close_fds", t_close_fds, 8, &T_CLOSE_FDS) ||
+      hone_task_register("test.fork_returns", t_fork_returns, 8, &T_FORK_RETURNS))
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_basics_and_big_buffers, setup),
@@ -775,6 +890,9 @@ int main(void) {
       cmocka_unit_test_setup(test_replacement_init_failure_breaks_pool, setup),
       cmocka_unit_test_setup(test_fork_server_killed, setup),
       cmocka_unit_test_setup(test_stress_submit_cancel_crash, setup),
+      cmocka_unit_test_setup(test_task_closes_descriptors, setup),
+      cmocka_unit_test_setup(test_task_child_is_not_a_worker, setup),
+      cmocka_unit_test_setup(test_fork_after_pool, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
