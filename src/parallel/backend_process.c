@@ -387,6 +387,8 @@ static void run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
       }
     } else {
       for (size_t i = 0; i < n; i++) {
+        /* Progress, for a crash: the items before i are done and their outputs written. */
+        *(volatile uint64_t *)&sl->failed = i;
         rc = t->fn(ctx, in + i * is, is, out + i * os, os);
         if (rc != 0) {
           if (rc > 0) rc = HONE_ETASK;
@@ -692,6 +694,7 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
   sl->blk = blk;
   sl->blk_class = cls;
   sl->code = 0;
+  sl->failed = 0;
   uint64_t base_off = blk ? blk - 1 : (uint64_t)(sl->data - p->base);
   sl->in_off = base_off;
   sl->out_off = base_off + in_sz;
@@ -808,10 +811,21 @@ static void fail_claimed(pp *p, uint32_t s, unsigned w, bool timed_out, int st) 
   pp_slot *sl = slot_at(p, s);
   pp_rec *r = &p->recs[w];
   const char *name = hone_task_name(sl->task);
-  char what[160], how[96];
-  if (sl->kind == K_CHUNK)
-    snprintf(what, sizeof what, "items %llu..%llu of a map of task '%s'",
-             (unsigned long long)sl->first, (unsigned long long)(sl->first + sl->count - 1),
+  char what[200], how[96];
+  /* A chunk of a per-item task records the item it is on: the items before it are done, so the
+   * map reports that item (a batch task is one call: its chunk's first item). */
+  const hone__task *t = hone__task_get(sl->task);
+  uint64_t at_item =
+      sl->kind == K_CHUNK && t && !t->batch && sl->failed < sl->count ? sl->failed : 0;
+  unsigned long long first = sl->first, last = sl->first + sl->count - 1;
+  if (sl->kind == K_CHUNK && t && !t->batch && timed_out)
+    snprintf(what, sizeof what, "items %llu..%llu of a map of task '%s' (on item %llu)", first,
+             last, name ? name : "?", first + at_item);
+  else if (sl->kind == K_CHUNK && t && !t->batch)
+    snprintf(what, sizeof what, "item %llu (of items %llu..%llu) of a map of task '%s'",
+             first + at_item, first, last, name ? name : "?");
+  else if (sl->kind == K_CHUNK)
+    snprintf(what, sizeof what, "items %llu..%llu of a map of task '%s'", first, last,
              name ? name : "?");
   else
     snprintf(what, sizeof what, "task '%s'", name ? name : "?");
@@ -827,7 +841,7 @@ static void fail_claimed(pp *p, uint32_t s, unsigned w, bool timed_out, int st) 
     fmt_msg(sl->msg, sizeof sl->msg, "worker %u (pid %d) %s while running %s", w, (int)r->pid, how,
             what);
   }
-  sl->failed = 0;
+  sl->failed = at_item;
 }
 
 /* Fails every job not yet started with `code` (the pool is broken); with `running`, also the
