@@ -998,6 +998,69 @@ static void test_no_lost_wakeup_after_emsgsize(void **state) {
   hone_queue_free(q);
 }
 
+/* Close while large sends are blocked for room and one is half-copied: the blocked ones fail
+ * with HONE_ECLOSED at once, the half-copied one completes, and a consumer waiting on it gets it
+ * and the rest, then HONE_ECLOSED. */
+enum { HUGE_MSG = 65536 };
+
+static int send_huge_paused(void *arg) {
+  hone__shq_test_hook = pause_hook;
+  unsigned char *buf = malloc(HUGE_MSG);
+  memset(buf, 0x5a, HUGE_MSG);
+  int rc = hone_queue_send(CQ, buf, HUGE_MSG, HONE_WAIT_FOREVER);
+  free(buf);
+  return -rc;
+}
+
+static int send_huge(void *arg) {
+  unsigned char *buf = calloc(1, HUGE_MSG);
+  int rc = hone_queue_send(CQ, buf, HUGE_MSG, HONE_WAIT_FOREVER);
+  free(buf);
+  return -rc;
+}
+
+static int drain_huge(void *arg) {
+  unsigned char *buf = malloc(HUGE_MSG);
+  size_t got;
+  int n = 0, rc;
+  while ((rc = hone_queue_recv(CQ, buf, HUGE_MSG, &got, HONE_WAIT_FOREVER)) == 0) {
+    if (got != HUGE_MSG || (n == 0 && (buf[0] != 0x5a || buf[HUGE_MSG - 1] != 0x5a))) return 50;
+    n++;
+  }
+  free(buf);
+  return rc == HONE_ECLOSED ? n : 60;
+}
+
+static void test_close_races_large_senders(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 4 * HUGE_MSG, 0), 0);
+  CQ = q;
+  assert_int_equal(pipe(sync_pipe), 0);
+  assert_int_equal(pipe(go_pipe), 0);
+  pid_t s = spawn(send_huge_paused, NULL);
+  wait_told(); /* reserved first in the ring, not yet written */
+  unsigned char *buf = calloc(1, HUGE_MSG);
+  for (int i = 0; i < 2; i++) assert_int_equal(hone_queue_send(q, buf, HUGE_MSG, 0), 0);
+  assert_int_equal(hone_queue_send(q, buf, HUGE_MSG, 0), HONE_EFULL); /* no room for a 4th */
+  free(buf);
+  pid_t blocked[2] = {spawn(send_huge, NULL), spawn(send_huge, NULL)};
+  pid_t drain = spawn(drain_huge, NULL);
+  sleep_ms(50); /* all asleep: two for room, the consumer on the unfinished message */
+  hone_queue_close(q);
+  for (int i = 0; i < 2; i++) assert_int_equal(reap(blocked[i], 10), -HONE_ECLOSED);
+  assert_int_equal(waitpid(drain, NULL, WNOHANG), 0); /* still waiting on the unfinished one */
+  char c = 1;
+  assert_int_equal(write(go_pipe[1], &c, 1), 1);
+  assert_int_equal(reap(s, 10), 0); /* its send had begun before the close: it completes */
+  assert_int_equal(reap(drain, 10), 3);
+  assert_int_equal(hone_queue_size(q), 0);
+  close(sync_pipe[0]);
+  close(sync_pipe[1]);
+  close(go_pipe[0]);
+  close(go_pipe[1]);
+  hone_queue_free(q);
+}
+
 /* ---- hone_queue_open_fd ---- */
 
 static int DUPFD;
@@ -1304,6 +1367,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_no_lost_wakeup_behind_a_large_send, no_poll,
                                       restore_poll),
       cmocka_unit_test_setup_teardown(test_no_lost_wakeup_after_emsgsize, no_poll, restore_poll),
+      cmocka_unit_test_setup_teardown(test_close_races_large_senders, no_poll, restore_poll),
       cmocka_unit_test(test_open_fd),
       cmocka_unit_test(test_open_fd_across_exec),
       cmocka_unit_test(test_open_fd_refuses_what_is_not_a_queue),
