@@ -746,7 +746,8 @@ static void test_done_callbacks(void **state) {
   assert_int_equal(atomic_load(&calls), 0);
   atomic_store(&sh->gate_open, 1);
   assert_int_equal(hone_future_result(f, HONE_WAIT_FOREVER, NULL, 0), 0);
-  /* The callbacks run in the worker right after the result is published, in the order added. */
+  /* The callbacks run in the thread that completes the future (a worker thread; on processes, a
+   * thread of this process that collects the result), in the order added. */
   while (atomic_load(&calls) != 11 || atomic_load(&log.n) != 3) sleep_ns(100000);
   for (int i = 0; i < 3; i++) assert_int_equal(log.slot[i].pos, i);
   atomic_int late = 0;
