@@ -59,7 +59,7 @@
 #include "parallel/sync.h"
 
 #define SHQ_MAGIC UINT64_C(0x31516575654e6f48) /* "HoNeueQ1" little-endian */
-#define SHQ_VERSION 1u
+#define SHQ_VERSION 2u
 
 #define SPIN_NS 20000        /* spin this long before sleeping */
 #define POLL_MIN_NS 2000000  /* first check for dead owners after this long asleep */
@@ -96,6 +96,7 @@ typedef struct shq_hdr {
   _Atomic uint32_t closed;
   /* Futex words: bumped when a message may have become available (get) or space freed (put). */
   alignas(64) _Atomic uint32_t get_seq, get_waiters;
+  _Atomic uint32_t commits; /* bumped by each large send when its record becomes READY */
   alignas(64) _Atomic uint32_t put_seq, put_waiters;
   /* Registered waiters per process, so that a dead one's count can be taken back: a total left
    * too high would cost every later send or recv a wake-up system call. */
@@ -340,13 +341,28 @@ static void notify_putters(hone__shq *q, int slots) {
   if (slots) notify(q, &q->h->put_seq, &q->h->put_waiters, q->item_size ? slots : INT_MAX);
 }
 
+/* A blocking call's state across its waits. A getter that found the record at rd still being
+ * copied in (WRITING) keeps rd0 = that rd and c0 = `commits` read before it saw WRITING. */
+typedef struct waitstate {
+  int64_t deadline, next_reap, poll;
+  uint64_t rd0;
+  uint32_t c0;
+  bool started, spin, on_writing;
+} waitstate;
+
 /* Lock-free hints: true when a retry under the lock may succeed. Loads are ordered so that a
- * stale pair errs towards "no" only when a later change will notify. */
-static bool may_get(const hone__shq *q) {
+ * stale pair errs towards "no" only when a later change will notify. A getter never reads a
+ * record here: at a stale rd it may have been freed and reused, and its bytes be rewritten by a
+ * plain copy. Waiting on a WRITING record it watches `commits` instead: the writer bumps it
+ * (seq_cst) after its READY store and before its notify, so either this load sees the bump, or this
+ * waiter's registration precedes the bump and the notify wakes it; and c0, read before the
+ * WRITING state was seen, cannot already include that bump (the state would then be READY). */
+static bool may_get(const hone__shq *q, const waitstate *w) {
   shq_hdr *h = q->h;
   uint64_t rd = atomic_load(&h->rd), tail = atomic_load(&h->tail);
   if (rd == tail) return atomic_load(&h->closed) != 0;
-  return atomic_load(&rec_at(q, rd)->state) != REC_WRITING;
+  if (w->on_writing && rd == w->rd0) return atomic_load(&h->commits) != w->c0;
+  return true;
 }
 
 static bool may_put(const hone__shq *q, size_t len) {
@@ -356,8 +372,8 @@ static bool may_put(const hone__shq *q, size_t len) {
   return tail - head <= q->ring_size - len;
 }
 
-static bool may(const hone__shq *q, bool put, size_t len) {
-  return put ? may_put(q, len) : may_get(q);
+static bool may(const hone__shq *q, bool put, size_t len, const waitstate *w) {
+  return put ? may_put(q, len) : may_get(q, w);
 }
 
 /* This process's waiter slot, claimed on first use; NULL when all are taken (its waiters are then
@@ -379,13 +395,13 @@ static shq_wslot *my_slot(hone__shq *q) {
 
 /* Waits, with the lock released, until a retry may succeed, `until` passes, or a spurious
  * wake-up. Spins first when *spin is set (once per call). */
-static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *spin) {
+static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, waitstate *ws) {
   shq_hdr *h = q->h;
-  if (*spin) {
-    *spin = false;
+  if (ws->spin) {
+    ws->spin = false;
     int64_t end = hone__now_ns() + SPIN_NS;
     for (unsigned i = 1;; i++) {
-      if (may(q, put, len)) return;
+      if (may(q, put, len, ws)) return;
       if (i < 64) {
         hone__cpu_relax();
       } else {
@@ -402,7 +418,7 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *sp
   atomic_fetch_add_explicit(waiters, 1, memory_order_seq_cst);
   if (w) atomic_fetch_add_explicit(&w->n[put], 1, memory_order_relaxed);
   uint32_t key = atomic_load_explicit(seq, memory_order_seq_cst);
-  if (!may(q, put, len)) hone__futex_wait_shared(seq, key, until);
+  if (!may(q, put, len, ws)) hone__futex_wait_shared(seq, key, until);
   if (w) atomic_fetch_sub_explicit(&w->n[put], 1, memory_order_relaxed);
   atomic_fetch_sub_explicit(waiters, 1, memory_order_seq_cst);
 }
@@ -410,11 +426,6 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, bool *sp
 /* The part of a blocking call's loop that runs, under the lock, when the call cannot proceed:
  * returns an error to give up with (lock released), 1 to retry at once (lock released), or 0
  * after sleeping (lock released). */
-typedef struct waitstate {
-  int64_t deadline, next_reap, poll;
-  bool started, spin;
-} waitstate;
-
 static int block(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitstate *w) {
   if (timeout_ns == 0) {
     shq_unlock(q);
@@ -441,7 +452,7 @@ static int block(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitsta
     return HONE_ETIMEDOUT;
   }
   shq_unlock(q);
-  wait_for(q, put, len, w->next_reap < w->deadline ? w->next_reap : w->deadline, &w->spin);
+  wait_for(q, put, len, w->next_reap < w->deadline ? w->next_reap : w->deadline, w);
   return 0;
 }
 
@@ -485,6 +496,7 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
       TEST_POINT(HONE__SHQ_AT_SEND_COPY);
       memcpy(r + 1, msg, size);
       STORE(r->state, REC_READY, release);
+      atomic_fetch_add_explicit(&h->commits, 1, memory_order_seq_cst); /* see may_get */
       notify_getters(q);
       return 0;
     }
@@ -500,6 +512,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
     int rc = shq_lock(q);
     if (rc) return rc;
     uint64_t rd = LOAD(h->rd, relaxed), tail = LOAD(h->tail, relaxed);
+    w.on_writing = false;
     if (rd != tail) {
       shq_rec *r = rec_at(q, rd);
       uint32_t st = LOAD(r->state, acquire);
@@ -546,6 +559,14 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         if (moved) notify_putters(q, INT_MAX);
         continue;
       }
+      /* Being copied in: wait for its commit (c0 read before the state is seen WRITING again). */
+      w.c0 = atomic_load_explicit(&h->commits, memory_order_seq_cst);
+      if (LOAD(r->state, acquire) != REC_WRITING) {
+        shq_unlock(q);
+        continue;
+      }
+      w.on_writing = true;
+      w.rd0 = rd;
     } else if (LOAD(h->closed, relaxed)) {
       shq_unlock(q);
       return HONE_ECLOSED;
