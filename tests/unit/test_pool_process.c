@@ -52,7 +52,7 @@ static int *volatile bad_ptr = (int *)64;
 static hone_task_id T_DOUBLE, T_CRASH, T_PID, T_SLEEP, T_GATE, T_BIG, T_WHERE, T_CLOSE_FDS,
     T_FORK_RETURNS;
 
-enum { CRASH_SEGV = 0, CRASH_ABORT = 1, CRASH_EXIT = 2 };
+enum { CRASH_SEGV = 0, CRASH_ABORT = 1, CRASH_EXIT = 2, CRASH_EXIT_ATEXIT = 3 };
 
 typedef struct crash_arg {
   int64_t item;
@@ -82,6 +82,7 @@ static int t_crash(hone_task_ctx *ctx, const void *arg, size_t n, void *res, siz
   if (a.item == a.crash_at) {
     if (a.kind == CRASH_SEGV) *bad_ptr = 1;
     if (a.kind == CRASH_ABORT) abort();
+    if (a.kind == CRASH_EXIT_ATEXIT) exit(0); /* runs atexit handlers (the leak check's too) */
     _exit(3);
   }
   int64_t r = a.item + 1;
@@ -208,7 +209,8 @@ static int64_t pid_of_worker(hone_pool *p) {
 static const char *crash_text(int kind) {
   return kind == CRASH_SEGV    ? "was killed by signal 11 (SIGSEGV, Segmentation fault)"
          : kind == CRASH_ABORT ? "was killed by signal 6 (SIGABRT, Aborted)"
-                               : "exited with status 3";
+         : kind == CRASH_EXIT  ? "exited with status 3"
+                               : "exited with status "; /* 0, or a sanitizer's code */
 }
 
 static void test_basics_and_big_buffers(void **state) {
@@ -314,6 +316,7 @@ static void test_crash_in_submitted_task(void **state) {
   crash_in_submit(CRASH_SEGV);
   crash_in_submit(CRASH_ABORT);
   crash_in_submit(CRASH_EXIT);
+  crash_in_submit(CRASH_EXIT_ATEXIT);
 }
 
 /* One worker: the replacement has another pid. */
