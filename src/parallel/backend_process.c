@@ -64,8 +64,7 @@ enum { W_EMPTY = 0, W_SPAWN = 1, W_LIVE = 2, W_DEAD = 3, W_GONE = 4 };
 #define PP_DONE 64                /* entries of a worker's done ring */
 #define PP_NONE 0xffffu           /* no worker in a slot word */
 #define PP_CHUNK_BYTES (1u << 20) /* a map chunk's in + out bytes stay under this */
-#define PP_ARENA ((size_t)1 << 30)
-#define PP_MIN_CLASS 6 /* arena blocks of 64 bytes at least */
+#define PP_MIN_CLASS 6            /* arena blocks of 64 bytes at least */
 #define PP_CLASSES 31
 #define PP_WORKER_SPIN_NS 50000
 #define PP_COLLECTOR_SPIN_NS 20000
@@ -140,7 +139,7 @@ typedef struct pp {
   _Atomic uint64_t *ring;
   pp_rec *recs;
   pp_slot *slots;
-  size_t arena_off;
+  size_t arena_off, arena_len;
   uint32_t R, S, W;
   size_t queue_size;
   unsigned max_tasks;
@@ -174,6 +173,8 @@ struct pp_mapq {
   size_t cap, head, tail;
   hone__event ev;
 };
+
+size_t hone__process_arena_bytes = (size_t)1 << 30;
 
 /* ---- forks ---- */
 
@@ -241,7 +242,7 @@ static size_t align16(size_t n) {
 static int arena_alloc(pp *p, size_t n, uint64_t *off, uint32_t *cls) {
   unsigned c = PP_MIN_CLASS;
   while (c < PP_CLASSES && ((size_t)1 << c) < n) c++;
-  if (c >= PP_CLASSES || ((size_t)1 << c) > PP_ARENA) return HONE_ENOMEM;
+  if (c >= PP_CLASSES || ((size_t)1 << c) > p->arena_len) return HONE_ENOMEM;
   if (p->arena_free[c]) {
     uint64_t o = p->arena_free[c] - 1;
     memcpy(&p->arena_free[c], at(p, o), sizeof(uint64_t));
@@ -250,7 +251,7 @@ static int arena_alloc(pp *p, size_t n, uint64_t *off, uint32_t *cls) {
     return 0;
   }
   size_t sz = (size_t)1 << c;
-  if (p->arena_top + sz > PP_ARENA) return HONE_EAGAIN;
+  if (p->arena_top + sz > p->arena_len) return HONE_EAGAIN;
   *off = p->arena_off + p->arena_top;
   p->arena_top += sz;
   *cls = c;
@@ -654,6 +655,13 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
              (p->nfree || p->fresh < p->S);
       if (room && need > PP_INLINE && !blk) {
         int a = arena_alloc(p, need, &blk, &cls);
+        if (a == HONE_EAGAIN && atomic_load_explicit(&p->outstanding, memory_order_seq_cst) == 0) {
+          /* No job holds a block: start the arena afresh. Its free lists never merge blocks, so
+           * a size class not yet carved could otherwise wait forever on an idle pool. */
+          p->arena_top = 0;
+          memset(p->arena_free, 0, sizeof p->arena_free);
+          a = arena_alloc(p, need, &blk, &cls);
+        }
         if (a == HONE_ENOMEM) rc = a;
         if (a == 0) blk++;
         room = a == 0;
@@ -1113,7 +1121,8 @@ static int pp_create(hone_pool *pool, const hone_pool_options *opts) {
   size_t off_recs = page_up(off_ring + (size_t)p->R * sizeof(uint64_t));
   size_t off_slots = page_up(off_recs + (size_t)p->W * sizeof(pp_rec));
   p->arena_off = page_up(off_slots + (size_t)p->S * sizeof(pp_slot));
-  p->len = p->arena_off + PP_ARENA;
+  p->arena_len = hone__process_arena_bytes;
+  p->len = p->arena_off + p->arena_len;
   p->free_slots = malloc((size_t)p->S * sizeof *p->free_slots);
   p->owner = calloc(p->S, sizeof *p->owner);
   p->timeout_job = calloc(p->W, sizeof *p->timeout_job);

@@ -124,6 +124,10 @@ struct hone_pool {
 extern _Thread_local hone_pool *hone__tls_pool;
 extern _Thread_local int hone__tls_worker;
 
+/* Bytes of address space a process pool reserves for arguments and results past a slot's inline
+ * buffer (backend_process.c; read at pool creation, 1 GiB; tests lower it). */
+extern size_t hone__process_arena_bytes;
+
 /* Spin budget of a waiting thread before it parks (an idle virtual CPU takes tens of
  * microseconds to wake, a spin of this length answers a quick task far sooner). */
 #define HONE__SPIN_NS 30000

@@ -44,6 +44,9 @@ typedef struct shared {
   char scratch[64];           /* t_close_fds: the file it opens in place of the closed ones */
 } shared;
 
+/* backend_process.c's arena size (internal; read at pool creation). */
+extern size_t hone__process_arena_bytes;
+
 static shared *sh;
 /* An unmapped address the compiler cannot see (so it emits a real store, not a trap), and not
  * NULL (UBSan would stop the process at a null store before the fault). */
@@ -863,6 +866,34 @@ static void test_fork_after_pool(void **state) {
   assert_no_children();
 }
 
+/* The arena for large arguments never merges freed blocks: once one argument took the whole
+ * arena, an argument of another size waited forever, even on an idle pool. */
+static void test_arena_reused_when_idle(void **state) {
+  size_t saved = hone__process_arena_bytes;
+  hone__process_arena_bytes = (size_t)1 << 20;
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  hone__process_arena_bytes = saved;
+  size_t sizes[] = {(512u << 10) + 1, 300, 5000, (512u << 10) + 1, 70000};
+  unsigned char *buf = malloc(sizes[0]);
+  assert_non_null(buf);
+  for (size_t i = 0; i < sizes[0]; i++) buf[i] = (unsigned char)(i * 7);
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, T_BIG, buf, sizes[k], 5000000000LL, &f), 0);
+    unsigned char r[5000];
+    assert_int_equal(hone_future_result(f, LONG_WAIT, r, sizeof r), 0);
+    unsigned sum = 0;
+    for (size_t i = 0; i < sizes[k]; i++) sum += buf[i];
+    assert_int_equal(r[9], (unsigned char)(sum + 9));
+    hone_future_release(f);
+  }
+  /* Larger than the whole arena: refused at once. */
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_BIG, buf, (size_t)1 << 20, 0, &f), HONE_ENOMEM);
+  free(buf);
+  hone_pool_free(p);
+}
+
 int main(void) {
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core); /* the crashes are deliberate */
@@ -897,6 +928,7 @@ int main(void) {
       cmocka_unit_test_setup(test_task_closes_descriptors, setup),
       cmocka_unit_test_setup(test_task_child_is_not_a_worker, setup),
       cmocka_unit_test_setup(test_fork_after_pool, setup),
+      cmocka_unit_test_setup(test_arena_reused_when_idle, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
