@@ -874,9 +874,9 @@ static void test_arena_reused_when_idle(void **state) {
   hone_pool *p = make_pool(1, 0, 0, 0);
   hone__process_arena_bytes = saved;
   size_t sizes[] = {(512u << 10) + 1, 300, 5000, (512u << 10) + 1, 70000};
-  unsigned char *buf = malloc(sizes[0]);
+  unsigned char *buf = malloc((size_t)1 << 20);
   assert_non_null(buf);
-  for (size_t i = 0; i < sizes[0]; i++) buf[i] = (unsigned char)(i * 7);
+  for (size_t i = 0; i < ((size_t)1 << 20); i++) buf[i] = (unsigned char)(i * 7);
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
     hone_future *f;
     assert_int_equal(hone_pool_submit(p, T_BIG, buf, sizes[k], 5000000000LL, &f), 0);
