@@ -391,6 +391,7 @@ static void run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
         /* Progress, for a crash: the items before i are done and their outputs written. */
         *(volatile uint64_t *)&sl->failed = i;
         rc = t->fn(ctx, in + i * is, is, out + i * os, os);
+        if (fork_gen() != pp_worker_gen) _exit(0); /* a child the item forked: see below */
         if (rc != 0) {
           if (rc > 0) rc = HONE_ETASK;
           sl->failed = i;
