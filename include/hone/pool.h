@@ -49,12 +49,12 @@
  * fork: the child must end with _exit (or exec); if it returns from the task instead, it is ended
  * at once, and what it wrote into the result stays. In a process forked from this one after the
  * pool was created, the pool is inert: submit and map return HONE_ESHUTDOWN, its futures not yet
- * done never complete there, and hone_pool_free frees only that process's copy (the pool and its
- * workers belong to the process that made it). Workers exit when this process dies; shutdown reaps
- * them all, and the shared memory is anonymous, so nothing is left behind. A pool whose
- * replacement workers cannot start (their initializer fails) is broken: pending tasks fail with
- * that error and submit returns HONE_ESHUTDOWN. The thread-only paragraph "Waiting inside a task"
- * does not apply.
+ * done never complete there (release them, and never wait on one after freeing the copy), and
+ * hone_pool_free frees only that process's copy (the pool and its workers belong to the process
+ * that made it). Workers exit when this process dies; shutdown reaps them all, and the shared
+ * memory is anonymous, so nothing is left behind. A pool whose replacement workers cannot start
+ * (their initializer fails) is broken: pending tasks fail with that error and submit returns
+ * HONE_ESHUTDOWN. The thread-only paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
  * hone_pool_free (the last call on a pool, never from one of its own tasks). A thread pool does
