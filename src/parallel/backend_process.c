@@ -631,6 +631,9 @@ static void wake_worker(pp *p) {
   }
 }
 
+static bool drain_all(pp *p);
+static bool handle_deaths(pp *p);
+
 /* Publishes a job: its slot, or HONE_ETIMEDOUT, HONE_ESHUTDOWN (closed, for a task; broken),
  * HONE_ECANCELED (cancelling, for a map chunk), HONE_ENOMEM. */
 static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) {
@@ -687,7 +690,16 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
     uint32_t key = atomic_load_explicit(&h->claim_ev, memory_order_seq_cst);
     pthread_mutex_unlock(&p->mu);
     int64_t until = hone__now_ns() + 100000000; /* a safety net: conditions are re-read anyway */
-    hone__futex_wait_shared(&h->claim_ev, key, until < deadline ? until : deadline);
+    if (p->collector_started && pthread_equal(pthread_self(), p->collector)) {
+      /* A done callback submitting: the collector must keep collecting (and replacing dead
+       * workers) meanwhile, or the workers stop once their done rings are full and the queue
+       * never drains. Workers do not wake it (it is not asleep): poll every millisecond. */
+      if (drain_all(p) | handle_deaths(p))
+        until = 0;
+      else
+        until = hone__now_ns() + 1000000;
+    }
+    if (until > 0) hone__futex_wait_shared(&h->claim_ev, key, until < deadline ? until : deadline);
     pthread_mutex_lock(&p->mu);
   }
   s = p->nfree ? p->free_slots[--p->nfree] : p->fresh++;
@@ -775,17 +787,19 @@ static bool take_done(pp *p, uint32_t s) {
                                                  memory_order_acq_rel, memory_order_relaxed);
 }
 
+/* Collector only, but re-entrant: a done callback run by deliver may submit, and a submit from
+ * the collector thread collects while it waits (publish), so head is re-read for each entry. */
 static bool drain_worker(pp *p, unsigned w) {
   pp_rec *r = &p->recs[w];
-  uint32_t hd = atomic_load_explicit(&r->head, memory_order_relaxed);
-  uint32_t tl = atomic_load_explicit(&r->tail, memory_order_acquire);
-  if (hd == tl) return false;
-  for (; hd != tl; hd++) {
+  bool any = false;
+  for (;;) {
+    uint32_t hd = atomic_load_explicit(&r->head, memory_order_relaxed);
+    if (hd == atomic_load_explicit(&r->tail, memory_order_acquire)) return any;
     uint32_t s = r->ring[hd % PP_DONE];
     atomic_store_explicit(&r->head, hd + 1, memory_order_release);
+    any = true;
     if (take_done(p, s)) deliver(p, s, 0);
   }
-  return true;
 }
 
 static bool drain_all(pp *p) {
@@ -888,6 +902,12 @@ static void break_pool(pp *p, int code, const char *msg, bool running) {
 
 static void handle_death(pp *p, unsigned w) {
   pp_rec *r = &p->recs[w];
+  /* Taken first (re-entrancy, see drain_worker): a nested call must not handle it again, which
+   * would ask the fork server for a second replacement. Ends W_SPAWN or W_GONE. */
+  uint32_t dead = W_DEAD;
+  if (!atomic_compare_exchange_strong_explicit(&r->state, &dead, W_GONE, memory_order_acq_rel,
+                                               memory_order_acquire))
+    return;
   int st = atomic_load_explicit(&r->status, memory_order_acquire);
   drain_worker(p, w); /* what it pushed before dying */
   pthread_mutex_lock(&p->mu);

@@ -894,6 +894,55 @@ static void test_arena_reused_when_idle(void **state) {
   hone_pool_free(p);
 }
 
+typedef struct cb_submit {
+  hone_pool *pool;
+  hone_future *fs[200];
+  atomic_int n, done;
+  int rc;
+} cb_submit;
+
+/* Submits 200 tasks (item 50 crashes) from a done callback; with queue_size 2 most submits wait
+ * for room. */
+static void submit_from_callback(hone_future *f, void *arg) {
+  cb_submit *c = arg;
+  for (int64_t i = 0; i < 200; i++) {
+    crash_arg a = {.item = 1000 + i, .crash_at = 1050, .kind = CRASH_EXIT};
+    c->rc = hone_pool_submit(c->pool, T_CRASH, &a, sizeof a, 3000000000LL, &c->fs[i]);
+    if (c->rc != 0) break;
+    atomic_fetch_add(&c->n, 1);
+  }
+  atomic_store(&c->done, 1);
+}
+
+/* A done callback run by the collector thread submits more tasks than the queue and the done
+ * rings hold: the collector goes on collecting (and replacing a crashed worker) while the
+ * callback waits for room. It waited for good: the workers stopped on their full done rings. */
+static void test_callback_submits_to_full_queue(void **state) {
+  hone_pool *p = make_pool(1, 2, 0, 0);
+  static cb_submit c;
+  memset(&c, 0, sizeof c);
+  c.pool = p;
+  hone_future *first;
+  int64_t ms = 50; /* the callback is added before the task ends: the collector runs it */
+  assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &first), 0);
+  assert_int_equal(hone_future_add_done_callback(first, submit_from_callback, &c), 0);
+  for (int i = 0; i < 30000 && !atomic_load(&c.done); i++) sleep_ms(1);
+  assert_true(atomic_load(&c.done));
+  assert_int_equal(c.rc, 0);
+  assert_int_equal(atomic_load(&c.n), 200);
+  for (int64_t i = 0; i < 200; i++) {
+    int64_t r = 0;
+    int rc = hone_future_result(c.fs[i], LONG_WAIT, &r, sizeof r);
+    assert_int_equal(rc, i == 50 ? HONE_ETASK : 0);
+    if (i != 50) assert_int_equal(r, 1000 + i + 1);
+    assert_int_equal(atomic_load(&sh->runs[1000 + i]), 1);
+    hone_future_release(c.fs[i]);
+  }
+  hone_future_release(first);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
 int main(void) {
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core); /* the crashes are deliberate */
@@ -929,6 +978,7 @@ int main(void) {
       cmocka_unit_test_setup(test_task_child_is_not_a_worker, setup),
       cmocka_unit_test_setup(test_fork_after_pool, setup),
       cmocka_unit_test_setup(test_arena_reused_when_idle, setup),
+      cmocka_unit_test_setup(test_callback_submits_to_full_queue, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
