@@ -419,6 +419,15 @@ static _Noreturn void worker_exit(int status) {
   _exit(status);
 }
 
+/* A task (or the initializer) called exit(): the atexit handlers and destructors registered
+ * before this one are this process's cleanup, copied at the fork, and must not run in a worker;
+ * end as _exit would, after flushing what the task printed. */
+static void worker_on_exit(int status, void *unused) {
+  (void)unused;
+  fflush(NULL);
+  _exit(status & 255);
+}
+
 static _Noreturn void worker_main(pp *p, unsigned w) {
   pp_rec *r = &p->recs[w];
   pp_hdr *h = p->hdr;
@@ -431,6 +440,7 @@ static _Noreturn void worker_main(pp *p, unsigned w) {
     pp_efd_ino = est.st_ino;
   }
   atomic_store_explicit(&r->pid, (int32_t)getpid(), memory_order_release);
+  on_exit(worker_on_exit, NULL);
   if (p->init) {
     int rc = p->init(p->init_arg, w);
     if (rc != 0) {
