@@ -704,7 +704,8 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
       /* A done callback submitting: the collector must keep collecting (and replacing dead
        * workers) meanwhile, or the workers stop once their done rings are full and the queue
        * never drains. Workers do not wake it (it is not asleep): poll every millisecond. */
-      if (drain_all(p) | handle_deaths(p))
+      bool drained = drain_all(p), reaped = handle_deaths(p); /* both, always */
+      if (drained || reaped)
         until = 0;
       else
         until = hone__now_ns() + 1000000;
