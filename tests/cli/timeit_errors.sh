@@ -41,10 +41,10 @@ expect_status 2; expect_err "^hone timeit: compiler not found: 'no-such-compiler
 check "one line" test "$(printf '%s\n' "$err" | wc -l)" -eq 1
 run env CC=no-such-compiler-xyz "$HONE" timeit '1;'
 expect_status 2; expect_err 'compiler not found'
-run "$HONE" timeit --cflags '-fno-such-flag-xyz' '1;'
+run "$HONE" timeit --cflags '-fno-such-flag-xyz' 'keep(1);'
 expect_status 2; expect_err '^hone timeit: .*-fno-such-flag-xyz'
 check "one line" test "$(printf '%s\n' "$err" | wc -l)" -eq 1
-run "$HONE" timeit -l no_such_library_xyz '1;'
+run "$HONE" timeit -l no_such_library_xyz 'keep(1);'
 expect_status 2; expect_err '^hone timeit: library not found: -lno_such_library_xyz$'
 check "one line" test "$(printf '%s\n' "$err" | wc -l)" -eq 1
 run "$HONE" timeit -n 10 -r 1 'int no_such_function_xyz(int); keep(no_such_function_xyz(1));'
