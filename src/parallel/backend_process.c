@@ -99,6 +99,12 @@ typedef struct pp_slot {
   alignas(16) unsigned char data[PP_INLINE];
 } __attribute__((aligned(64))) pp_slot;
 
+/* cur_job when no job runs, and once the fork server has decided to kill the worker for the job
+ * that was in it: the worker gives a job back by a CAS to PP_JOB_IDLE, the fork server takes it
+ * by a CAS to PP_JOB_KILLING, so a kill for a job that timed out can never hit the next one. */
+#define PP_JOB_IDLE (UINT64_MAX - 1)
+#define PP_JOB_KILLING UINT64_MAX
+
 typedef struct pp_rec {
   _Atomic int32_t pid;
   _Atomic uint32_t state;
@@ -107,7 +113,7 @@ typedef struct pp_rec {
   _Atomic uint32_t ready;
   _Atomic uint64_t kill_req; /* job + 1 to kill the worker for (its time ran out) */
   _Atomic int64_t cur_start; /* start of the running job, 0 when idle */
-  _Atomic uint64_t cur_job;  /* (seq << 32) | slot of the running job */
+  _Atomic uint64_t cur_job;  /* (seq << 32) | slot of the running job, or PP_JOB_IDLE / _KILLING */
   alignas(64) _Atomic uint32_t tail;
   alignas(64) _Atomic uint32_t head;
   alignas(64) uint32_t ring[PP_DONE];
@@ -358,8 +364,9 @@ static void run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
   pp_slot *sl = slot_at(p, s);
   uint64_t word = atomic_load_explicit(&sl->word, memory_order_acquire);
   int64_t t0 = hone__now_ns();
-  atomic_store_explicit(&r->cur_job, ((uint64_t)word_seq(word) << 32) | s, memory_order_relaxed);
-  atomic_store_explicit(&r->cur_start, t0, memory_order_release);
+  uint64_t job = ((uint64_t)word_seq(word) << 32) | s;
+  atomic_store_explicit(&r->cur_job, job, memory_order_seq_cst);
+  atomic_store_explicit(&r->cur_start, t0, memory_order_seq_cst);
   sl->start_ns = t0;
   const hone__task *t = hone__task_get(sl->task);
   int rc = 0;
@@ -405,7 +412,12 @@ static void run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
   if (fork_gen() != pp_worker_gen) _exit(0);
   sl->code = rc;
   sl->run_ns = hone__now_ns() - t0;
-  atomic_store_explicit(&r->cur_start, 0, memory_order_relaxed);
+  atomic_store_explicit(&r->cur_start, 0, memory_order_seq_cst);
+  /* Give the job back; if the fork server took it first, this worker is being killed for having
+   * run past the timeout: the job fails as timed out, so publish nothing and wait for SIGKILL. */
+  if (!atomic_compare_exchange_strong_explicit(&r->cur_job, &job, PP_JOB_IDLE, memory_order_seq_cst,
+                                               memory_order_seq_cst))
+    for (;;) pause();
   /* A CAS, not a store: a pool broken meanwhile (its fork server died) has failed the job. */
   uint64_t claimed = word_of(word_seq(word), S_CLAIMED, w);
   if (atomic_compare_exchange_strong_explicit(&sl->word, &claimed,
@@ -503,6 +515,7 @@ static void zyg_spawn(zyg *z, unsigned w) {
   atomic_store_explicit(&r->init_error, 0, memory_order_relaxed);
   atomic_store_explicit(&r->kill_req, 0, memory_order_relaxed);
   atomic_store_explicit(&r->cur_start, 0, memory_order_relaxed);
+  atomic_store_explicit(&r->cur_job, PP_JOB_IDLE, memory_order_relaxed);
   atomic_store_explicit(&r->state, W_LIVE, memory_order_seq_cst);
   pid_t pid = fork();
   if (pid == 0) {
@@ -583,10 +596,12 @@ static _Noreturn void zygote_main(pp *p, pid_t parent) {
           !atomic_load_explicit(&p->hdr->zyg_exit, memory_order_relaxed))
         zyg_spawn(&z, w);
       uint64_t victim = atomic_exchange_explicit(&r->kill_req, 0, memory_order_acq_rel);
-      /* Only if it still runs that job (not yet reaped, so the pid is still this worker's). */
+      /* Only if it still runs that job (not yet reaped, so the pid is still this worker's): the
+       * CAS takes the job from the worker, which then cannot start another before it dies. */
+      uint64_t job = victim - 1;
       if (victim && atomic_load_explicit(&r->state, memory_order_acquire) == W_LIVE && r->pid > 0 &&
-          atomic_load_explicit(&r->cur_start, memory_order_acquire) &&
-          atomic_load_explicit(&r->cur_job, memory_order_acquire) == victim - 1)
+          atomic_compare_exchange_strong_explicit(&r->cur_job, &job, PP_JOB_KILLING,
+                                                  memory_order_seq_cst, memory_order_seq_cst))
         kill(r->pid, SIGKILL);
     }
     zyg_reap(&z);
@@ -984,9 +999,12 @@ static int64_t check_timeouts(pp *p, int64_t now) {
   for (unsigned w = 0; w < p->W; w++) {
     pp_rec *r = &p->recs[w];
     if (atomic_load_explicit(&r->state, memory_order_acquire) != W_LIVE) continue;
-    int64_t t0 = atomic_load_explicit(&r->cur_start, memory_order_acquire);
+    int64_t t0 = atomic_load_explicit(&r->cur_start, memory_order_seq_cst);
     if (!t0) continue;
-    uint64_t job = atomic_load_explicit(&r->cur_job, memory_order_relaxed);
+    uint64_t job = atomic_load_explicit(&r->cur_job, memory_order_seq_cst);
+    /* The pair must be one job's: the worker may have moved on between the two loads. */
+    if (atomic_load_explicit(&r->cur_start, memory_order_seq_cst) != t0 || job >= PP_JOB_IDLE)
+      continue;
     if (now - t0 >= p->timeout_ns) {
       if (p->timeout_job[w] != job + 1) {
         p->timeout_job[w] = job + 1;

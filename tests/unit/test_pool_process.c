@@ -54,7 +54,7 @@ static shared *sh;
 static int *volatile bad_ptr = (int *)64;
 
 static hone_task_id T_DOUBLE, T_CRASH, T_PID, T_SLEEP, T_GATE, T_BIG, T_WHERE, T_CLOSE_FDS,
-    T_FORK_RETURNS;
+    T_FORK_RETURNS, T_SPIN_US;
 
 enum { CRASH_SEGV = 0, CRASH_ABORT = 1, CRASH_EXIT = 2, CRASH_EXIT_ATEXIT = 3 };
 
@@ -109,6 +109,17 @@ static int t_sleep(hone_task_ctx *ctx, const void *arg, size_t n, void *res, siz
   int64_t ms;
   memcpy(&ms, arg, sizeof ms);
   sleep_ms(ms);
+  return 0;
+}
+
+/* Busy for the given number of microseconds (a sleep would return late under load). */
+static int t_spin_us(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  int64_t us;
+  memcpy(&us, arg, sizeof us);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  do clock_gettime(CLOCK_MONOTONIC, &b);
+  while ((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000 < us);
   return 0;
 }
 
@@ -433,6 +444,36 @@ static void test_task_timeout(void **state) {
   }
   hone_future_release(slow);
   assert_true(pid_of_worker(p) != before);
+  hone_pool_free(p);
+}
+
+/* Tasks that end right around the timeout, each followed by a quick one: a kill meant for a task
+ * that timed out must never land on the task its worker took next. Slow tasks end either done or
+ * HONE_ETIMEDOUT, never HONE_ECRASHED; quick ones always succeed. */
+static void test_timeout_never_kills_the_next_task(void **state) {
+  enum { N = 120 };
+  hone_pool *p = make_pool(2, 0, 0, 3000000);
+  hone_future *slow[N], *quick[N];
+  for (int i = 0; i < N; i++) {
+    int64_t us = 2500 + (i * 37) % 3000, zero = 0; /* 2.5 .. 5.5 ms: kills land as tasks end */
+    assert_int_equal(hone_pool_submit(p, T_SPIN_US, &us, sizeof us, HONE_WAIT_FOREVER, &slow[i]),
+                     0);
+    assert_int_equal(
+        hone_pool_submit(p, T_SPIN_US, &zero, sizeof zero, HONE_WAIT_FOREVER, &quick[i]), 0);
+  }
+  int timed_out = 0;
+  for (int i = 0; i < N; i++) {
+    int code = 0;
+    const char *msg = NULL;
+    int rc = hone_future_error(quick[i], LONG_WAIT, &code, &msg);
+    if (rc != 0) fail_msg("quick task %d failed: %s", i, msg);
+    rc = hone_future_error(slow[i], LONG_WAIT, &code, &msg);
+    if (rc == HONE_ETASK && code != HONE_ETIMEDOUT) fail_msg("slow task %d: %s", i, msg);
+    timed_out += rc == HONE_ETASK;
+    hone_future_release(quick[i]);
+    hone_future_release(slow[i]);
+  }
+  print_message("%d of %d slow tasks timed out\n", timed_out, N);
   hone_pool_free(p);
 }
 
@@ -963,7 +1004,8 @@ int main(void) {
       hone_task_register("test.big", t_big, 5000, &T_BIG) ||
       hone_task_register("test.where", t_where, 8, &T_WHERE) ||
       hone_task_register("test.close_fds", t_close_fds, 8, &T_CLOSE_FDS) ||
-      hone_task_register("test.fork_returns", t_fork_returns, 8, &T_FORK_RETURNS))
+      hone_task_register("test.fork_returns", t_fork_returns, 8, &T_FORK_RETURNS) ||
+      hone_task_register("test.spin_us", t_spin_us, 0, &T_SPIN_US))
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_basics_and_big_buffers, setup),
@@ -972,6 +1014,7 @@ int main(void) {
       cmocka_unit_test_setup(test_crash_mid_map, setup),
       cmocka_unit_test_setup(test_max_tasks_per_child, setup),
       cmocka_unit_test_setup(test_task_timeout, setup),
+      cmocka_unit_test_setup(test_timeout_never_kills_the_next_task, setup),
       cmocka_unit_test_setup(test_timeout_bounds_map_chunks, setup),
       cmocka_unit_test_setup(test_cancel_queued_never_runs, setup),
       cmocka_unit_test_setup(test_callback_may_shut_down, setup),
