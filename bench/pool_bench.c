@@ -3,6 +3,7 @@
  * with ratios and whether each target of issue 5 is met. Every figure is a median of several
  * runs; every pool has 2 workers.
  * Usage: bench_pool [--python-tps X] [--python-rt-ns Y] [--quick] */
+#define _GNU_SOURCE /* clock_gettime, nanosleep under -std=c17 */
 #include <glib.h>
 #include <omp.h>
 #include <pthread.h>
@@ -17,23 +18,9 @@
 
 #include "hone/pool.h"
 
+#include "bench_util.h"
+
 #define WORKERS 2
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---- tasks ---- */
 
@@ -64,29 +51,6 @@ static int tiny_batch(hone_task_ctx *ctx, const void *in, size_t is, void *out, 
   uint64_t *r = out;
   for (size_t i = 0; i < count; i++) r[i] = tiny_work(a[i]);
   return 0;
-}
-
-typedef struct range {
-  uint64_t lo, hi;
-} range;
-
-static uint64_t count_primes(range rg) {
-  uint64_t c = 0;
-  for (uint64_t n = rg.lo; n < rg.hi; n++) {
-    if (n < 2) continue;
-    if (n % 2 == 0) {
-      c += n == 2;
-      continue;
-    }
-    int p = 1;
-    for (uint64_t d = 3; d * d <= n; d += 2)
-      if (n % d == 0) {
-        p = 0;
-        break;
-      }
-    c += (uint64_t)p;
-  }
-  return c;
 }
 
 static int primes_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
@@ -203,11 +167,6 @@ static double glib_throughput(GThreadPool *gp, int n) {
 }
 
 /* ---- round trip on an idle pool ---- */
-
-static void pause_us(long us) {
-  struct timespec ts = {0, us * 1000};
-  nanosleep(&ts, NULL);
-}
 
 /* gap_us > 0: let the workers park between calls (a cold start every time). */
 static double hone_round_trip_ns(hone_pool *p, int n, long gap_us) {

@@ -17,28 +17,9 @@
 #include "hone/pool.h"
 #include "hone/process.h"
 
+#include "bench_util.h"
+
 #define WORKERS 2
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void pause_us(long us) {
-  struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-  nanosleep(&ts, NULL);
-}
 
 static void die(const char *what, int rc) {
   fprintf(stderr, "bench_procpool: %s: %s\n", what, hone_strerror(rc));
@@ -68,26 +49,6 @@ static int tiny_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size
   x = tiny_work(x);
   memcpy(r, &x, sizeof x);
   return 0;
-}
-
-typedef struct range {
-  uint64_t lo, hi;
-} range;
-
-/* Trial division, the same work in every run. */
-static uint64_t count_primes(range rg) {
-  uint64_t c = 0;
-  for (uint64_t n = rg.lo; n < rg.hi; n++) {
-    if (n < 2 || (n % 2 == 0 && n != 2)) continue;
-    int p = 1;
-    for (uint64_t d = 3; d * d <= n; d += 2)
-      if (n % d == 0) {
-        p = 0;
-        break;
-      }
-    c += (uint64_t)p;
-  }
-  return c;
 }
 
 /* A range's count, and the wall and CPU time its task took: over a run, the share of the wall

@@ -21,6 +21,8 @@
 
 #include "hone/queue.h"
 
+#include "bench_util.h"
+
 #define SMALL 64
 #define LARGE 65536
 #define RING (1u << 20) /* the shared queue's ring for 64 KiB messages: 16 of them */
@@ -37,22 +39,6 @@ static void pin_self(int who) {
     perror("bench_queue: sched_setaffinity");
     exit(1);
   }
-}
-
-static int64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_d);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 static void die(const char *what) {

@@ -1,0 +1,55 @@
+/* bench_util.h: what the C benchmarks share — a monotonic clock in nanoseconds, the median of a
+ * sample, a sleep in microseconds, and the CPU-bound workload (count primes by trial division)
+ * that the thread and process pool benches must run identically for their speedups to compare.
+ * Header-only (static inline): each bench is one translation unit. */
+#ifndef HONE_BENCH_UTIL_H
+#define HONE_BENCH_UTIL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+static inline int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Sorts v in place. */
+static inline double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static inline void pause_us(long us) {
+  struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+  nanosleep(&ts, NULL);
+}
+
+/* Numbers in [lo, hi). */
+typedef struct range {
+  uint64_t lo, hi;
+} range;
+
+/* The primes in a range, by trial division: the same work in every run and every bench. */
+static inline uint64_t count_primes(range rg) {
+  uint64_t c = 0;
+  for (uint64_t n = rg.lo; n < rg.hi; n++) {
+    if (n < 2 || (n % 2 == 0 && n != 2)) continue;
+    int p = 1;
+    for (uint64_t d = 3; d * d <= n; d += 2)
+      if (n % d == 0) {
+        p = 0;
+        break;
+      }
+    c += (uint64_t)p;
+  }
+  return c;
+}
+
+#endif /* HONE_BENCH_UTIL_H */
