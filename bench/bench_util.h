@@ -1,7 +1,8 @@
 /* bench_util.h: what the C benchmarks share — a monotonic clock in nanoseconds, the median of a
- * sample, a sleep in microseconds, and the CPU-bound workload (count primes by trial division)
- * that the thread and process pool benches must run identically for their speedups to compare.
- * Header-only (static inline): each bench is one translation unit. */
+ * sample, a sleep in microseconds, the tiny item of the map benches, and the CPU-bound workload
+ * (count primes by trial division) that the thread and process pool benches must run identically
+ * for their speedups to compare. Header-only (static inline): each bench is one translation unit.
+ */
 #ifndef HONE_BENCH_UTIL_H
 #define HONE_BENCH_UTIL_H
 
@@ -29,6 +30,18 @@ static inline double median(double *v, int n) {
 static inline void pause_us(long us) {
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
   nanosleep(&ts, NULL);
+}
+
+/* A few nanoseconds of work (three rounds of a multiply-xorshift mix) that the compiler cannot
+ * remove or hoist: the tiny item of the map benches (procpool.sh's Python `tiny` is the same mix,
+ * and pool_bench's OpenMP loop runs it too). */
+__attribute__((noinline, unused)) static uint64_t tiny_work(uint64_t x) {
+  for (int r = 0; r < 3; r++) {
+    x ^= x >> 13;
+    x *= 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+  }
+  return x;
 }
 
 /* Numbers in [lo, hi). */

@@ -28,17 +28,6 @@ static int empty_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, siz
   return 0;
 }
 
-/* A few nanoseconds of work (three rounds of a multiply-xorshift mix) that the compiler cannot
- * remove or hoist; the same function is the body of the OpenMP loop and of the hone map. */
-__attribute__((noinline)) static uint64_t tiny_work(uint64_t x) {
-  for (int r = 0; r < 3; r++) {
-    x ^= x >> 13;
-    x *= 0x9E3779B97F4A7C15ull;
-    x ^= x >> 29;
-  }
-  return x;
-}
-
 static int tiny_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
   *(uint64_t *)r = tiny_work(*(const uint64_t *)a);
   return 0;

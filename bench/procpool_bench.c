@@ -32,17 +32,6 @@ static int empty_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, siz
   return 0;
 }
 
-/* A few nanoseconds of work the compiler cannot remove (procpool.sh's Python `tiny` is the same
- * mix). */
-__attribute__((noinline)) static uint64_t tiny_work(uint64_t x) {
-  for (int r = 0; r < 3; r++) {
-    x ^= x >> 13;
-    x *= 0x9E3779B97F4A7C15ull;
-    x ^= x >> 29;
-  }
-  return x;
-}
-
 static int tiny_task(hone_task_ctx *ctx, const void *a, size_t an, void *r, size_t rn) {
   uint64_t x;
   memcpy(&x, a, sizeof x);
