@@ -400,6 +400,7 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, waitstat
   if (ws->spin) {
     ws->spin = false;
     int64_t end = hone__now_ns() + SPIN_NS;
+    if (end > until) end = until; /* a timeout shorter than the spin is kept */
     for (unsigned i = 1;; i++) {
       if (may(q, put, len, ws)) return;
       if (i < 64) {
