@@ -49,13 +49,14 @@
  * submit to the pool (hone_task_pool returns NULL). A task may fork: the child must end with _exit
  * (or exec); if it returns from the task instead, it is ended at once, and what it wrote into the
  * result stays. In a process forked from this one after the pool was created, the pool is inert:
- * submit and map return HONE_ESHUTDOWN, its futures not yet done never complete there (release
- * them, and never wait on one after freeing the copy), and hone_pool_free frees only that
- * process's copy (the pool and its workers belong to the process that made it). Workers exit when
- * this process dies; shutdown reaps them all, and the shared memory is anonymous, so nothing is
- * left behind. A pool whose replacement workers cannot start (their initializer fails) is broken:
- * pending tasks fail with that error and submit returns HONE_ESHUTDOWN. The thread-only paragraph
- * "Waiting inside a task" does not apply.
+ * submit and map return HONE_ESHUTDOWN, its futures not yet done never complete there (a wait
+ * on one only times out, also after hone_pool_free; cancel returns HONE_EBUSY), and
+ * hone_pool_free releases only that process's copy (the pool and its workers belong to the
+ * process that made it; a few hundred bytes of the copy stay allocated for those futures). Workers
+ * exit when this process dies; shutdown reaps them all, and the shared memory is anonymous, so
+ * nothing is left behind. A pool whose replacement workers cannot start (their initializer fails)
+ * is broken: pending tasks fail with that error and submit returns HONE_ESHUTDOWN. The thread-only
+ * paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
  * hone_pool_free (the last call on a pool, never from one of its own tasks). A thread pool does

@@ -1355,15 +1355,20 @@ static void pp_destroy(hone_pool *pool) {
   pp *p = pool->impl;
   if (foreign(p)) {
     /* Only this process's copy: the region is not mapped here (a mapping of ours may even sit at
-     * its address), the mutexes may have been held by threads that were not copied. */
+     * its address), the mutexes may have been held by threads that were not copied. The copy's
+     * pending futures still point at the pool and wait (they only ever time out here), so the
+     * two small structs stay allocated for them; the descriptors and arrays go. */
     if (p->efd >= 0) close(p->efd);
     if (p->zefd >= 0) close(p->zefd);
     if (p->zpidfd >= 0) close(p->zpidfd);
+    p->efd = p->zefd = p->zpidfd = -1;
     free(p->free_slots);
     free(p->owner);
     free(p->timeout_job);
-    free(p);
-    pool->impl = NULL;
+    p->free_slots = NULL;
+    p->owner = NULL;
+    p->timeout_job = NULL;
+    pool->keep_on_free = true;
     return;
   }
   pp_shutdown(pool, true, true);

@@ -74,7 +74,7 @@ void hone_pool_free(hone_pool *pool) {
   if (!pool) return;
   pool->ops->shutdown(pool, true, true);
   pool->ops->destroy(pool);
-  free(pool);
+  if (!pool->keep_on_free) free(pool);
 }
 
 unsigned hone_pool_workers(const hone_pool *pool) {

@@ -117,6 +117,9 @@ struct hone_pool {
   hone_pool_backend backend;
   unsigned workers;
   void *impl;
+  /* Set by a backend's destroy when the struct must outlive hone_pool_free: a process pool's
+   * copy in a forked child, whose pending futures still point at it. */
+  bool keep_on_free;
 };
 
 /* The pool the calling thread is a worker of (NULL: not a worker), and its index. Set by the
