@@ -181,6 +181,14 @@ struct pp_mapq {
 };
 
 size_t hone__process_arena_bytes = (size_t)1 << 30;
+unsigned hone__process_test_fork_failures;
+
+/* A replacement worker whose fork fails for lack of resources (EAGAIN: the process limit;
+ * ENOMEM) is forked again after 10 ms, 20 ms, ... at most 1 s apart; the pool breaks only when
+ * forks have failed for this long. At creation a failed fork fails hone_pool_new at once. */
+#define PP_FORK_RETRY_MIN_NS 10000000LL
+#define PP_FORK_RETRY_MAX_NS 1000000000LL
+#define PP_FORK_GIVE_UP_NS 10000000000LL
 
 /* ---- forks ---- */
 
@@ -506,18 +514,31 @@ typedef struct zyg {
   pid_t self;
   sigset_t old_mask;
   unsigned live;
+  unsigned fail_forks;   /* hone__process_test_fork_failures left */
+  int64_t retry_at;      /* 0, or when to fork the replacements that failed again */
+  int64_t failing_since; /* 0, or when replacement forks began to fail */
+  int64_t retry_gap;     /* the current wait between tries */
 } zyg;
 
 static void zyg_spawn(zyg *z, unsigned w) {
   pp *p = z->p;
   pp_rec *r = &p->recs[w];
+  /* A worker that ran before (its pid is kept until it is forked again) is being replaced. */
+  bool replacement = atomic_load_explicit(&r->pid, memory_order_acquire) != 0;
   atomic_store_explicit(&r->ready, 0, memory_order_relaxed);
   atomic_store_explicit(&r->init_error, 0, memory_order_relaxed);
   atomic_store_explicit(&r->kill_req, 0, memory_order_relaxed);
   atomic_store_explicit(&r->cur_start, 0, memory_order_relaxed);
   atomic_store_explicit(&r->cur_job, PP_JOB_IDLE, memory_order_relaxed);
   atomic_store_explicit(&r->state, W_LIVE, memory_order_seq_cst);
-  pid_t pid = fork();
+  pid_t pid;
+  if (replacement && z->fail_forks) {
+    z->fail_forks--;
+    pid = -1;
+    errno = EAGAIN;
+  } else {
+    pid = fork();
+  }
   if (pid == 0) {
     close(z->sfd);
     if (z->pidfd >= 0) close(z->pidfd);
@@ -526,6 +547,18 @@ static void zyg_spawn(zyg *z, unsigned w) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != z->self) _exit(0);
     worker_main(p, w);
+  }
+  if (pid < 0 && replacement && (errno == EAGAIN || errno == ENOMEM)) {
+    int64_t now = hone__now_ns();
+    if (!z->failing_since) {
+      z->failing_since = now;
+      z->retry_gap = PP_FORK_RETRY_MIN_NS;
+    }
+    if (now - z->failing_since < PP_FORK_GIVE_UP_NS) { /* try again later */
+      atomic_store_explicit(&r->state, W_SPAWN, memory_order_seq_cst);
+      if (!z->retry_at || now + z->retry_gap < z->retry_at) z->retry_at = now + z->retry_gap;
+      return;
+    }
   }
   if (pid < 0) {
     atomic_store_explicit(&r->pid, 0, memory_order_relaxed);
@@ -539,6 +572,7 @@ static void zyg_spawn(zyg *z, unsigned w) {
   }
   atomic_store_explicit(&r->pid, (int32_t)pid, memory_order_release);
   z->live++;
+  z->failing_since = 0;
 }
 
 static void zyg_reap(zyg *z) {
@@ -572,7 +606,7 @@ static _Noreturn void zyg_kill_all(zyg *z) {
 }
 
 static _Noreturn void zygote_main(pp *p, pid_t parent) {
-  zyg z = {.p = p, .self = getpid(), .pidfd = -1};
+  zyg z = {.p = p, .self = getpid(), .pidfd = -1, .fail_forks = hone__process_test_fork_failures};
   hone__tls_pool = NULL;
   prctl(PR_SET_NAME, "hone-zygote");
   /* Workers start with default handlers for the signals a crash raises: an inherited handler
@@ -590,9 +624,15 @@ static _Noreturn void zygote_main(pp *p, pid_t parent) {
   if (z.sfd < 0 || getppid() != parent) _exit(0);
   for (;;) {
     if (atomic_load_explicit(&p->hdr->zyg_exit, memory_order_seq_cst) == 2) zyg_kill_all(&z);
+    /* Forks that failed are tried again once their wait is over (spawns ask nothing before). */
+    bool may_spawn = !z.retry_at || hone__now_ns() >= z.retry_at;
+    if (may_spawn && z.retry_at) {
+      z.retry_at = 0;
+      z.retry_gap = z.retry_gap * 2 < PP_FORK_RETRY_MAX_NS ? z.retry_gap * 2 : PP_FORK_RETRY_MAX_NS;
+    }
     for (unsigned w = 0; w < p->W; w++) {
       pp_rec *r = &p->recs[w];
-      if (atomic_load_explicit(&r->state, memory_order_acquire) == W_SPAWN &&
+      if (may_spawn && atomic_load_explicit(&r->state, memory_order_acquire) == W_SPAWN &&
           !atomic_load_explicit(&p->hdr->zyg_exit, memory_order_relaxed))
         zyg_spawn(&z, w);
       uint64_t victim = atomic_exchange_explicit(&r->kill_req, 0, memory_order_acq_rel);
@@ -609,7 +649,13 @@ static _Noreturn void zygote_main(pp *p, pid_t parent) {
     struct pollfd fds[3] = {{.fd = z.sfd, .events = POLLIN},
                             {.fd = p->zefd, .events = POLLIN},
                             {.fd = z.pidfd, .events = POLLIN}};
-    int r = poll(fds, z.pidfd >= 0 ? 3 : 2, z.pidfd >= 0 ? -1 : 100);
+    int timeout = z.pidfd >= 0 ? -1 : 100;
+    if (z.retry_at) {
+      int64_t left = (z.retry_at - hone__now_ns()) / 1000000 + 1;
+      if (left < 1) left = 1;
+      if (timeout < 0 || left < timeout) timeout = (int)left;
+    }
+    int r = poll(fds, z.pidfd >= 0 ? 3 : 2, timeout);
     if ((r > 0 && z.pidfd >= 0 && fds[2].revents) || getppid() != parent) zyg_kill_all(&z);
     if (r > 0 && fds[0].revents) {
       struct signalfd_siginfo si;

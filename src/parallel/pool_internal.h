@@ -130,6 +130,9 @@ extern _Thread_local int hone__tls_worker;
 /* Bytes of address space a process pool reserves for arguments and results past a slot's inline
  * buffer (backend_process.c; read at pool creation, 1 GiB; tests lower it). */
 extern size_t hone__process_arena_bytes;
+/* Test hook: how many forks of REPLACEMENT workers the fork server makes fail with EAGAIN, as
+ * when the process limit is reached for a moment (read at pool creation; 0). */
+extern unsigned hone__process_test_fork_failures;
 
 /* Spin budget of a waiting thread before it parks (an idle virtual CPU takes tens of
  * microseconds to wake, a spin of this length answers a quick task far sooner). */

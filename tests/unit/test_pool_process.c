@@ -47,6 +47,7 @@ typedef struct shared {
 
 /* backend_process.c's arena size (internal; read at pool creation). */
 extern size_t hone__process_arena_bytes;
+extern unsigned hone__process_test_fork_failures;
 
 static shared *sh;
 /* An unmapped address the compiler cannot see (so it emits a real store, not a trap), and not
@@ -917,6 +918,35 @@ static void test_fork_after_pool(void **state) {
   assert_no_children();
 }
 
+/* A replacement whose fork fails for a moment (EAGAIN: the process limit) is forked again a
+ * little later; the pool does not break. Here the next 3 replacement forks fail. */
+static void test_replacement_fork_retried(void **state) {
+  hone__process_test_fork_failures = 3;
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  hone__process_test_fork_failures = 0;
+  int64_t before = pid_of_worker(p);
+  crash_arg a = {.item = 1, .crash_at = 1, .kind = CRASH_EXIT};
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
+  int code = 0;
+  const char *msg = NULL;
+  assert_int_equal(hone_future_error(f, LONG_WAIT, &code, &msg), HONE_ETASK);
+  assert_int_equal(code, HONE_ECRASHED);
+  hone_future_release(f);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int64_t after = pid_of_worker(p); /* waits for the replacement */
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  int64_t waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  assert_true(after > 0 && after != before);
+  /* The fork at the crash and the tries 10 and 30 ms later failed; the one at 70 ms made it. */
+  if (waited_ms < 50)
+    fail_msg("the replacement came after %lld ms: the failures were not retried",
+             (long long)waited_ms);
+  hone_pool_free(p);
+  assert_no_children();
+}
+
 /* The arena for large arguments never merges freed blocks: once one argument took the whole
  * arena, an argument of another size waited forever, even on an idle pool. */
 static void test_arena_reused_when_idle(void **state) {
@@ -1031,6 +1061,7 @@ int main(void) {
       cmocka_unit_test_setup(test_task_closes_descriptors, setup),
       cmocka_unit_test_setup(test_task_child_is_not_a_worker, setup),
       cmocka_unit_test_setup(test_fork_after_pool, setup),
+      cmocka_unit_test_setup(test_replacement_fork_retried, setup),
       cmocka_unit_test_setup(test_arena_reused_when_idle, setup),
       cmocka_unit_test_setup(test_callback_submits_to_full_queue, setup),
   };
