@@ -54,9 +54,10 @@
  * hone_pool_free releases only that process's copy (the pool and its workers belong to the
  * process that made it; a few hundred bytes of the copy stay allocated for those futures). Workers
  * exit when this process dies; shutdown reaps them all, and the shared memory is anonymous, so
- * nothing is left behind. A pool whose replacement workers cannot start (their initializer fails)
- * is broken: pending tasks fail with that error and submit returns HONE_ESHUTDOWN. The thread-only
- * paragraph "Waiting inside a task" does not apply.
+ * nothing is left behind. A replacement whose fork fails for lack of resources is tried again,
+ * backing off up to 1 s, for 10 s. A pool whose replacement workers cannot start (their
+ * initializer fails, or forks keep failing) is broken: pending tasks fail with that error and
+ * submit returns HONE_ESHUTDOWN. The thread-only paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
  * hone_pool_free (the last call on a pool, never from one of its own tasks). A thread pool does
