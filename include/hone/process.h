@@ -23,8 +23,9 @@
  * 5.3 or later); the thread that started it may exit first without harm. That guarantee ends
  * if fn calls exec. Its signal dispositions and mask are reset to the defaults; it inherits the
  * parent's open file descriptors (as with fork).
- * In builds with ThreadSanitizer the parent-death watch uses SIGRTMAX in the child: fn must
- * leave that signal unblocked and its handler in place there.
+ * In builds with ThreadSanitizer, and in any build when the child cannot create the watcher
+ * thread (a thread limit), the parent-death watch uses SIGRTMAX in the child: fn must leave that
+ * signal unblocked and its handler in place there.
  *
  * Reaping. hone waits for its own children by pid (never with waitpid(-1)), so a program that
  * reaps other children itself must not reap these: a SIGCHLD handler that calls waitpid(-1, ...)
