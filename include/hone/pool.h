@@ -154,7 +154,8 @@ typedef int (*hone_pool_init_fn)(void *arg, unsigned worker);
 typedef struct hone_pool_options {
   hone_pool_backend backend;     /* default HONE_POOL_THREADS */
   unsigned workers;              /* 0 (default) = hone_cpu_count() */
-  size_t queue_size;             /* bound on queued tasks (at least 2); 0 (default) = 16384 */
+  size_t queue_size;             /* bound on queued tasks; 0 (default) = 16384; 1 is raised to
+                                    2; above 2^30 hone_pool_new_ex fails with HONE_EINVAL */
   hone_pool_init_fn initializer; /* optional */
   void *initializer_arg;
   /* Appended for the process backend (ignored by threads): */
