@@ -258,7 +258,9 @@ HONE_API int hone_future_cancel(hone_future *f) HONE_NONNULL(1);
 
 /* Calls cb(f, arg) once the future is done (finished or cancelled): in the thread that completes
  * it, or at once in the caller if it is already done. Callbacks run in the order added; they must
- * not block for long (they run on a worker). 0 or HONE_ENOMEM. */
+ * not block for long (they run on a worker thread; on the process backend, on the pool's
+ * collector thread, or on a thread waiting on that future that picked its result up itself; a
+ * cancelled future's, in the thread that cancelled it). 0 or HONE_ENOMEM. */
 typedef void (*hone_future_callback)(hone_future *f, void *arg);
 HONE_API int hone_future_add_done_callback(hone_future *f, hone_future_callback cb, void *arg)
     HONE_NONNULL(1, 2);
