@@ -205,8 +205,10 @@ typedef struct hone_map_error {
 
 /* out[i] = task(in[i]) for i in [0, n): item i's argument is the in_stride bytes at
  * in + i*in_stride, its result goes to out + i*out_stride (out_stride >= the task's result size).
- * Blocks until done. chunk = items per scheduling step; 0 = automatic (sized from a timed probe so
- * that scheduling costs well under 1 % of the work). On the first failing item it stops handing
+ * Blocks until done. chunk = items per scheduling step; 0 = automatic (threads: sized from a timed
+ * probe so that scheduling costs well under 1 % of the work; processes: guided, each chunk about
+ * 1/(4 x workers) of the items left and at most ~1 MiB of in + out, and with a task timeout at
+ * most an eighth of it by the items timed so far). On the first failing item it stops handing
  * out work and returns HONE_ETASK with *err (optional) filled. The thread backend reads `in` and
  * writes `out` in place: neither may change during the call. Errors also: HONE_EINVAL,
  * HONE_ESHUTDOWN, HONE_ECANCELED (pool shut down with cancel_pending), HONE_ENOMEM. */
