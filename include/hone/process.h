@@ -4,8 +4,9 @@
  * child has the parent's memory as it was at the fork, so pointers inside it still work there),
  * and exits with fn's return value as its status. What fn writes into its result buffer (at most
  * result_cap bytes, in memory shared with the parent) is readable by the parent after the child
- * returned normally. The parent joins with a timeout, reads the exit status or the signal that
- * killed the child, and may terminate (SIGTERM) or kill (SIGKILL) it.
+ * exited (returned from fn, or called exit or _exit; not when a signal killed it). The parent joins
+ * with a timeout, reads the exit status or the signal that killed the child, and may terminate
+ * (SIGTERM) or kill (SIGKILL) it.
  *
  * The child. It runs fn and then _exit(status) — never the parent's atexit handlers or stdio
  * flushes (a buffered printf in fn is flushed by the child's own exit path: hone flushes stdio
