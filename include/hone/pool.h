@@ -38,26 +38,28 @@
  * single-threaded) that forks the workers, at creation and whenever one must be replaced, so every
  * worker starts from the same image: this process's memory as it was when the pool was created.
  * Register tasks and set up what they read before creating the pool; later changes in this process
- * are not seen by workers. The fork-with-threads rule applies once, at creation: only the calling
- * thread is copied, so a task must not take a lock that another thread of this process may have
- * held at that moment (glibc keeps malloc and stdio usable). No exec happens. Arguments and
- * results cross through shared memory (copy-in, copy-out, as everywhere; map copies `in` and `out`
- * chunk by chunk). A worker that dies while running a task — a signal (SIGSEGV, abort), _exit or
- * exit (which runs none of this process's atexit handlers there), or the task timeout — fails that
- * task alone with HONE_ECRASHED (or HONE_ETIMEDOUT) and a message naming the signal or status; the
- * worker is replaced and every other task runs exactly once. A task in a worker process cannot
- * submit to the pool (hone_task_pool returns NULL). A task may fork: the child must end with _exit
- * (or exec); if it returns from the task instead, it is ended at once, and what it wrote into the
- * result stays. In a process forked from this one after the pool was created, the pool is inert:
- * submit and map return HONE_ESHUTDOWN, its futures not yet done never complete there (a wait
- * on one only times out, also after hone_pool_free; cancel returns HONE_EBUSY), and
- * hone_pool_free releases only that process's copy (the pool and its workers belong to the
- * process that made it; a few hundred bytes of the copy stay allocated for those futures). Workers
- * exit when this process dies; shutdown reaps them all, and the shared memory is anonymous, so
- * nothing is left behind. A replacement whose fork fails for lack of resources is tried again,
- * backing off up to 1 s, for 10 s. A pool whose replacement workers cannot start (their
- * initializer fails, or forks keep failing) is broken: pending tasks fail with that error and
- * submit returns HONE_ESHUTDOWN. The thread-only paragraph "Waiting inside a task" does not apply.
+ * are not seen by workers (a task registered later fails there with HONE_EINVAL, its future or map
+ * reporting HONE_ETASK and "task N was registered after the pool was created"). The
+ * fork-with-threads rule applies once, at creation: only the calling thread is copied, so a task
+ * must not take a lock that another thread of this process may have held at that moment (glibc
+ * keeps malloc and stdio usable). No exec happens. Arguments and results cross through shared
+ * memory (copy-in, copy-out, as everywhere; map copies `in` and `out` chunk by chunk). A worker
+ * that dies while running a task — a signal (SIGSEGV, abort), _exit or exit (which runs none of
+ * this process's atexit handlers there), or the task timeout — fails that task alone with
+ * HONE_ECRASHED (or HONE_ETIMEDOUT) and a message naming the signal or status; the worker is
+ * replaced and every other task runs exactly once. A task in a worker process cannot submit to the
+ * pool (hone_task_pool returns NULL). A task may fork: the child must end with _exit (or exec); if
+ * it returns from the task instead, it is ended at once, and what it wrote into the result stays.
+ * In a process forked from this one after the pool was created, the pool is inert: submit and map
+ * return HONE_ESHUTDOWN, its futures not yet done never complete there (a wait on one only times
+ * out, also after hone_pool_free; cancel returns HONE_EBUSY), and hone_pool_free releases only that
+ * process's copy (the pool and its workers belong to the process that made it; a few hundred bytes
+ * of the copy stay allocated for those futures). Workers exit when this process dies; shutdown
+ * reaps them all, and the shared memory is anonymous, so nothing is left behind. A replacement
+ * whose fork fails for lack of resources is tried again, backing off up to 1 s, for 10 s. A pool
+ * whose replacement workers cannot start (their initializer fails, or forks keep failing) is
+ * broken: pending tasks fail with that error and submit returns HONE_ESHUTDOWN. The thread-only
+ * paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
  * hone_pool_free (the last call on a pool, never from one of its own tasks). A thread pool does
