@@ -181,7 +181,9 @@ HONE_API HONE_NODISCARD int hone_pool_new_ex(hone_pool **out, const hone_pool_op
 /* Stops accepting work (submit then fails with HONE_ESHUTDOWN). cancel_pending cancels every task
  * not yet started (their futures end HONE_ECANCELED; a map in progress stops and returns
  * HONE_ECANCELED); wait returns only when every worker has finished (else at once). May be called
- * more than once; HONE_EBUSY when called with wait from one of the pool's own tasks. */
+ * more than once; HONE_EBUSY when called with wait from one of the pool's own tasks, or (process
+ * backend) from a done callback run on the pool's collector thread, which cannot wait for itself.
+ * In a process forked after the pool was created it does nothing and returns 0. */
 HONE_API int hone_pool_shutdown(hone_pool *pool, bool wait, bool cancel_pending) HONE_NONNULL(1);
 /* Shuts down (cancel pending, wait for running tasks), then frees. Futures still held stay valid
  * (done or cancelled). NULL is a no-op. Never call it from one of the pool's own tasks. */
