@@ -406,8 +406,8 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, waitstat
       if (i < 64) {
         hone__cpu_relax();
       } else {
-        sched_yield(); /* the process we wait for may be waiting for this CPU */
-        if (hone__now_ns() >= end) break;
+        if (hone__now_ns() >= end) break; /* before yielding: a short timeout is kept */
+        sched_yield();                    /* the process we wait for may be waiting for this CPU */
       }
     }
   }

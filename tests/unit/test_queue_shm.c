@@ -254,14 +254,16 @@ static void test_timeouts(void **state) {
     el = now_ns() - t0;
     assert_true(el >= 30000000 && el < 5000000000);
     /* A timeout shorter than the waiter's spin (~20 us) is kept: the fastest of 50 tries of
-     * 1 us (noise only adds time) must be well under the spin. */
+     * 1 us (noise only adds time) must be well under the spin, in one of three sets (a loaded
+     * machine can slow a whole set; a spin that ignores the timeout slows every one). */
     int64_t best = INT64_MAX;
-    for (int i = 0; i < 50; i++) {
-      t0 = now_ns();
-      assert_int_equal(hone_queue_send(q, buf, msg, 1000), HONE_ETIMEDOUT);
-      el = now_ns() - t0;
-      if (el < best) best = el;
-    }
+    for (int set = 0; set < 3 && best >= 15000; set++)
+      for (int i = 0; i < 50; i++) {
+        t0 = now_ns();
+        assert_int_equal(hone_queue_send(q, buf, msg, 1000), HONE_ETIMEDOUT);
+        el = now_ns() - t0;
+        if (el < best) best = el;
+      }
     if (best >= 15000) fail_msg("a 1 us timeout took at least %lld ns", (long long)best);
     hone_queue_free(q);
   }
