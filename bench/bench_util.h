@@ -1,5 +1,6 @@
 /* bench_util.h: what the C benchmarks share — a monotonic clock in nanoseconds, the median of a
- * sample, a sleep in microseconds, the tiny item of the map benches, and the CPU-bound workload
+ * sample, a sleep in microseconds, the tiny item of the map benches, the empty-task throughput
+ * measurement that the thread and process pool benches run alike, and the CPU-bound workload
  * (count primes by trial division) that the thread and process pool benches must run identically
  * for their speedups to compare. Header-only (static inline): each bench is one translation unit.
  */
@@ -7,8 +8,11 @@
 #define HONE_BENCH_UTIL_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "hone/pool.h"
 
 static inline int64_t now_ns(void) {
   struct timespec ts;
@@ -63,6 +67,33 @@ static inline uint64_t count_primes(range rg) {
     c += (uint64_t)p;
   }
   return c;
+}
+
+/* Empty tasks per second through submit + result, 4096 in flight at a time (as Python's list of
+ * futures): `empty` is a task that does nothing. Exits on any error. */
+__attribute__((unused)) static double pool_throughput(hone_pool *p, hone_task_id empty, int n) {
+  enum { BATCH = 4096 };
+  static hone_future *fs[BATCH];
+  int64_t t0 = now_ns();
+  for (int done = 0; done < n; done += BATCH) {
+    int k = n - done < BATCH ? n - done : BATCH;
+    for (int i = 0; i < k; i++) {
+      int rc = hone_pool_submit(p, empty, NULL, 0, HONE_WAIT_FOREVER, &fs[i]);
+      if (rc) {
+        fprintf(stderr, "bench: submit: %s\n", hone_strerror(rc));
+        exit(1);
+      }
+    }
+    for (int i = 0; i < k; i++) {
+      int rc = hone_future_result(fs[i], HONE_WAIT_FOREVER, NULL, 0);
+      if (rc) {
+        fprintf(stderr, "bench: result: %s\n", hone_strerror(rc));
+        exit(1);
+      }
+      hone_future_release(fs[i]);
+    }
+  }
+  return n / ((now_ns() - t0) * 1e-9);
 }
 
 #endif /* HONE_BENCH_UTIL_H */

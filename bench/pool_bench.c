@@ -58,23 +58,7 @@ static hone_pool *new_pool(unsigned workers) {
   return p;
 }
 
-/* ---- throughput: submit + result, many in flight ---- */
-
-static double hone_throughput(hone_pool *p, int n) {
-  enum { BATCH = 4096 };
-  static hone_future *fs[BATCH];
-  int64_t t0 = now_ns();
-  for (int done = 0; done < n; done += BATCH) {
-    int k = n - done < BATCH ? n - done : BATCH;
-    for (int i = 0; i < k; i++)
-      if (hone_pool_submit(p, T_EMPTY, NULL, 0, HONE_WAIT_FOREVER, &fs[i]) != 0) exit(1);
-    for (int i = 0; i < k; i++) {
-      if (hone_future_result(fs[i], HONE_WAIT_FOREVER, NULL, 0) != 0) exit(1);
-      hone_future_release(fs[i]);
-    }
-  }
-  return n / ((now_ns() - t0) * 1e-9);
-}
+/* ---- throughput: submit + result, many in flight (hone's: pool_throughput, bench_util.h) ---- */
 
 /* GLib: no futures; each task bumps a counter and the last one signals (kinder to GLib than a
  * per-task result object would be). */
@@ -264,11 +248,11 @@ int main(int argc, char **argv) {
   GThreadPool *gpf = g_thread_pool_new(glib_future_task, NULL, WORKERS, TRUE, &gerr);
   if (!gpf) return 1;
   double x[16];
-  hone_throughput(p, ntasks / 10);
+  pool_throughput(p, T_EMPTY, ntasks / 10);
   glib_throughput(gp, ntasks / 10);
   glib_future_throughput(gpf, ntasks / 10);
   for (int r = 0; r < runs; r++) {
-    v[r] = hone_throughput(p, ntasks);
+    v[r] = pool_throughput(p, T_EMPTY, ntasks);
     w[r] = glib_future_throughput(gpf, ntasks);
     x[r] = glib_throughput(gp, ntasks);
   }
@@ -331,9 +315,9 @@ int main(int argc, char **argv) {
   for (int i = 0; i < NR; i++) total += cnt[i];
 
   /* Memory: 10^6 futures completed and released; RSS after the first 10^5 vs after all. */
-  hone_throughput(p, 100000);
+  pool_throughput(p, T_EMPTY, 100000);
   long rss0 = rss_kb();
-  hone_throughput(p, 1000000);
+  pool_throughput(p, T_EMPTY, 1000000);
   long rss1 = rss_kb();
   hone_pool_free(p);
 

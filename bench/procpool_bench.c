@@ -87,27 +87,6 @@ static hone_pool *new_pool(unsigned workers) {
   return p;
 }
 
-/* ---- empty tasks: submit + result, many in flight (as Python's list of futures) ---- */
-
-static double hone_throughput(hone_pool *p, int n) {
-  enum { BATCH = 4096 };
-  static hone_future *fs[BATCH];
-  int64_t t0 = now_ns();
-  for (int done = 0; done < n; done += BATCH) {
-    int k = n - done < BATCH ? n - done : BATCH;
-    for (int i = 0; i < k; i++) {
-      int rc = hone_pool_submit(p, T_EMPTY, NULL, 0, HONE_WAIT_FOREVER, &fs[i]);
-      if (rc) die("submit", rc);
-    }
-    for (int i = 0; i < k; i++) {
-      int rc = hone_future_result(fs[i], HONE_WAIT_FOREVER, NULL, 0);
-      if (rc) die("result", rc);
-      hone_future_release(fs[i]);
-    }
-  }
-  return n / ((now_ns() - t0) * 1e-9);
-}
-
 /* ---- one task at a time on an idle pool ---- */
 
 /* Each round trip carries an argument and checks its result, so it cannot be served without
@@ -251,8 +230,8 @@ int main(int argc, char **argv) {
 
   /* Empty tasks. */
   int ntasks = quick ? 50000 : 200000;
-  hone_throughput(p, ntasks / 10);
-  for (int r = 0; r < runs; r++) v[r] = hone_throughput(p, ntasks);
+  pool_throughput(p, T_EMPTY, ntasks / 10);
+  for (int r = 0; r < runs; r++) v[r] = pool_throughput(p, T_EMPTY, ntasks);
   double hone_tps = median(v, runs);
 
   /* Round trip on an idle pool. */
