@@ -235,6 +235,18 @@ static void test_thread_kind_messages(void **state) {
   hone_queue_free(q);
 }
 
+/* After a crash has been repaired, the whole ring is free again: a message of the largest size
+ * fits at once and comes back whole. */
+static void expect_ring_all_free(hone_queue *q) {
+  size_t max = hone_queue_max_message(q), got = 0;
+  unsigned char *big = calloc(1, max);
+  assert_non_null(big);
+  assert_int_equal(hone_queue_send(q, big, max, 5000000000), 0);
+  assert_int_equal(hone_queue_recv(q, big, max, &got, 0), 0);
+  assert_int_equal(got, max);
+  free(big);
+}
+
 static void test_timeouts(void **state) {
   for (int kind = 0; kind < 2; kind++) {
     hone_queue *q;
@@ -705,11 +717,7 @@ static void test_producer_killed_mid_copy(void **state) {
   assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
   assert_int_equal(hone_queue_size(q), 0);
   /* The space is all free again. */
-  size_t max = hone_queue_max_message(q);
-  unsigned char *big = calloc(1, max);
-  assert_int_equal(hone_queue_send(q, big, max, 1000000000), 0);
-  assert_int_equal(hone_queue_recv(q, big, max, &got, 0), 0);
-  free(big);
+  expect_ring_all_free(q);
   close(sync_pipe[0]);
   close(sync_pipe[1]);
   hone_queue_free(q);
@@ -730,12 +738,7 @@ static void test_consumer_killed_mid_copy(void **state) {
   /* Its message is gone with it; a producer needing that space gets it back. */
   size_t got;
   assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
-  size_t max = hone_queue_max_message(q);
-  unsigned char *big = calloc(1, max);
-  assert_int_equal(hone_queue_send(q, big, max, 5000000000), 0);
-  assert_int_equal(hone_queue_recv(q, big, max, &got, 0), 0);
-  assert_int_equal(got, max);
-  free(big);
+  expect_ring_all_free(q);
   close(sync_pipe[0]);
   close(sync_pipe[1]);
   hone_queue_free(q);
@@ -806,11 +809,7 @@ static void test_killed_inside_the_lock(void **state) {
     }
     assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 100000000), HONE_ETIMEDOUT);
     assert_int_equal(hone_queue_size(q), 0);
-    size_t max = hone_queue_max_message(q);
-    unsigned char *big = calloc(1, max);
-    assert_int_equal(hone_queue_send(q, big, max, 1000000000), 0);
-    assert_int_equal(hone_queue_recv(q, big, max, &got, 0), 0);
-    free(big);
+    expect_ring_all_free(q);
     close(sync_pipe[0]);
     close(sync_pipe[1]);
     hone_queue_free(q);
