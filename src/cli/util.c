@@ -1,4 +1,5 @@
 /* util.c: error and progress output, number parsing and duration formatting for the CLI. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -61,8 +62,9 @@ void hone__cli_progress_done(void) {
   progress_shown = 0;
 }
 
+/* Digits only: strtoull would skip leading blanks and then accept a sign (" -1" is 2^64 - 1). */
 bool hone__cli_parse_u64(const char *s, unsigned long long *out) {
-  if (!s || !*s || *s == '-' || *s == '+') return false;
+  if (!s || !isdigit((unsigned char)*s)) return false;
   char *end;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
@@ -71,8 +73,10 @@ bool hone__cli_parse_u64(const char *s, unsigned long long *out) {
   return true;
 }
 
+/* No leading blank (strtod skips them: " 1" is as wrong as "1 ") and no '+'; a '-' is read, for
+ * the caller's range check to refuse or take. */
 bool hone__cli_parse_double(const char *s, double *out) {
-  if (!s || !*s) return false;
+  if (!s || !*s || isspace((unsigned char)*s) || *s == '+') return false;
   char *end;
   errno = 0;
   double v = strtod(s, &end);

@@ -128,6 +128,11 @@ run "$HONE" report -l 20 p.prof
 expect_no_out 'List reduced'
 run "$HONE" report -l many p.prof
 expect_status 2; expect_err 'limit'
+# A sign or a blank is not a count (strtoull took ' -1' as 2^64-1: no limit at all).
+for bad in ' -1' '-1' ' 3' '+3'; do
+  run "$HONE" report --limit "$bad" p.prof
+  expect_status 2; expect_err "limit: expected a count or a fraction, got '"
+done
 # --strip-dirs: the regex is matched against "file:line(name)", and the file's directory is this
 # test's random scratch path, which could itself contain "fib" or "odd".
 run "$HONE" report --strip-dirs --filter 'fib|odd' p.prof

@@ -100,4 +100,13 @@ expect_status 1; expect_err 'left the timing loop'
 run "$HONE" timeit -n 1 -r 1 -s 'printf("hello from setup\n");' '1;'
 expect_status 0
 check "setup output printed once" test "$(printf '%s\n' "$out" | grep -c 'hello from setup')" -eq 1
+# Numbers: digits only. strtoull skips blanks and then negates, so ' -1' was 2^64-1 loops.
+for bad in ' -1' '-1' '+5' ' 5' '5 ' '0x10' ''; do
+  run "$HONE" timeit -n "$bad" -r 1 '1;'
+  expect_status 2; expect_err "^hone timeit: -n needs a number of loops, not '"
+  run "$HONE" timeit -n 1 -r "$bad" '1;'
+  expect_status 2; expect_err "^hone timeit: -r needs a number of trials"
+done
+run "$HONE" timeit --timeout ' 1' '1;'
+expect_status 2; expect_err 'timeout'
 done_testing
