@@ -48,10 +48,19 @@ HONE_API const char *hone_counters_note(const hone_counters *c);
 /* The counter's name as perf stat prints it ("cycles", "instructions", "task-clock", ...). */
 HONE_API const char *hone_counter_name(hone_counter_id id);
 
-/* Zero and start, stop, and read every available counter (values[id]; 0 where unavailable). */
+/* Zero and start, stop, and read every available counter (values[id]; 0 where unavailable).
+ * Cycles and instructions are one group: the kernel counts both or neither at any moment, so
+ * their ratio (IPC) is of one window. A counter that shared the hardware with others
+ * (multiplexing) is scaled to the whole window, as perf stat does. */
 HONE_API int hone_counters_start(hone_counters *c);
 HONE_API int hone_counters_stop(hone_counters *c);
+/* values[id] is also 0 for a counter the kernel never scheduled during the window: use
+ * hone_counters_read_counted to tell that from zero events. */
 HONE_API int hone_counters_read(const hone_counters *c, uint64_t values[HONE_COUNTER_COUNT]);
+/* As hone_counters_read; counted[id] (when counted is not NULL) is false where the counter is
+ * unavailable or never ran during the window (multiplexed out: "not counted", no figure). */
+HONE_API int hone_counters_read_counted(const hone_counters *c, uint64_t values[HONE_COUNTER_COUNT],
+                                        bool counted[HONE_COUNTER_COUNT]);
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,11 @@ HONE_API hone_clock_id hone_result_clock(const hone_result *r);
  */
 HONE_API int hone_result_counters(const hone_result *r, double values[HONE_COUNTER_COUNT],
                                   bool available[HONE_COUNTER_COUNT], const char **note);
+/* counted[id]: whether counter id ran in at least one trial. An available counter the kernel's
+ * multiplexing never scheduled has no figure (values[id] is 0 and means "not counted", not zero
+ * events); one that ran in some trials is averaged over those. HONE_ENOTSUP when counters were
+ * not requested. */
+HONE_API int hone_result_counters_counted(const hone_result *r, bool counted[HONE_COUNTER_COUNT]);
 
 /* ---- Configuration shared by the Timer and the driver ---- */
 
@@ -81,8 +86,10 @@ typedef struct hone_timer hone_timer;
 typedef void (*hone_stmt_fn)(void *arg);
 /* Runs its own loop of n iterations (no call per iteration: for very small work). */
 typedef void (*hone_loop_fn)(void *arg, uint64_t n);
-/* Setup and teardown: run before and after each trial, never timed; a negative return (a
- * hone_err) aborts the measurement with that error. */
+/* Setup and teardown: run before and after every trial, never timed — autorange's trials
+ * included, as Python's Timer runs its setup in every timeit() call, so a statement that changes
+ * its data (sorts an array) starts each trial from a fresh setup. A negative return (a hone_err)
+ * aborts the measurement with that error. */
 typedef int (*hone_fixture_fn)(void *arg);
 
 HONE_API HONE_NODISCARD int hone_timer_new(hone_timer **out);
@@ -105,8 +112,10 @@ HONE_API HONE_NODISCARD int hone_timer_timeit(hone_timer *t, uint64_t number, do
 HONE_API HONE_NODISCARD int hone_timer_autorange(hone_timer *t, uint64_t *number,
                                                  double *elapsed_ns);
 /* Python's Timer.repeat(repeat, number): `repeat` trials of `number` loops (number 0 = autorange
- * first; its trials are not part of the result). On success *out is a new result. HONE_EINVAL for
- * repeat 0 or no statement; a setup's or teardown's negative return is returned as is. */
+ * first; its trials are not part of the result). The setup runs once per trial: `repeat` times
+ * (Python's test_main_setup: -n35 -r5 runs it 5 times), plus once per autorange step. On success
+ * *out is a new result. HONE_EINVAL for repeat 0 or no statement; a setup's or teardown's negative
+ * return is returned as is. */
 HONE_API HONE_NODISCARD int hone_timer_repeat(hone_timer *t, unsigned repeat, uint64_t number,
                                               hone_result **out);
 

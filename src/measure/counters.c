@@ -1,6 +1,8 @@
 /* counters.c: hardware and software event counters of the calling thread through Linux's
  * perf_event_open, each event opened on its own so that one the machine lacks never takes the
- * others down with it. */
+ * others down with it — except cycles and instructions, opened as one group (cycles leading) so
+ * that the kernel schedules them together and an IPC never divides counts of different windows.
+ * A counter multiplexed out for a whole window (time running 0) is "not counted", never 0. */
 #include <errno.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "hone/counters.h"
+#include "measure/measure.h"
 
 static const struct {
   const char *name;
@@ -32,19 +35,20 @@ static const struct {
 
 struct hone_counters {
   int fd[HONE_COUNTER_COUNT];  /* -1 where the event could not be opened */
+  bool grouped;                /* instructions is in cycles' group: started and stopped with it */
   int err[HONE_COUNTER_COUNT]; /* errno of the failed open */
   char note[200];
   bool has_note;
 };
 
-static int perf_open(struct perf_event_attr *attr) {
-  return (int)syscall(SYS_perf_event_open, attr, 0 /* this thread */, -1 /* any CPU */,
-                      -1 /* no group */, PERF_FLAG_FD_CLOEXEC);
+static int perf_open(struct perf_event_attr *attr, int group) {
+  return (int)syscall(SYS_perf_event_open, attr, 0 /* this thread */, -1 /* any CPU */, group,
+                      PERF_FLAG_FD_CLOEXEC);
 }
 
 /* Opens one event. Kernel-side counting is tried first (context switches are only seen there);
  * where perf_event_paranoid forbids it, user space alone is counted. */
-static int open_event(hone_counter_id id, int *err) {
+static int open_event(hone_counter_id id, int group, int *err) {
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof attr);
   attr.size = sizeof attr;
@@ -53,10 +57,12 @@ static int open_event(hone_counter_id id, int *err) {
   attr.disabled = 1;
   attr.exclude_hv = 1;
   attr.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
-  int fd = perf_open(&attr);
+  /* A group member is enabled with its leader (and must be enabled itself to count). */
+  attr.disabled = group < 0;
+  int fd = perf_open(&attr, group);
   if (fd < 0 && (errno == EACCES || errno == EPERM)) {
     attr.exclude_kernel = 1;
-    fd = perf_open(&attr);
+    fd = perf_open(&attr, group);
   }
   *err = fd < 0 ? errno : 0;
   return fd;
@@ -117,8 +123,17 @@ int hone_counters_open(hone_counters **out) {
   *out = NULL;
   hone_counters *c = calloc(1, sizeof *c);
   if (!c) return HONE_ENOMEM;
-  for (int i = 0; i < HONE_COUNTER_COUNT; i++)
-    c->fd[i] = open_event((hone_counter_id)i, &c->err[i]);
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
+    if (i == HONE_COUNTER_INSTRUCTIONS && c->fd[HONE_COUNTER_CYCLES] >= 0) {
+      c->fd[i] = open_event((hone_counter_id)i, c->fd[HONE_COUNTER_CYCLES], &c->err[i]);
+      if (c->fd[i] >= 0) {
+        c->grouped = true;
+        continue;
+      }
+      /* Refused in the group (the leader's exclusions may differ): alone, then. */
+    }
+    c->fd[i] = open_event((hone_counter_id)i, -1, &c->err[i]);
+  }
   write_note(c);
   *out = c;
   return 0;
@@ -143,12 +158,19 @@ const char *hone_counter_name(hone_counter_id id) {
   return (unsigned)id < HONE_COUNTER_COUNT ? events[id].name : NULL;
 }
 
+/* The ioctl for counter i: a group's leader acts on the whole group at once; its member is left
+ * to it. */
+static int group_ioctl(const hone_counters *c, int i, unsigned long req) {
+  if (c->fd[i] < 0 || (c->grouped && i == HONE_COUNTER_INSTRUCTIONS)) return 0;
+  unsigned long flag = c->grouped && i == HONE_COUNTER_CYCLES ? PERF_IOC_FLAG_GROUP : 0;
+  return ioctl(c->fd[i], req, flag);
+}
+
 int hone_counters_start(hone_counters *c) {
   if (!c) return HONE_EINVAL;
   for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
-    if (c->fd[i] < 0) continue;
-    if (ioctl(c->fd[i], PERF_EVENT_IOC_RESET, 0) != 0 ||
-        ioctl(c->fd[i], PERF_EVENT_IOC_ENABLE, 0) != 0)
+    if (group_ioctl(c, i, PERF_EVENT_IOC_RESET) != 0 ||
+        group_ioctl(c, i, PERF_EVENT_IOC_ENABLE) != 0)
       return HONE_ESYS;
   }
   return 0;
@@ -157,24 +179,41 @@ int hone_counters_start(hone_counters *c) {
 int hone_counters_stop(hone_counters *c) {
   if (!c) return HONE_EINVAL;
   for (int i = HONE_COUNTER_COUNT - 1; i >= 0; i--) {
-    if (c->fd[i] >= 0 && ioctl(c->fd[i], PERF_EVENT_IOC_DISABLE, 0) != 0) return HONE_ESYS;
+    if (group_ioctl(c, i, PERF_EVENT_IOC_DISABLE) != 0) return HONE_ESYS;
+  }
+  return 0;
+}
+
+bool hone__counter_scale(uint64_t raw, uint64_t enabled, uint64_t running, uint64_t *out) {
+  /* Never scheduled: nothing is known, which is not zero events. */
+  if (running == 0) {
+    *out = 0;
+    return false;
+  }
+  /* Shared with others by the kernel's multiplexing, it ran part of the time: scaled up to the
+   * whole, as perf stat does. */
+  if (running < enabled)
+    *out = (uint64_t)((double)raw * (double)enabled / (double)running);
+  else
+    *out = raw;
+  return true;
+}
+
+int hone_counters_read_counted(const hone_counters *c, uint64_t values[HONE_COUNTER_COUNT],
+                               bool counted[HONE_COUNTER_COUNT]) {
+  if (!c || !values) return HONE_EINVAL;
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
+    values[i] = 0;
+    if (counted) counted[i] = false;
+    if (c->fd[i] < 0) continue;
+    uint64_t buf[3]; /* value, time enabled, time running */
+    if (read(c->fd[i], buf, sizeof buf) != (ssize_t)sizeof buf) return HONE_ESYS;
+    bool ran = hone__counter_scale(buf[0], buf[1], buf[2], &values[i]);
+    if (counted) counted[i] = ran;
   }
   return 0;
 }
 
 int hone_counters_read(const hone_counters *c, uint64_t values[HONE_COUNTER_COUNT]) {
-  if (!c || !values) return HONE_EINVAL;
-  for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
-    values[i] = 0;
-    if (c->fd[i] < 0) continue;
-    uint64_t buf[3]; /* value, time enabled, time running */
-    if (read(c->fd[i], buf, sizeof buf) != (ssize_t)sizeof buf) return HONE_ESYS;
-    /* A counter shared with others by the kernel's multiplexing ran part of the time: scale it
-     * up to the whole, as perf stat does. */
-    if (buf[2] > 0 && buf[2] < buf[1])
-      values[i] = (uint64_t)((double)buf[0] * (double)buf[1] / (double)buf[2]);
-    else
-      values[i] = buf[0];
-  }
-  return 0;
+  return hone_counters_read_counted(c, values, NULL);
 }

@@ -27,4 +27,17 @@ typedef int64_t (*hone__clock_hook)(void *arg);
 int hone__run_set_clock_hook(hone_run *r, hone__clock_hook fn, void *arg);
 int hone__timer_set_clock_hook(hone_timer *t, hone__clock_hook fn, void *arg);
 
+/* perf stat's scaling of a counter read as (raw, time enabled, time running): raw scaled by
+ * enabled / running when it was multiplexed. Returns false, *out 0, when it never ran (running
+ * 0): "not counted", which is not zero events. */
+bool hone__counter_scale(uint64_t raw, uint64_t enabled, uint64_t running, uint64_t *out);
+
+/* Counter readings substituted for the real ones after each trial (synthetic values for tests
+ * of what the run makes of them): fn fills values and counted as hone_counters_read_counted
+ * does, and every counter counts as available. Set before the first hone_run_next() of a run
+ * whose configuration asks for counters. */
+typedef void (*hone__counter_hook)(void *arg, uint64_t values[HONE_COUNTER_COUNT],
+                                   bool counted[HONE_COUNTER_COUNT]);
+int hone__run_set_counter_hook(hone_run *r, hone__counter_hook fn, void *arg);
+
 #endif /* HONE_MEASURE_MEASURE_H */

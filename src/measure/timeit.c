@@ -18,6 +18,7 @@ struct hone_result {
   bool counted; /* counters were requested */
   double counters[HONE_COUNTER_COUNT];
   bool available[HONE_COUNTER_COUNT];
+  bool ran[HONE_COUNTER_COUNT]; /* counted in at least one trial */
   bool has_note;
   char note[200];
 };
@@ -56,8 +57,12 @@ struct hone_run {
   hone__clock_hook hook;
   void *hook_arg;
   hone_counters *counters;
+  hone__counter_hook counter_hook;
+  void *counter_hook_arg;
   uint64_t trial_counts[HONE_COUNTER_COUNT]; /* the trial just stopped */
-  double per_loop_sum[HONE_COUNTER_COUNT];
+  bool trial_counted[HONE_COUNTER_COUNT];
+  double per_loop_sum[HONE_COUNTER_COUNT]; /* over the trials that counted it */
+  unsigned counted_trials[HONE_COUNTER_COUNT];
 };
 
 static int fail(hone_run *r, int err) {
@@ -114,6 +119,13 @@ void hone_run_free(hone_run *r) {
   hone_counters_free(r->counters);
   free(r->elapsed);
   free(r);
+}
+
+int hone__run_set_counter_hook(hone_run *r, hone__counter_hook fn, void *arg) {
+  if (!r || r->phase != PHASE_START) return HONE_EINVAL;
+  r->counter_hook = fn;
+  r->counter_hook_arg = arg;
+  return 0;
 }
 
 int hone__run_set_clock_hook(hone_run *r, hone__clock_hook fn, void *arg) {
@@ -190,7 +202,10 @@ static uint64_t autorange_step(hone_run *r) {
 static uint64_t trial_step(hone_run *r) {
   r->elapsed[r->trial] = r->last;
   for (int i = 0; i < HONE_COUNTER_COUNT; i++)
-    r->per_loop_sum[i] += (double)r->trial_counts[i] / (double)r->number;
+    if (r->trial_counted[i]) {
+      r->per_loop_sum[i] += (double)r->trial_counts[i] / (double)r->number;
+      r->counted_trials[i]++;
+    }
   report(r, "trial", r->trial, r->cfg.repeat);
   if (++r->trial == r->cfg.repeat) {
     r->phase = PHASE_DONE;
@@ -243,8 +258,10 @@ void hone_run_stop(hone_run *r) {
   r->handed_out = false;
   r->last = (double)(t1 - r->t0);
   if (r->counters) {
-    if (hone_counters_stop(r->counters) < 0 || hone_counters_read(r->counters, r->trial_counts) < 0)
+    if (hone_counters_stop(r->counters) < 0 ||
+        hone_counters_read_counted(r->counters, r->trial_counts, r->trial_counted) < 0)
       fail(r, HONE_ESYS);
+    if (r->counter_hook) r->counter_hook(r->counter_hook_arg, r->trial_counts, r->trial_counted);
   }
 }
 
@@ -272,8 +289,11 @@ int hone_run_finish(hone_run *r, hone_result **out) {
   if (r->counters) {
     res->counted = true;
     for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
-      res->available[i] = hone_counters_available(r->counters, (hone_counter_id)i);
-      res->counters[i] = res->available[i] ? r->per_loop_sum[i] / (double)res->trials : 0;
+      res->available[i] =
+          r->counter_hook != NULL || hone_counters_available(r->counters, (hone_counter_id)i);
+      /* The average of the trials in which it ran; none: not counted (no figure, not 0). */
+      res->ran[i] = res->available[i] && r->counted_trials[i] > 0;
+      res->counters[i] = res->ran[i] ? r->per_loop_sum[i] / (double)r->counted_trials[i] : 0;
     }
     const char *note = hone_counters_note(r->counters);
     if (note) {
@@ -322,6 +342,13 @@ int hone_result_counters(const hone_result *r, double values[HONE_COUNTER_COUNT]
     if (available) available[i] = r->available[i];
   }
   if (note) *note = r->has_note ? r->note : NULL;
+  return 0;
+}
+
+int hone_result_counters_counted(const hone_result *r, bool counted[HONE_COUNTER_COUNT]) {
+  if (!r || !counted) return HONE_EINVAL;
+  if (!r->counted) return HONE_ENOTSUP;
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) counted[i] = r->ran[i];
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "hone/clock.h"
 #include "hone/counters.h"
 #include "hone/timeit.h"
+#include "measure/measure.h"
 
 /* Spins until this thread has had `ms` of CPU time (or 10 s have passed on a crowded machine). */
 static void spin_ms(int ms) {
@@ -185,6 +186,108 @@ static void test_refused_outright(void **state) {
   assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* perf stat's scaling, fed synthetic (raw, enabled, running) triples: hardware counters are not
+ * available on every machine, multiplexing even less. */
+static void test_scaling(void **state) {
+  (void)state;
+  uint64_t v = 99;
+  /* Ran the whole window: as read. */
+  assert_true(hone__counter_scale(1000, 500, 500, &v));
+  assert_true(v == 1000);
+  /* Ran a quarter of it: four times what it saw. */
+  assert_true(hone__counter_scale(1000, 400, 100, &v));
+  assert_true(v == 4000);
+  /* Never scheduled (multiplexed out for the whole window): not counted, which is not 0. */
+  v = 99;
+  assert_false(hone__counter_scale(0, 400, 0, &v));
+  assert_true(v == 0);
+  assert_false(hone__counter_scale(0, 0, 0, &v));
+  /* Ran, and saw no event: a true 0. */
+  assert_true(hone__counter_scale(0, 400, 400, &v));
+  assert_true(v == 0);
+  /* Running above enabled (clock skew): not scaled down. */
+  assert_true(hone__counter_scale(1000, 100, 200, &v));
+  assert_true(v == 1000);
+}
+
+/* What a run makes of per-trial readings where a counter was multiplexed out: trials that did
+ * not count it do not pull its average towards 0, and one that never ran says so. */
+typedef struct synth {
+  int trial;
+} synth;
+
+static void synth_counts(void *arg, uint64_t values[HONE_COUNTER_COUNT],
+                         bool counted[HONE_COUNTER_COUNT]) {
+  synth *s = arg;
+  int t = s->trial++;
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
+    values[i] = 0;
+    counted[i] = false;
+  }
+  /* cycles: counted in trials 0 and 2 only (1000 and 3000 over 10 loops). */
+  if (t != 1) {
+    counted[HONE_COUNTER_CYCLES] = true;
+    values[HONE_COUNTER_CYCLES] = t == 0 ? 1000 : 3000;
+  }
+  /* instructions: never scheduled. */
+  /* page faults: counted every time, and truly 0. */
+  counted[HONE_COUNTER_PAGE_FAULTS] = true;
+}
+
+static void test_not_counted_is_not_zero(void **state) {
+  (void)state;
+  hone_timing_config cfg;
+  hone_timing_config_init(&cfg);
+  cfg.number = 10;
+  cfg.repeat = 3;
+  cfg.counters = true;
+  hone_run *run;
+  assert_int_equal(hone_run_new(&cfg, &run), 0);
+  synth s = {0};
+  assert_int_equal(hone__run_set_counter_hook(run, synth_counts, &s), 0);
+  uint64_t n;
+  while ((n = hone_run_next(run)) > 0) {
+    hone_run_start(run);
+    hone_run_stop(run);
+  }
+  hone_result *res;
+  assert_int_equal(hone_run_finish(run, &res), 0);
+  double values[HONE_COUNTER_COUNT];
+  bool avail[HONE_COUNTER_COUNT], counted[HONE_COUNTER_COUNT];
+  assert_int_equal(hone_result_counters(res, values, avail, NULL), 0);
+  assert_int_equal(hone_result_counters_counted(res, counted), 0);
+  assert_true(counted[HONE_COUNTER_CYCLES]);
+  assert_true(values[HONE_COUNTER_CYCLES] == 200); /* (100 + 300) / 2, not (100 + 0 + 300) / 3 */
+  assert_true(avail[HONE_COUNTER_INSTRUCTIONS]);
+  assert_false(counted[HONE_COUNTER_INSTRUCTIONS]);
+  assert_true(counted[HONE_COUNTER_PAGE_FAULTS]);
+  assert_true(values[HONE_COUNTER_PAGE_FAULTS] == 0);
+  hone_result_free(res);
+  hone_run_free(run);
+  assert_int_equal(hone_result_counters_counted(NULL, counted), HONE_EINVAL);
+}
+
+/* The grouped cycles and instructions, where the machine has them: counted in the same windows
+ * (both or neither), so their ratio is of one window. Elsewhere: both unavailable, never one. */
+static void test_cycles_and_instructions_together(void **state) {
+  (void)state;
+  hone_counters *c;
+  assert_int_equal(hone_counters_open(&c), 0);
+  bool cyc = hone_counters_available(c, HONE_COUNTER_CYCLES);
+  bool ins = hone_counters_available(c, HONE_COUNTER_INSTRUCTIONS);
+  if (cyc && ins) {
+    uint64_t v[HONE_COUNTER_COUNT];
+    bool counted[HONE_COUNTER_COUNT];
+    assert_int_equal(hone_counters_start(c), 0);
+    spin_ms(5);
+    assert_int_equal(hone_counters_stop(c), 0);
+    assert_int_equal(hone_counters_read_counted(c, v, counted), 0);
+    assert_int_equal(counted[HONE_COUNTER_CYCLES], counted[HONE_COUNTER_INSTRUCTIONS]);
+    if (counted[HONE_COUNTER_CYCLES]) assert_true(v[HONE_COUNTER_INSTRUCTIONS] > 0);
+  }
+  hone_counters_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
@@ -192,6 +295,9 @@ int main(void) {
       cmocka_unit_test(test_note_matches_availability),
       cmocka_unit_test(test_software_events_count_work),
       cmocka_unit_test(test_refused_outright),
+      cmocka_unit_test(test_scaling),
+      cmocka_unit_test(test_not_counted_is_not_zero),
+      cmocka_unit_test(test_cycles_and_instructions_together),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
