@@ -380,11 +380,14 @@ char *hone__snippet_source(const hone__snippet_spec *spec) {
           "  void (*const hone__stop)(void *) = hone__d->stop;\n"
           "  uint64_t hone__n;\n",
           HONE__SNIPPET_SYMBOL, HONE__SNIPPET_SYMBOL, HONE__SNIPPET_ABI);
-  sb_add(&b, "#line 1 \"setup\"\n");
+  /* Python's timeit runs the setup before every trial (autorange's included), so that a
+   * statement that changes its data starts each trial from a fresh setup: setup, the timed loop
+   * and the teardown are one block, entered once per trial. */
+  sb_add(&b, "  while ((hone__n = hone__next(hone__run)) > 0) {\n"
+             "#line 1 \"setup\"\n");
   sb_add(&b, spec->setup ? spec->setup : "");
   sb_add(&b, "\n#line 1000 \"" GEN "\"\n"
              "  ;\n"
-             "  while ((hone__n = hone__next(hone__run)) > 0) {\n"
              "    hone__start(hone__run);\n"
              "    for (uint64_t hone__i = 0; hone__i < hone__n; hone__i++) {\n"
              "#line 1 \"stmt\"\n");
@@ -393,6 +396,10 @@ char *hone__snippet_source(const hone__snippet_spec *spec) {
              "      ;\n"
              "    }\n"
              "    hone__stop(hone__run);\n"
+             "#line 1 \"teardown\"\n");
+  sb_add(&b, spec->teardown ? spec->teardown : "");
+  sb_add(&b, "\n#line 3000 \"" GEN "\"\n"
+             "  ;\n"
              "  }\n"
              "  return 0;\n"
              "}\n");
@@ -473,6 +480,8 @@ static void show_excerpt(const char *diag, const hone__snippet_spec *spec, FILE 
   const char *rest = NULL;
   if (starts_with(diag, "setup:"))
     text = spec->setup, rest = diag + 6;
+  else if (starts_with(diag, "teardown:"))
+    text = spec->teardown, rest = diag + 9;
   else if (starts_with(diag, "stmt:"))
     text = spec->stmt, rest = diag + 5;
   else
@@ -526,7 +535,8 @@ static bool print_mapped(const char *text, const hone__snippet_spec *spec, FILE 
     if (!line) break;
     size_t fl = located_in(line);
     bool context = strstr(line, ": In function ") || strstr(line, ": At top level:");
-    if (named(line, fl, "setup") || named(line, fl, "stmt") || named(line, fl, "-i")) {
+    if (named(line, fl, "setup") || named(line, fl, "stmt") || named(line, fl, "teardown") ||
+        named(line, fl, "-i")) {
       show = false; /* the compiler cannot show the user's command line: show_excerpt does */
       if (!context) {
         user = true;

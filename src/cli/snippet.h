@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 /* Bumped whenever the generated code or the driver struct changes: part of every cache key. */
-#define HONE__SNIPPET_ABI 1
+#define HONE__SNIPPET_ABI 2 /* 2: setup and teardown run once per trial */
 #define HONE__SNIPPET_SYMBOL "hone__timeit_main"
 
 /* What the generated function receives; the generated source declares the same layout. */
@@ -40,8 +40,9 @@ int hone__strv_split(hone__strv *s, const char *words);
 
 /* What to compile. */
 typedef struct hone__snippet_spec {
-  const char *setup;          /* lines of setup, run once; "" for none */
+  const char *setup;          /* lines of setup, run before every trial; "" for none */
   const char *stmt;           /* lines of the statement; "" for the empty statement */
+  const char *teardown;       /* lines run after every trial, in setup's scope; "" or NULL */
   const hone__strv *includes; /* -i: "name.h", "<name.h>" or "\"name.h\"" */
 } hone__snippet_spec;
 

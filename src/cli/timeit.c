@@ -13,11 +13,15 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -31,6 +35,7 @@
 #include "hone/stats.h"
 #include "hone/timeit.h"
 #include "snippet.h"
+#include "timeit_msg.h"
 
 #define CMD "timeit"
 
@@ -56,7 +61,7 @@ typedef struct timeit_opts {
   const char *unit; /* NULL: chosen per value as Python does */
   int verbose;
   int precision;
-  hone__strv setup_lines, stmts, includes, libs, libdirs, incdirs, ccs, cflags;
+  hone__strv setup_lines, teardown_lines, stmts, includes, libs, libdirs, incdirs, ccs, cflags;
   char *setup_file_text;
   bool compare, no_cache, csv;
   const char *json;
@@ -80,6 +85,7 @@ typedef struct variant {
   bool have_counters;
   double counters[HONE_COUNTER_COUNT];
   bool counter_avail[HONE_COUNTER_COUNT];
+  bool counter_counted[HONE_COUNTER_COUNT]; /* available and ran (not starved by multiplexing) */
   char *counter_note;
   size_t nauto;
   uint64_t auto_number[64];
@@ -89,20 +95,26 @@ typedef struct variant {
 static void usage(FILE *out) {
   fprintf(
       out,
-      "usage: hone timeit [-n N] [-r R] [-s SETUP]... [-p] [-u nsec|usec|msec|sec] [-v]\n"
+      "usage: hone timeit [-n N] [-r R] [-s SETUP]... [--teardown CODE]... [-p]\n"
+      "                   [-u nsec|usec|msec|sec] [-v]\n"
       "                   [-i HEADER]... [-l LIB]... [-L DIR]... [-I DIR]...\n"
       "                   [--setup-file FILE] [--cc CC]... [--cflags FLAGS]... [--compare]\n"
       "                   [--no-cache] [--timeout SECONDS] [--target SECONDS]\n"
       "                   [--json FILE] [--csv] [STMT...]\n"
       "\n"
-      "Times a C statement, like python -m timeit: SETUP runs once, then STMT runs N times in a\n"
-      "loop between two clock reads (no function call per iteration), for R trials; the best\n"
-      "trial is reported as Python reports it, then median +- MAD, min, max and counters.\n"
+      "Times a C statement, like python -m timeit: for each of R trials (and each autorange\n"
+      "step), SETUP runs, then STMT runs N times in a loop between two clock reads (no function\n"
+      "call per iteration); the best trial is reported as Python reports it, then median +- MAD,\n"
+      "min, max and counters. As in Python, SETUP runs before every trial, so a statement that\n"
+      "changes its data (sorts an array) starts each trial from a fresh setup.\n"
       "The snippet is compiled to a shared object, cached, and run in a child process.\n"
       "\n"
       "Snippet:\n"
       "  STMT...               lines of the statement (none: the empty statement)\n"
-      "  -s, --setup SETUP     a line of setup, run once in the statement's scope (repeatable)\n"
+      "  -s, --setup SETUP     a line of setup, run before every trial in the statement's\n"
+      "                        scope (repeatable)\n"
+      "      --teardown CODE   a line run after every trial, untimed, in the same scope\n"
+      "                        (e.g. 'free(v);' for a setup that allocates)\n"
       "      --setup-file FILE  setup read from FILE (before any -s)\n"
       "  -i, --include HEADER  #include HEADER too (\"mine.h\": also the current directory;\n"
       "                        stdio, stdlib, string, stdint, stdbool,\n"
@@ -140,8 +152,8 @@ static void usage(FILE *out) {
 }
 
 static void opts_free(timeit_opts *o) {
-  hone__strv *lists[] = {&o->setup_lines, &o->stmts,   &o->includes, &o->libs,
-                         &o->libdirs,     &o->incdirs, &o->ccs,      &o->cflags};
+  hone__strv *lists[] = {&o->setup_lines, &o->teardown_lines, &o->stmts, &o->includes, &o->libs,
+                         &o->libdirs,     &o->incdirs,        &o->ccs,   &o->cflags};
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) hone__strv_free(lists[i]);
   free(o->setup_file_text);
 }
@@ -185,11 +197,13 @@ static char *format_time(const timeit_opts *o, double seconds, char *buf, size_t
 
 /* ---- the measuring child ---- */
 
-enum { MSG_SETUP_DONE = 1, MSG_AUTORANGE = 2, MSG_TRIAL = 3, MSG_RESULT = 4, MSG_ERROR = 5 };
-enum { ERR_LOAD = 1, ERR_RUN = 2 };
+/* Where the child is, in a page shared with the parent, which reads it once the child is gone:
+ * a crash is reported in the phase it happened in, at no cost to the trial (no message). */
+enum { PHASE_SETUP = 0, PHASE_STMT = 1, PHASE_TEARDOWN = 2 };
+static const char *const phase_names[] = {"setup", "stmt", "teardown"};
+static _Atomic int *child_phase;
 
 static int child_fd = -1;
-static bool child_setup_done;
 static hone_run *child_run;
 
 static void child_send(uint32_t type, const void *payload, uint32_t len) {
@@ -214,22 +228,22 @@ static void child_error(uint32_t kind, const char *msg) {
   if (!p) return;
   memcpy(p, &kind, 4);
   memcpy(p + 4, msg, l);
-  child_send(MSG_ERROR, p, (uint32_t)(4 + l));
+  child_send(HONE__MSG_ERROR, p, (uint32_t)(4 + l));
   free(p);
 }
 
 static uint64_t drv_next(void *run) {
-  if (!child_setup_done) {
-    child_setup_done = true;
-    child_send(MSG_SETUP_DONE, NULL, 0);
-  }
-  return hone_run_next(run);
+  uint64_t n = hone_run_next(run);
+  atomic_store_explicit(child_phase, PHASE_SETUP, memory_order_relaxed);
+  return n;
 }
 static void drv_start(void *run) {
+  atomic_store_explicit(child_phase, PHASE_STMT, memory_order_relaxed);
   hone_run_start(run);
 }
 static void drv_stop(void *run) {
   hone_run_stop(run);
+  atomic_store_explicit(child_phase, PHASE_TEARDOWN, memory_order_relaxed);
 }
 
 static void on_trial(void *arg, const char *phase, unsigned index, unsigned total, uint64_t number,
@@ -241,18 +255,19 @@ static void on_trial(void *arg, const char *phase, unsigned index, unsigned tota
   memcpy(p + 4, &tot, 4);
   memcpy(p + 8, &number, 8);
   memcpy(p + 16, &trial_ns, 8);
-  child_send(strcmp(phase, "autorange") == 0 ? MSG_AUTORANGE : MSG_TRIAL, p, sizeof p);
+  child_send(strcmp(phase, "autorange") == 0 ? HONE__MSG_AUTORANGE : HONE__MSG_TRIAL, p, sizeof p);
 }
 
 static void send_result(hone_result *res) {
   uint64_t number = hone_result_number(res);
   uint32_t trials = (uint32_t)hone_result_trials(res);
   double values[HONE_COUNTER_COUNT] = {0};
-  bool avail[HONE_COUNTER_COUNT] = {0};
+  bool avail[HONE_COUNTER_COUNT] = {0}, counted[HONE_COUNTER_COUNT] = {0};
   const char *note = NULL;
   uint32_t have = hone_result_counters(res, values, avail, &note) == 0;
+  if (have) hone_result_counters_counted(res, counted);
   size_t nl = note ? strlen(note) : 0;
-  size_t len = 8 + 4 + (size_t)trials * 8 + 4 + sizeof values + HONE_COUNTER_COUNT + nl;
+  size_t len = 8 + 4 + (size_t)trials * 8 + 4 + sizeof values + 2 * HONE_COUNTER_COUNT + nl;
   unsigned char *p = malloc(len), *q = p;
   if (!p) return;
   memcpy(q, &number, 8), q += 8;
@@ -261,12 +276,18 @@ static void send_result(hone_result *res) {
   memcpy(q, &have, 4), q += 4;
   memcpy(q, values, sizeof values), q += sizeof values;
   for (int i = 0; i < HONE_COUNTER_COUNT; i++) *q++ = avail[i];
+  for (int i = 0; i < HONE_COUNTER_COUNT; i++) *q++ = counted[i];
   if (nl) memcpy(q, note, nl);
-  child_send(MSG_RESULT, p, (uint32_t)len);
+  child_send(HONE__MSG_RESULT, p, (uint32_t)len);
   free(p);
 }
 
-static void child_main(const timeit_opts *o, const char *so_path) {
+static void child_main(const timeit_opts *o, const char *so_path, pid_t parent) {
+  /* A group of its own, so that the parent can end whatever the snippet forks along with it
+   * (measure); and an end of its own when hone dies (Ctrl-C no longer reaches the group). */
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(5);
   /* The snippet's faults must end this process with their own signal, whatever handlers the
    * parent (or a sanitizer runtime) installed. */
   static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
@@ -283,13 +304,13 @@ static void child_main(const timeit_opts *o, const char *so_path) {
   void *h = dlopen(so_path, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
     const char *e = dlerror();
-    child_error(ERR_LOAD, e ? e : "dlopen failed");
+    child_error(HONE__ERR_LOAD, e ? e : "dlopen failed");
     _exit(3);
   }
   hone__snippet_fn fn;
   *(void **)&fn = dlsym(h, HONE__SNIPPET_SYMBOL);
   if (!fn) {
-    child_error(ERR_LOAD, "the object has no " HONE__SNIPPET_SYMBOL);
+    child_error(HONE__ERR_LOAD, "the object has no " HONE__SNIPPET_SYMBOL);
     _exit(3);
   }
   hone_timing_config cfg;
@@ -302,21 +323,21 @@ static void child_main(const timeit_opts *o, const char *so_path) {
   cfg.on_trial = on_trial;
   int rc = hone_run_new(&cfg, &child_run);
   if (rc < 0) {
-    child_error(ERR_RUN, hone_strerror(rc));
+    child_error(HONE__ERR_RUN, hone_strerror(rc));
     _exit(4);
   }
   hone__snippet_driver d = {HONE__SNIPPET_ABI, child_run, drv_next, drv_start, drv_stop};
   if (fn(&d) != 0) {
-    child_error(ERR_LOAD, "the object was built for another version of hone");
+    child_error(HONE__ERR_LOAD, "the object was built for another version of hone");
     _exit(3);
   }
   fflush(NULL);
   hone_result *res = NULL;
   rc = hone_run_finish(child_run, &res);
   if (rc < 0) {
-    child_error(ERR_RUN, rc == HONE_ESTATE ? "the statement left the timing loop (return or "
-                                             "goto?) before the measurement ended"
-                                           : hone_strerror(rc));
+    child_error(HONE__ERR_RUN, rc == HONE_ESTATE ? "the statement left the timing loop (return or "
+                                                   "goto?) before the measurement ended"
+                                                 : hone_strerror(rc));
     _exit(4);
   }
   send_result(res);
@@ -342,68 +363,58 @@ static void progress_trial(const variant *v, size_t nvar, const char *what, unsi
     hone__cli_progress("hone timeit: %s %u/%u", what, i, n);
 }
 
-static void parse_message(variant *v, size_t nvar, uint32_t type, const unsigned char *p,
-                          uint32_t len, bool *setup_done, char **err, uint32_t *err_kind) {
-  switch (type) {
-  case MSG_SETUP_DONE:
-    *setup_done = true;
-    break;
-  case MSG_AUTORANGE:
-  case MSG_TRIAL:
-    if (len == 24) {
-      uint32_t idx, tot;
-      uint64_t number;
-      double ns;
-      memcpy(&idx, p, 4);
-      memcpy(&tot, p + 4, 4);
-      memcpy(&number, p + 8, 8);
-      memcpy(&ns, p + 16, 8);
-      if (type == MSG_AUTORANGE) {
-        if (v->nauto < sizeof v->auto_ns / sizeof v->auto_ns[0]) {
-          v->auto_number[v->nauto] = number;
-          v->auto_ns[v->nauto++] = ns;
-        }
-        hone__cli_progress("hone timeit: %s%scalibrating: %llu loops", nvar > 1 ? v->label : "",
-                           nvar > 1 ? ": " : "", (unsigned long long)number);
-      } else {
-        progress_trial(v, nvar, "trial", idx + 1, tot);
-      }
-    }
-    break;
-  case MSG_RESULT: {
-    if (len < 12) break;
-    uint32_t trials;
-    memcpy(&v->number, p, 8);
-    memcpy(&trials, p + 8, 4);
-    size_t need = 12 + (size_t)trials * 8 + 4 + sizeof v->counters + HONE_COUNTER_COUNT;
-    if (len < need || trials == 0) break;
-    free(v->per_loop);
-    v->per_loop = malloc((size_t)trials * sizeof(double));
-    if (!v->per_loop) break;
-    memcpy(v->per_loop, p + 12, (size_t)trials * 8);
-    const unsigned char *q = p + 12 + (size_t)trials * 8;
-    uint32_t have;
-    memcpy(&have, q, 4);
-    q += 4;
-    v->have_counters = have != 0;
-    memcpy(v->counters, q, sizeof v->counters);
-    q += sizeof v->counters;
-    for (int i = 0; i < HONE_COUNTER_COUNT; i++) v->counter_avail[i] = *q++ != 0;
-    size_t nl = len - need;
-    free(v->counter_note);
-    v->counter_note = nl ? strndup((const char *)q, nl) : NULL;
-    v->trials = trials;
-    v->measured = true;
-    break;
-  }
-  case MSG_ERROR:
-    if (len >= 4) {
-      memcpy(err_kind, p, 4);
-      free(*err);
-      *err = strndup((const char *)p + 4, len - 4);
-    }
-    break;
-  }
+typedef struct progress_ctx {
+  const variant *v;
+  size_t nvar;
+  const hone__timeit_report *rep;
+} progress_ctx;
+
+static void on_seen(void *arg, int seen) {
+  const progress_ctx *c = arg;
+  if (seen == HONE__MSG_SEEN_AUTORANGE)
+    hone__cli_progress("hone timeit: %s%scalibrating: %llu loops", c->nvar > 1 ? c->v->label : "",
+                       c->nvar > 1 ? ": " : "", (unsigned long long)c->rep->last_number);
+  else if (seen == HONE__MSG_SEEN_TRIAL)
+    progress_trial(c->v, c->nvar, "trial", c->rep->last_index + 1, c->rep->last_total);
+}
+
+/* Moves a complete report's figures into v. */
+static void take_report(variant *v, hone__timeit_report *rep) {
+  free(v->per_loop);
+  free(v->counter_note);
+  v->per_loop = rep->per_loop;
+  v->counter_note = rep->counter_note;
+  rep->per_loop = NULL;
+  rep->counter_note = NULL;
+  v->number = rep->number;
+  v->trials = rep->trials;
+  v->have_counters = rep->have_counters;
+  memcpy(v->counters, rep->counters, sizeof v->counters);
+  memcpy(v->counter_avail, rep->counter_avail, sizeof v->counter_avail);
+  memcpy(v->counter_counted, rep->counter_counted, sizeof v->counter_counted);
+  v->nauto = rep->nauto;
+  memcpy(v->auto_number, rep->auto_number, sizeof v->auto_number);
+  memcpy(v->auto_ns, rep->auto_ns, sizeof v->auto_ns);
+  v->measured = true;
+}
+
+/* The child's pid as a file descriptor that polls readable when it ends, or -1 (kernels before
+ * 5.3, seccomp): then the parent looks with waitid every 50 ms. */
+static int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+/* Whether the child has ended, without reaping it (its pid, and so its process group's id,
+ * stays reserved until waitpid). */
+static bool child_ended(pid_t pid) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
 }
 
 /* Sets v->kept to the trials inside Tukey's fences. A comparison of means is hyperfine's, but
@@ -426,106 +437,142 @@ static int keep_inliers(variant *v) {
   return 0;
 }
 
-/* Runs v's object in a child. Prints failures. */
+/* Runs v's object in a child. Prints failures.
+ *
+ * The child leads a process group of its own, and the whole group is ended (SIGKILL) once the
+ * child has ended or sent its result: a process the snippet forked inherits the result pipe, and
+ * waiting for the pipe's end would wait for it (a forked sleep(40) then a crash was reported 40 s
+ * late). The child's end is seen through a pidfd (or waitid every 50 ms), not the pipe. */
 static int measure(const timeit_opts *o, variant *v, size_t nvar) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return hone__cli_error(CMD, "pipe: %s", strerror(errno)), FAILED;
+  _Atomic int *phase =
+      mmap(NULL, sizeof *phase, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (phase == MAP_FAILED) {
+    close(fds[0]);
+    close(fds[1]);
+    return hone__cli_error(CMD, "mmap: %s", strerror(errno)), FAILED;
+  }
+  atomic_init(phase, PHASE_SETUP);
   fflush(stdout);
   fflush(stderr);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
+    munmap(phase, sizeof *phase);
     hone__cli_error(CMD, "fork: %s", strerror(errno));
     return FAILED;
   }
   if (pid == 0) {
     close(fds[0]);
     child_fd = fds[1];
-    child_main(o, v->obj.so_path);
+    child_phase = phase;
+    child_main(o, v->obj.so_path, parent);
   }
+  setpgid(pid, pid); /* as the child does: whichever runs first, the group exists after it */
   close(fds[1]);
-  v->nauto = 0;
+  fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+  int pidfd = open_pidfd(pid);
   v->measured = false;
-  bool setup_done = false, timed_out = false;
-  char *err = NULL;
-  uint32_t err_kind = 0;
+  hone__timeit_report rep = {0};
+  progress_ctx pc = {v, nvar, &rep};
+  bool timed_out = false, ended = false, malformed = false, pipe_open = true;
   unsigned char *buf = NULL;
   size_t have = 0, cap = 0;
   double deadline = o->timeout > 0 ? now_s() + o->timeout : 0;
-  for (;;) {
-    int wait_ms = -1;
+  while (!rep.measured && !rep.err && !malformed) {
+    /* Read what is there, without blocking. */
+    for (;;) {
+      if (cap - have < 65536) {
+        size_t ncap = cap ? cap * 2 : 65536 * 2;
+        unsigned char *nb = realloc(buf, ncap);
+        if (!nb) break;
+        buf = nb;
+        cap = ncap;
+      }
+      ssize_t r = read(fds[0], buf + have, cap - have);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        if (r == 0) pipe_open = false;
+        break;
+      }
+      have += (size_t)r;
+    }
+    size_t used = 0;
+    if (hone__timeit_msg_feed(&rep, buf, have, &used, on_seen, &pc) < 0) malformed = true;
+    memmove(buf, buf + used, have - used);
+    have -= used;
+    if (rep.measured || rep.err || malformed) break;
+    if (ended || (!pipe_open && pidfd < 0 && child_ended(pid))) break;
+    int wait_ms = pidfd >= 0 ? -1 : 50;
     if (deadline > 0) {
       double left = deadline - now_s();
       if (left <= 0) {
         timed_out = true;
         break;
       }
-      wait_ms = (int)(left * 1000) + 1;
+      int ms = (int)(left * 1000) + 1;
+      if (wait_ms < 0 || ms < wait_ms) wait_ms = ms;
     }
-    struct pollfd pfd = {fds[0], POLLIN, 0};
-    int pr = poll(&pfd, 1, wait_ms);
-    if (pr < 0 && errno == EINTR) continue;
-    if (pr < 0) break;
-    if (pr == 0) continue;
-    if (cap - have < 65536) {
-      size_t ncap = cap ? cap * 2 : 65536 * 2;
-      unsigned char *nb = realloc(buf, ncap);
-      if (!nb) break;
-      buf = nb;
-      cap = ncap;
-    }
-    ssize_t r = read(fds[0], buf + have, cap - have);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    have += (size_t)r;
-    size_t off = 0;
-    while (have - off >= 8) {
-      uint32_t type, len;
-      memcpy(&type, buf + off, 4);
-      memcpy(&len, buf + off + 4, 4);
-      if (have - off - 8 < len) break;
-      parse_message(v, nvar, type, buf + off + 8, len, &setup_done, &err, &err_kind);
-      off += 8 + (size_t)len;
-    }
-    memmove(buf, buf + off, have - off);
-    have -= off;
-    /* Done: a process the snippet forked may hold the pipe open long after the child is gone. */
-    if (v->measured || err) break;
+    struct pollfd pfd[2] = {{pipe_open ? fds[0] : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int pr = poll(pfd, 2, wait_ms);
+    if (pr < 0 && errno != EINTR) break;
+    /* Once the child has ended, one more read takes what it wrote last. */
+    if ((pidfd >= 0 && pr > 0 && (pfd[1].revents & POLLIN)) || (pidfd < 0 && child_ended(pid)))
+      ended = true;
   }
   close(fds[0]);
+  if (pidfd >= 0) close(pidfd);
   free(buf);
-  if (timed_out) kill(pid, SIGKILL);
+  /* A child that sent its result or its error exits at once; any other is stopped. Then its
+   * group, where whatever the snippet forked lives on: the child is not reaped yet (WNOWAIT), so
+   * the group's id cannot have been given to another. */
+  if (timed_out || malformed || !(rep.measured || rep.err || ended)) kill(pid, SIGKILL);
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
+  }
+  kill(-pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  int at = atomic_load_explicit(phase, memory_order_relaxed);
+  munmap(phase, sizeof *phase);
   hone__cli_progress_done();
   char prefix[512] = "";
   if (nvar > 1) snprintf(prefix, sizeof prefix, "%s: ", v->label);
-  const char *phase = setup_done ? "stmt" : "setup";
+  const char *where = phase_names[at >= PHASE_SETUP && at <= PHASE_TEARDOWN ? at : PHASE_SETUP];
   int outcome = FAILED;
   if (timed_out) {
-    hone__cli_error(CMD, "%s%s timed out after %g s (--timeout)", prefix, phase, o->timeout);
+    hone__cli_error(CMD, "%s%s timed out after %g s (--timeout)", prefix, where, o->timeout);
+  } else if (malformed) {
+    hone__cli_error(CMD,
+                    "%sthe measuring child sent a malformed message (did the snippet write "
+                    "on hone's pipe?)",
+                    prefix);
   } else if (WIFSIGNALED(status)) {
     const char *name = sigabbrev_np(WTERMSIG(status));
-    hone__cli_error(CMD, "%s%s crashed: SIG%s", prefix, phase, name ? name : "?");
-  } else if (err) {
-    hone__cli_error(CMD, "%s%s%s", prefix, err_kind == ERR_LOAD ? "cannot load the snippet: " : "",
-                    err);
-    if (err_kind == ERR_LOAD) outcome = LOAD_FAILED;
+    hone__cli_error(CMD, "%s%s crashed: SIG%s", prefix, where, name ? name : "?");
+  } else if (rep.err) {
+    hone__cli_error(CMD, "%s%s%s", prefix,
+                    rep.err_kind == HONE__ERR_LOAD ? "cannot load the snippet: " : "", rep.err);
+    if (rep.err_kind == HONE__ERR_LOAD) outcome = LOAD_FAILED;
   } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    hone__cli_error(CMD, "%s%s exited with status %d", prefix, phase,
+    hone__cli_error(CMD, "%s%s exited with status %d", prefix, where,
                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-  } else if (!v->measured) {
+  } else if (!rep.measured) {
     hone__cli_error(CMD, "%sthe measurement ended without a result", prefix);
   } else {
     outcome = MEASURED;
+    take_report(v, &rep);
   }
-  free(err);
+  hone__timeit_report_free(&rep);
   if (outcome == MEASURED) {
     if (hone_stats_compute(v->per_loop, v->trials, HONE_OUTLIER_TUKEY, &v->stats) < 0 ||
         keep_inliers(v) < 0) {
       hone__cli_error(CMD, "%sinvalid timings", prefix);
+      v->measured = false;
       outcome = FAILED;
     }
   }
@@ -587,8 +634,14 @@ static int measure_more(const timeit_opts *o, variant *v, size_t nvar, unsigned 
   v->have_counters = before.have_counters && v->have_counters;
   for (int i = 0; i < HONE_COUNTER_COUNT; i++) {
     v->counter_avail[i] = before.counter_avail[i] && v->counter_avail[i];
-    v->counters[i] =
-        (before.counters[i] * (double)before.trials + v->counters[i] * (double)v->trials) / total;
+    bool b = before.counter_counted[i], a = v->counter_counted[i];
+    /* A round in which the counter never ran has no figure: the rounds that counted it stand. */
+    if (a && b)
+      v->counters[i] =
+          (before.counters[i] * (double)before.trials + v->counters[i] * (double)v->trials) / total;
+    else if (b)
+      v->counters[i] = before.counters[i];
+    v->counter_counted[i] = v->counter_avail[i] && (a || b);
   }
   if (before.counter_note) {
     free(v->counter_note);
@@ -653,13 +706,23 @@ static void print_rich_lines(const timeit_opts *o, const variant *v) {
   printf("  min ... max:   %s ... %s\n", format_time(o, v->stats.min / 1e9, b1, sizeof b1),
          format_time(o, v->stats.max / 1e9, b2, sizeof b2));
   if (!v->have_counters) return;
+  /* A counter the kernel never scheduled (multiplexed out for the whole trial) has no figure:
+   * "not counted", as perf stat says, never a 0. */
   bool cyc = v->counter_avail[HONE_COUNTER_CYCLES];
   bool ins = v->counter_avail[HONE_COUNTER_INSTRUCTIONS];
+  bool cyc_n = v->counter_counted[HONE_COUNTER_CYCLES];
+  bool ins_n = v->counter_counted[HONE_COUNTER_INSTRUCTIONS];
   if (cyc || ins) {
     printf("  per loop:      ");
-    if (cyc) printf("%.4g cycles", v->counters[HONE_COUNTER_CYCLES]);
-    if (ins) printf("%s%.4g instructions", cyc ? ", " : "", v->counters[HONE_COUNTER_INSTRUCTIONS]);
-    if (cyc && ins && v->counters[HONE_COUNTER_CYCLES] > 0)
+    if (cyc_n)
+      printf("%.4g cycles", v->counters[HONE_COUNTER_CYCLES]);
+    else if (cyc)
+      printf("cycles not counted");
+    if (ins_n)
+      printf("%s%.4g instructions", cyc ? ", " : "", v->counters[HONE_COUNTER_INSTRUCTIONS]);
+    else if (ins)
+      printf("%sinstructions not counted", cyc ? ", " : "");
+    if (cyc_n && ins_n && v->counters[HONE_COUNTER_CYCLES] > 0)
       printf(" (%.2f IPC)",
              v->counters[HONE_COUNTER_INSTRUCTIONS] / v->counters[HONE_COUNTER_CYCLES]);
     printf("\n");
@@ -670,7 +733,9 @@ static void print_rich_lines(const timeit_opts *o, const variant *v) {
   for (int id = HONE_COUNTER_TASK_CLOCK; id < HONE_COUNTER_COUNT; id++) {
     if (!v->counter_avail[id]) continue;
     if (!any) printf("  software/loop: ");
-    if (id == HONE_COUNTER_TASK_CLOCK)
+    if (!v->counter_counted[id])
+      printf("%s%s not counted", any ? ", " : "", hone_counter_name(id));
+    else if (id == HONE_COUNTER_TASK_CLOCK)
       printf("%s%s %s", any ? ", " : "", hone_counter_name(id),
              format_time(o, v->counters[id] / 1e9, b1, sizeof b1));
     else
@@ -698,8 +763,10 @@ static void print_comparison(const timeit_opts *o, variant *vs, size_t n) {
     if (!v->measured) continue;
     char b[4][64], cyc[32] = "-", loops[32];
     snprintf(loops, sizeof loops, "%llu", (unsigned long long)v->number);
-    if (v->have_counters && v->counter_avail[HONE_COUNTER_CYCLES])
+    if (v->have_counters && v->counter_counted[HONE_COUNTER_CYCLES])
       snprintf(cyc, sizeof cyc, "%.4g", v->counters[HONE_COUNTER_CYCLES]);
+    else if (v->have_counters && v->counter_avail[HONE_COUNTER_CYCLES])
+      snprintf(cyc, sizeof cyc, "not counted");
     const char *cells[7] = {v->label,
                             loops,
                             format_time(o, v->stats.min / 1e9, b[0], 64),
@@ -757,9 +824,9 @@ static void print_csv(variant *vs, size_t n, const timeit_opts *o) {
     for (int k = 0; k < 7; k++) snprintf(num[2 + k], 40, "%.6g", f[k]);
     snprintf(num[9], 40, "%s", "");
     snprintf(num[10], 40, "%s", "");
-    if (v->have_counters && v->counter_avail[HONE_COUNTER_CYCLES])
+    if (v->have_counters && v->counter_counted[HONE_COUNTER_CYCLES])
       snprintf(num[9], 40, "%.6g", v->counters[HONE_COUNTER_CYCLES]);
-    if (v->have_counters && v->counter_avail[HONE_COUNTER_INSTRUCTIONS])
+    if (v->have_counters && v->counter_counted[HONE_COUNTER_INSTRUCTIONS])
       snprintf(num[10], 40, "%.6g", v->counters[HONE_COUNTER_INSTRUCTIONS]);
     const char *cells[NC] = {v->label, v->cc,  v->cflags, v->stmt, num[0], num[1], num[2], num[3],
                              num[4],   num[5], num[6],    num[7],  num[8], num[9], num[10]};
@@ -806,7 +873,8 @@ static cJSON *stats_json(const hone_stats *s) {
   return j;
 }
 
-static int write_json(const timeit_opts *o, const char *setup, variant *vs, size_t n) {
+static int write_json(const timeit_opts *o, const char *setup, const char *teardown, variant *vs,
+                      size_t n) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddNumberToObject(root, "version", 1);
   cJSON_AddStringToObject(root, "tool", "hone timeit");
@@ -832,6 +900,9 @@ static int write_json(const timeit_opts *o, const char *setup, variant *vs, size
     cJSON_AddNumberToObject(c, "cost_ns", ci.cost_ns);
   }
   cJSON_AddStringToObject(root, "setup", setup);
+  cJSON_AddStringToObject(root, "teardown", teardown);
+  /* As Python's timeit: setup (and teardown) around every trial, autorange's included. */
+  cJSON_AddStringToObject(root, "setup_runs", "per_trial");
   cJSON_AddNumberToObject(root, "number", (double)o->number);
   cJSON_AddNumberToObject(root, "repeat", o->repeat);
   cJSON_AddNumberToObject(root, "rounds", round_count(o, n));
@@ -867,12 +938,19 @@ static int write_json(const timeit_opts *o, const char *setup, variant *vs, size
       cJSON_AddNumberToObject(step, "ns", v->auto_ns[k]);
       cJSON_AddItemToArray(ar, step);
     }
+    /* Every autorange step and every trial ran the setup once. */
+    cJSON_AddNumberToObject(r, "setup_runs", (double)(v->nauto + v->trials));
     cJSON_AddItemToObject(r, "stats", stats_json(&v->stats));
     cJSON *cn = cJSON_AddObjectToObject(r, "counters_per_loop");
+    cJSON *nc = cJSON_AddArrayToObject(r, "counters_not_counted");
     if (v->have_counters)
-      for (int id = 0; id < HONE_COUNTER_COUNT; id++)
-        if (v->counter_avail[id])
-          cJSON_AddNumberToObject(cn, hone_counter_name((hone_counter_id)id), v->counters[id]);
+      for (int id = 0; id < HONE_COUNTER_COUNT; id++) {
+        const char *name = hone_counter_name((hone_counter_id)id);
+        if (v->counter_counted[id])
+          cJSON_AddNumberToObject(cn, name, v->counters[id]);
+        else if (v->counter_avail[id])
+          cJSON_AddItemToArray(nc, cJSON_CreateString(name));
+      }
     if (v->counter_note)
       cJSON_AddStringToObject(r, "counters_note", v->counter_note);
     else
@@ -942,7 +1020,8 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
     OPT_TIMEOUT,
     OPT_JSON,
     OPT_CSV,
-    OPT_TARGET
+    OPT_TARGET,
+    OPT_TEARDOWN
   };
   static const struct option longopts[] = {
       {"number", required_argument, NULL, 'n'},
@@ -962,6 +1041,7 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
       {"target", required_argument, NULL, OPT_TARGET},
       {"json", required_argument, NULL, OPT_JSON},
       {"csv", no_argument, NULL, OPT_CSV},
+      {"teardown", required_argument, NULL, OPT_TEARDOWN},
       {NULL, 0, NULL, 0},
   };
   optind = 1;
@@ -983,6 +1063,9 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
       break;
     case 's':
       rc = hone__strv_push(&o->setup_lines, optarg);
+      break;
+    case OPT_TEARDOWN:
+      rc = hone__strv_push(&o->teardown_lines, optarg);
       break;
     case 'p':
       o->process = true;
@@ -1126,6 +1209,7 @@ int hone__cmd_timeit(int argc, char **argv) {
   const char *env_cc = getenv("CC");
   const char *default_cc = env_cc && *env_cc ? env_cc : "cc";
   char *setup = join_lines(&o.setup_lines, o.setup_file_text);
+  char *teardown = join_lines(&o.teardown_lines, NULL);
   /* The statements: one variant per STMT with --compare, else the lines of one statement. */
   hone__strv stmt_list = {0};
   if (o.compare && o.stmts.n > 0) {
@@ -1138,8 +1222,9 @@ int hone__cmd_timeit(int argc, char **argv) {
   size_t ncc = o.ccs.n ? o.ccs.n : 1, nfl = o.cflags.n ? o.cflags.n : 1;
   size_t nvar = ncc * nfl * stmt_list.n;
   variant *vs = calloc(nvar ? nvar : 1, sizeof *vs);
-  if (!setup || !vs || stmt_list.n == 0) {
+  if (!setup || !teardown || !vs || stmt_list.n == 0) {
     free(setup);
+    free(teardown);
     free(vs);
     hone__strv_free(&stmt_list);
     opts_free(&o);
@@ -1166,7 +1251,8 @@ int hone__cmd_timeit(int argc, char **argv) {
   first.repeat = round_trials(&o, rounds, 0);
   for (size_t i = 0; i < nvar; i++) {
     variant *v = &vs[i];
-    hone__snippet_spec spec = {setup, v->stmt, &o.includes};
+    hone__snippet_spec spec = {
+        .setup = setup, .stmt = v->stmt, .teardown = teardown, .includes = &o.includes};
     hone__compile_opts co = {.cc = v->cc,
                              .cflags = v->cflags,
                              .libs = &o.libs,
@@ -1226,13 +1312,14 @@ int hone__cmd_timeit(int argc, char **argv) {
     if (text && nvar > 1) print_comparison(&o, vs, nvar);
     if (o.csv) print_csv(vs, nvar, &o);
     if (o.json) {
-      int jrc = write_json(&o, setup, vs, nvar);
+      int jrc = write_json(&o, setup, teardown, vs, nvar);
       if (jrc && status == HONE_EXIT_OK) status = jrc;
     }
   }
   variants_free(vs, nvar);
   free(quote_dir);
   free(setup);
+  free(teardown);
   hone__strv_free(&stmt_list);
   opts_free(&o);
   return status;

@@ -73,8 +73,9 @@ expect_status 0; expect_err 'optimised away'
 run "$HONE" timeit -n 100000 -r 2 -s 'unsigned x = 1;' "$chain"
 expect_status 0; expect_no_err 'optimised away'
 
-# Python's warning when the worst trial is at least 4 times the best (here the first trial sleeps).
-run "$HONE" timeit -n 1 -r 3 -s 'int first = 1; struct timespec ts = {0, 20000000};' \
+# Python's warning when the worst trial is at least 4 times the best (here the first trial sleeps;
+# static, since the setup runs again before every trial).
+run "$HONE" timeit -n 1 -r 3 -s 'static int first = 1; struct timespec ts = {0, 20000000};' \
   'if (first) { first = 0; nanosleep(&ts, NULL); }'
 expect_status 0; expect_out '^1 loop, best of 3: '
 expect_err '^hone timeit: warning: The test results are likely unreliable\. The worst time \([0-9.]+ msec\) was more than four times slower than the best time \([0-9.]+ [nu]sec\)\.$'
@@ -118,4 +119,30 @@ run "$HONE" timeit --bogus '1;'
 expect_status 2; expect_err "unknown option '--bogus'"; expect_err "Try 'hone timeit --help'"
 run "$HONE" timeit -n
 expect_status 2; expect_err 'needs an argument'
+# Setup runs before every trial, as Python's (CPython's test_timeit, test_main_setup: -n35 -r5
+# with a printing setup prints it 5 times; test_main_multiple_setups: two -s lines, each 5 times).
+run "$HONE" timeit -n35 -r5 -s 'printf("CustomSetup\n");' 'keep(1);'
+expect_status 0; expect_out '^35 loops, best of 5: '
+check "setup printed once per trial" test "$(printf '%s\n' "$out" | grep -c '^CustomSetup$')" -eq 5
+run "$HONE" timeit -n35 -r5 -s 'printf("CustomSetup\n");' -s 'printf("CustomSetup2\n");' 'keep(1);'
+check "both setups, in order, per trial" test "$(printf '%s\n' "$out" | grep '^CustomSetup' | tr '\n' ' ')" = "$(for i in 1 2 3 4 5; do printf 'CustomSetup CustomSetup2 '; done)"
+# With autorange, as Python's autorange calls timeit() per step: once per step and per trial.
+run "$HONE" timeit -r 3 --json - -s 'fprintf(stderr, "S\n");' 'clobber();'
+expect_status 0
+check "setup per autorange step and trial" test "$(printf '%s\n' "$err" | grep -c '^S$')" -eq "$(printf '%s' "$out" | jq '(.results[0].autorange | length) + 3')"
+check "json says so" test "$(printf '%s' "$out" | jq -r '.setup_runs + " " + (.results[0].setup_runs | tostring)')" = "per_trial $(printf '%s\n' "$err" | grep -c '^S$')"
+# A statement that changes its data starts each trial from a fresh setup: here every trial sees
+# the array unsorted (a once-only setup would leave trials 2 and 3 sorting sorted data).
+run "$HONE" timeit -n1 -r3 -s 'int v[3] = {3, 2, 1}; int was_sorted = v[0] < v[1];' \
+  --teardown 'printf("sorted before: %d\n", was_sorted);' \
+  'int t = v[0]; v[0] = v[2]; v[2] = t;'
+expect_status 0
+check "fresh data every trial" test "$(printf '%s\n' "$out" | grep -c '^sorted before: 0$')" -eq 3
+# --teardown runs after every trial, untimed, in the setup's scope.
+run "$HONE" timeit -n 2 -r 4 -s 'char *p = malloc(64);' --teardown 'free(p); puts("freed");' 'p[0]++; keep(p[0]);'
+expect_status 0; check "teardown per trial" test "$(printf '%s\n' "$out" | grep -c '^freed$')" -eq 4
+run "$HONE" timeit -n 2 -r 1 --teardown 'int z = ;' '1;'
+expect_status 2; expect_err '^teardown:1:[0-9]+: error: '; expect_err '^    1 \| int z = ;$'
+run "$HONE" timeit -n 2 -r 1 -i signal.h --teardown 'raise(SIGSEGV);' '1;'
+expect_status 1; expect_err '^hone timeit: teardown crashed: SIGSEGV$'
 done_testing

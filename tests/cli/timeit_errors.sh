@@ -93,6 +93,19 @@ start=$(date +%s%N)
 run "$HONE" timeit -n 10 -r 1 -i unistd.h -s 'if (fork() == 0) { close(1); close(2); sleep(8); _exit(0); }' 'clobber();'
 expect_status 0; expect_out '^10 loops, best of 1: '
 check "not held up by the snippet's own child" test $(( ($(date +%s%N) - start) / 1000000 )) -lt 6000
+# A snippet that forks and then crashes: reported at once, not when the forked child ends (it
+# held the result pipe open), and that child is ended with the measuring child's group.
+start=$(date +%s%N)
+run "$HONE" timeit -i unistd.h -i signal.h "if (fork() == 0) { sleep(40); _exit(0); } raise(SIGSEGV);"
+expect_status 1; expect_err '^hone timeit: stmt crashed: SIGSEGV$'
+check "reported at once" test $(( ($(date +%s%N) - start) / 1000000 )) -lt 10000
+run "$HONE" timeit -n 1 -r 1 -i unistd.h -s "if (fork() == 0) { FILE *f = fopen(\"$T/orphan.pid\", \"w\"); fprintf(f, \"%d\\n\", (int)getpid()); fclose(f); sleep(40); _exit(0); }" 'usleep(200000);'
+expect_status 0
+sleep 0.2
+# Ended: gone, or a zombie its new parent has not reaped yet (a container's init may never).
+ended() { local p; p=$(cat "$T/orphan.pid" 2>/dev/null) || return 1; [ -n "$p" ] || return 1
+  ! kill -0 "$p" 2>/dev/null || [ "$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | cut -c1)" = Z ]; }
+check "the snippet's own child was ended" ended
 # A statement that leaves the loop early is an error, not a hang or a wrong number.
 run "$HONE" timeit -n 10 -r 1 'return 0;'
 expect_status 1; expect_err 'left the timing loop'
