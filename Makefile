@@ -3,7 +3,7 @@
 #   make demo       run hone on the bundled examples
 #   make check      -Werror build + all tests; unit + CLI tests under ASan+UBSan; concurrency tests under TSan
 #   make bench      benchmarks side by side with the tools hone compares against
-#   make install    PREFIX=/usr/local by default
+#   make install    PREFIX=/usr/local by default (installs what is missing first)
 #   make format     clang-format every C file
 PREFIX ?= /usr/local
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -37,7 +37,10 @@ bench:
 	cmake --build $(BUILD)/bench -j$(JOBS)
 	@scripts/bench $(BUILD)/bench
 
-install: all
+# deps first, as demo and check: on a fresh clone CMake would otherwise stop at the first missing
+# library (libcjson) with pkg-config's message and no word of scripts/install-deps.
+install: deps
+	@$(MAKE) all
 	cmake --install $(BUILD)/release --prefix $(PREFIX)
 
 format:
