@@ -5,9 +5,10 @@
  * Cache layout: DIR/timeit/KEY/{snippet.c,snippet.so,meta}. KEY is the SHA-256 of everything that
  * decides the object: the generated source, the compiler (resolved path, inode, size and mtime —
  * read with stat, never by running it, so a warm run runs no compiler), its extra arguments, the
- * flags and the link options. An entry is built in DIR/timeit/.tmp-XXXXXX and renamed into place
- * whole, so a reader never sees half an entry; `meta` records the SHA-256 of snippet.so and the
- * identity (inode, size, mtime) of every header the compiler read, and an entry whose object does
+ * flags, the link options and the CPATH, C_INCLUDE_PATH and LIBRARY_PATH variables. An entry is
+ * built in DIR/timeit/.tmp-XXXXXX and renamed into place whole, so a reader never sees half an
+ * entry; `meta` records the SHA-256 of snippet.so and the identity (inode, size, mtime) of every
+ * header the compiler read and every static archive -l linked in, and an entry whose object does
  * not match (truncated, overwritten) or whose headers changed is thrown away and rebuilt.
  */
 #include "snippet.h"
@@ -637,6 +638,14 @@ static void key_add_snippet(hone__sha256 *c, const char *source, const hone__str
     if (lists[k])
       for (size_t i = 0; i < lists[k]->n; i++) key_add(c, tags[k], lists[k]->v[i]);
   if (o->quote_dir) key_add(c, "-iquote", o->quote_dir);
+  /* The compiler reads these too: another CPATH finds other headers (which the entry's recorded
+   * headers cannot tell), another LIBRARY_PATH other libraries. Unset differs from empty. */
+  static const char *const env[] = {"CPATH", "C_INCLUDE_PATH", "LIBRARY_PATH"};
+  for (size_t i = 0; i < sizeof env / sizeof env[0]; i++) {
+    const char *v = getenv(env[i]);
+    key_add(c, env[i], v ? "set" : "unset");
+    if (v) key_add(c, env[i], v);
+  }
 }
 
 /* The cache key: the snippet and the compiler's identity (its file, read without running it). */
@@ -946,6 +955,94 @@ static char *deps_lines(const char *dir) {
   return b.p;
 }
 
+/* Appends the directories of a PATH-like list (':'-separated; an empty entry is skipped). */
+static void push_path_list(hone__strv *dirs, const char *list) {
+  for (const char *p = list; p && *p;) {
+    size_t l = strcspn(p, ":");
+    if (l > 0) {
+      char *d = strndup(p, l);
+      if (d) hone__strv_push(dirs, d);
+      free(d);
+    }
+    p += l;
+    if (*p) p++;
+  }
+}
+
+/* The directories the linker searches for -l, in its order: -L, LIBRARY_PATH, then the
+ * compiler's own (`CC -print-search-dirs`, run at build time only). */
+static void library_dirs(const char *cc_path, const char *tmpdir, const hone__compile_opts *o,
+                         hone__strv *dirs) {
+  if (o->libdirs)
+    for (size_t i = 0; i < o->libdirs->n; i++) hone__strv_push(dirs, o->libdirs->v[i]);
+  push_path_list(dirs, getenv("LIBRARY_PATH"));
+  char *out_path = cc_path ? path_join(tmpdir, "search-dirs.txt") : NULL;
+  if (!out_path) return;
+  char *argv[] = {(char *)cc_path, "-print-search-dirs", NULL};
+  int st = run_to_file(argv, out_path);
+  char *text = st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? read_whole(out_path, NULL) : NULL;
+  unlink(out_path);
+  free(out_path);
+  for (const char *p = text; p && *p;) {
+    size_t l = strcspn(p, "\n");
+    if (starts_with(p, "libraries: ")) {
+      char *list = strndup(p + strlen("libraries: "), l - strlen("libraries: "));
+      if (list) push_path_list(dirs, list[0] == '=' ? list + 1 : list);
+      free(list);
+    }
+    p += l;
+    if (*p) p++;
+  }
+  free(text);
+}
+
+/* The static archives the -l options linked in, as meta lines "dep STAMP PATH" (an archive is
+ * copied into the object, so a rebuilt libfoo.a must rebuild it; a shared library is loaded at
+ * run time and is not recorded). Each -l is resolved as the linker does: in each directory,
+ * libNAME.so before libNAME.a; -l:FILE names the file. "" when there is none, NULL when out
+ * of memory. */
+static char *archive_lines(const char *cc_path, const char *tmpdir, const hone__compile_opts *o) {
+  sbuf b = {0};
+  sb_add(&b, "");
+  if (!o->libs || o->libs->n == 0) return b.p;
+  hone__strv dirs = {0};
+  library_dirs(cc_path, tmpdir, o, &dirs);
+  for (size_t i = 0; i < o->libs->n; i++) {
+    const char *name = o->libs->v[i];
+    for (size_t d = 0; d < dirs.n; d++) {
+      char *cand[2] = {NULL, NULL};
+      if (name[0] == ':') {
+        if (asprintf(&cand[0], "%s/%s", dirs.v[d], name + 1) < 0) cand[0] = NULL;
+      } else {
+        if (asprintf(&cand[0], "%s/lib%s.so", dirs.v[d], name) < 0) cand[0] = NULL;
+        if (asprintf(&cand[1], "%s/lib%s.a", dirs.v[d], name) < 0) cand[1] = NULL;
+      }
+      bool found = false;
+      for (int k = 0; k < 2 && !found; k++) {
+        struct stat st;
+        if (!cand[k] || stat(cand[k], &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        found = true;
+        size_t l = strlen(cand[k]);
+        char *abs = realpath(cand[k], NULL);
+        char stamp[128];
+        if (l > 2 && strcmp(cand[k] + l - 2, ".a") == 0 && abs && !strchr(abs, '\n') &&
+            file_stamp(abs, stamp, sizeof stamp))
+          sb_addf(&b, "dep %s %s\n", stamp, abs);
+        free(abs);
+      }
+      free(cand[0]);
+      free(cand[1]);
+      if (found) break;
+    }
+  }
+  hone__strv_free(&dirs);
+  if (b.oom) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
+}
+
 static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone__compile_opts *o) {
   char *so = path_join(dir, "snippet.so"), *meta_path = path_join(dir, "meta");
   char sum[65];
@@ -954,19 +1051,21 @@ static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone_
   if (so && meta_path) {
     rc = -EIO;
     char *deps = deps_lines(dir);
-    if (!deps) {
+    char *archives = archive_lines(obj->cc_path, dir, o);
+    if (!deps || !archives) {
       rc = -ENOMEM;
     } else if (file_sha256(so, sum, &size)) {
       char *meta = NULL;
       int n = asprintf(&meta,
                        ENTRY_MAGIC "so_sha256 %s\nso_size %lld\ncc %s\ncc_path %s\n"
-                                   "cc_version %s\ncflags %s\ncreated %lld\n%s",
+                                   "cc_version %s\ncflags %s\ncreated %lld\n%s%s",
                        sum, size, o->cc, obj->cc_path, obj->cc_version ? obj->cc_version : "",
-                       o->cflags, (long long)time(NULL), deps);
+                       o->cflags, (long long)time(NULL), deps, archives);
       rc = n < 0 ? -ENOMEM : write_whole(meta_path, meta, (size_t)n);
       free(meta);
     }
     free(deps);
+    free(archives);
   }
   free(so);
   free(meta_path);

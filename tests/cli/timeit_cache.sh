@@ -166,4 +166,36 @@ expect_status 2
 # An unusable cache directory is an error, not a crash.
 run env XDG_CACHE_HOME=/dev/null/nope "$HONE" timeit -n 10 -r 1 '1;'
 expect_status 1; expect_err 'cannot create the cache directory'
+# A static archive named by -l is part of the object: rebuilt, it rebuilds the entry (it was a
+# stale hit that still ran the old code).
+mkdir -p "$T/arlib"
+build_foo() {
+  printf 'int foo(void) { return %s; }\n' "$1" >"$T/arlib/foo.c"
+  "${CC:-cc}" -O2 -fPIC -c "$T/arlib/foo.c" -o "$T/arlib/foo.o" && rm -f "$T/arlib/libfoo.a" &&
+    ar rcs "$T/arlib/libfoo.a" "$T/arlib/foo.o"
+}
+build_foo 1
+run "$HONE" timeit -n 1 -r 1 -L "$T/arlib" -l foo -s 'int foo(void); printf("foo=%d\n", foo());' 'keep(1);'
+expect_status 0; expect_out '^foo=1$'
+build_foo 2
+run "$HONE" timeit -v -n 1 -r 1 -L "$T/arlib" -l foo -s 'int foo(void); printf("foo=%d\n", foo());' 'keep(1);'
+expect_status 0; expect_out '^foo=2$'; expect_err 'compiled and cached'
+run "$HONE" timeit -v -n 1 -r 1 -L "$T/arlib" -l foo -s 'int foo(void); printf("foo=%d\n", foo());' 'keep(1);'
+expect_status 0; expect_out '^foo=2$'; expect_err 'cache hit'
+# Also found through LIBRARY_PATH (no -L).
+build_foo 3
+run env LIBRARY_PATH="$T/arlib" "$HONE" timeit -n 1 -r 1 -l foo -s 'int foo(void); printf("foo=%d\n", foo());' 'keep(1);'
+expect_status 0; expect_out '^foo=3$'
+build_foo 4
+run env LIBRARY_PATH="$T/arlib" "$HONE" timeit -n 1 -r 1 -l foo -s 'int foo(void); printf("foo=%d\n", foo());' 'keep(1);'
+expect_status 0; expect_out '^foo=4$'
+# CPATH and C_INCLUDE_PATH decide which header is found: another value is another entry.
+mkdir -p "$T/cp1" "$T/cp2"
+echo '#define CP_VALUE 1' >"$T/cp1/cpval.h"; echo '#define CP_VALUE 2' >"$T/cp2/cpval.h"
+for var in CPATH C_INCLUDE_PATH; do
+  for k in 1 2; do
+    run env "$var=$T/cp$k" "$HONE" timeit -n 1 -r 1 -i cpval.h -s 'printf("cp=%d\n", CP_VALUE);' 'keep(1);'
+    expect_status 0; expect_out "^cp=$k\$"
+  done
+done
 done_testing
