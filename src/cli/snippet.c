@@ -7,9 +7,10 @@
  * read with stat, never by running it, so a warm run runs no compiler), its extra arguments, the
  * flags, the link options and the CPATH, C_INCLUDE_PATH and LIBRARY_PATH variables. An entry is
  * built in DIR/timeit/.tmp-XXXXXX and renamed into place whole, so a reader never sees half an
- * entry; `meta` records the SHA-256 of snippet.so and the identity (inode, size, mtime) of every
- * header the compiler read and every static archive -l linked in, and an entry whose object does
- * not match (truncated, overwritten) or whose headers changed is thrown away and rebuilt.
+ * entry; `meta` (read by entry_meta.c) records the SHA-256 of snippet.so and the identity (inode,
+ * size, mtime) of every header the compiler read (its -MD list, read by makedeps.c) and of every
+ * static archive -l linked in, and an entry whose object does not match (truncated,
+ * overwritten) or whose files changed is thrown away and rebuilt.
  */
 #include "snippet.h"
 
@@ -27,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache_files.h"
 #include "cli.h"
 #include "hone/error.h"
 
@@ -604,10 +606,6 @@ static char *first_tool_error(const char *text, const char *cc) {
 
 /* ---- cache entries ---- */
 
-/* The first line of an entry's meta file. 2: the headers read are recorded ("dep" lines); an
- * entry of version 1, which has none, is rebuilt. */
-#define ENTRY_MAGIC "hone-timeit-entry 2\n"
-
 typedef struct cc_identity {
   char *path;       /* resolved (realpath) */
   hone__strv words; /* the CC string split: words.v[0] is the program as named */
@@ -707,19 +705,6 @@ static char *indexed_entry(const char *tdir, const char *skey, hone__snippet_obj
   return dir;
 }
 
-/* meta: "key value" lines. Returns the value of `key` (malloc'd) or NULL. */
-static char *meta_get(const char *meta, const char *key) {
-  size_t kl = strlen(key);
-  const char *p = meta;
-  while (*p) {
-    size_t l = strcspn(p, "\n");
-    if (l > kl && strncmp(p, key, kl) == 0 && p[kl] == ' ') return strndup(p + kl + 1, l - kl - 1);
-    p += l;
-    if (*p) p++;
-  }
-  return NULL;
-}
-
 /* What tells a file's content without reading it: device, inode, size and modification time
  * (an editor that saves in place changes the last; one that renames, the inode). No blanks. */
 static bool file_stamp(const char *path, char *buf, size_t len) {
@@ -731,24 +716,13 @@ static bool file_stamp(const char *path, char *buf, size_t len) {
   return true;
 }
 
-/* Whether every header recorded in meta ("dep STAMP PATH") is still the file the object was
- * compiled from: the generated source names headers, not their contents. */
-static bool deps_unchanged(const char *meta) {
-  for (const char *p = meta; *p;) {
-    size_t l = strcspn(p, "\n");
-    if (starts_with(p, "dep ")) {
-      const char *stamp = p + 4;
-      const char *sp = memchr(stamp, ' ', l - 4);
-      if (!sp) return false;
-      char *path = strndup(sp + 1, l - (size_t)(sp + 1 - p));
-      char now[128];
-      bool same = path && file_stamp(path, now, sizeof now) &&
-                  strlen(now) == (size_t)(sp - stamp) && strncmp(now, stamp, strlen(now)) == 0;
-      free(path);
-      if (!same) return false;
-    }
-    p += l;
-    if (*p) p++;
+/* Whether every file recorded in meta is still the file the object was compiled from: the
+ * generated source names headers, not their contents. */
+static bool deps_unchanged(const hone__entry_meta *m) {
+  for (size_t i = 0; i < m->ndeps; i++) {
+    char now[128];
+    if (!file_stamp(m->deps[i].path, now, sizeof now) || strcmp(now, m->deps[i].stamp) != 0)
+      return false;
   }
   return true;
 }
@@ -757,32 +731,33 @@ static bool deps_unchanged(const char *meta) {
 static bool entry_valid(const char *dir, hone__snippet_obj *obj) {
   char *meta_path = path_join(dir, "meta");
   char *so_path = path_join(dir, "snippet.so");
-  char *meta = meta_path ? read_whole(meta_path, NULL) : NULL;
+  size_t len = 0;
+  char *text = meta_path ? read_whole(meta_path, &len) : NULL;
+  hone__entry_meta m;
   bool ok = false;
-  if (meta && so_path && starts_with(meta, ENTRY_MAGIC)) {
-    char *want = meta_get(meta, "so_sha256");
+  if (text && so_path && hone__entry_meta_parse(text, len, &m) == 0) {
     char have[65];
-    if (want && file_sha256(so_path, have, NULL) && strcmp(want, have) == 0 &&
-        deps_unchanged(meta)) {
+    if (file_sha256(so_path, have, NULL) && strcmp(m.so_sha256, have) == 0 && deps_unchanged(&m)) {
       ok = true;
       if (obj) {
         free(obj->so_path);
         obj->so_path = so_path;
         so_path = NULL;
         free(obj->cc_version);
-        obj->cc_version = meta_get(meta, "cc_version");
+        obj->cc_version = m.cc_version;
+        m.cc_version = NULL;
         /* The compiler that built it: the one asked for on a hit by key, another one when
          * hone__snippet_build falls back on the snippet's build by any compiler. */
-        char *built_by = meta_get(meta, "cc_path");
-        if (built_by) {
+        if (m.cc_path) {
           free(obj->cc_path);
-          obj->cc_path = built_by;
+          obj->cc_path = m.cc_path;
+          m.cc_path = NULL;
         }
       }
     }
-    free(want);
+    hone__entry_meta_free(&m);
   }
-  free(meta);
+  free(text);
   free(meta_path);
   free(so_path);
   return ok;
@@ -911,40 +886,36 @@ out:
   return rc;
 }
 
+typedef struct deps_ctx {
+  const char *self; /* the snippet's own source, left out */
+  sbuf *out;
+} deps_ctx;
+
+static int dep_line(void *arg, const char *path) {
+  deps_ctx *c = arg;
+  if (strcmp(path, c->self) == 0) return 0;
+  char *abs = realpath(path, NULL);
+  char stamp[128];
+  if (abs && !strchr(abs, '\n') && file_stamp(abs, stamp, sizeof stamp))
+    sb_addf(c->out, "dep %s %s\n", stamp, abs);
+  free(abs);
+  return c->out->oom ? -1 : 0;
+}
+
 /* The headers the compiler read, from its -MD list in dir/deps.d (removed here), as meta lines
  * "dep STAMP PATH" with PATH made absolute and the snippet's own source left out; "" when there
- * is no list, NULL when out of memory. Make's syntax: "target: dep dep \<newline> dep", a blank
- * or '#' in a name escaped with a backslash, '$' doubled. */
+ * is no list, NULL when out of memory. */
 static char *deps_lines(const char *dir) {
   char *dpath = path_join(dir, "deps.d"), *src = path_join(dir, "snippet.c");
-  char *text = dpath ? read_whole(dpath, NULL) : NULL;
-  char *tok = text ? malloc(strlen(text) + 1) : NULL;
+  size_t len = 0;
+  char *text = dpath ? read_whole(dpath, &len) : NULL;
   sbuf b = {0};
   sb_add(&b, "");
-  bool after_target = false;
-  for (const char *p = text; tok && src && *p;) {
-    while (*p == ' ' || *p == '\t' || *p == '\n' || (*p == '\\' && p[1] == '\n'))
-      p += *p == '\\' ? 2 : 1;
-    size_t n = 0;
-    while (*p && *p != ' ' && *p != '\t' && *p != '\n' && !(*p == '\\' && p[1] == '\n')) {
-      if ((*p == '\\' && (p[1] == ' ' || p[1] == '#')) || (*p == '$' && p[1] == '$')) p++;
-      tok[n++] = *p++;
-    }
-    tok[n] = '\0';
-    if (n == 0) continue;
-    if (!after_target) {
-      after_target = tok[n - 1] == ':';
-      continue;
-    }
-    if (strcmp(tok, src) == 0) continue;
-    char *abs = realpath(tok, NULL);
-    char stamp[128];
-    if (abs && !strchr(abs, '\n') && file_stamp(abs, stamp, sizeof stamp))
-      sb_addf(&b, "dep %s %s\n", stamp, abs);
-    free(abs);
+  if (text && src) {
+    deps_ctx c = {src, &b};
+    if (hone__makedeps_parse(text, len, dep_line, &c) != 0) b.oom = true;
   }
   if (dpath) unlink(dpath);
-  free(tok);
   free(text);
   free(dpath);
   free(src);
@@ -1057,8 +1028,8 @@ static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone_
     } else if (file_sha256(so, sum, &size)) {
       char *meta = NULL;
       int n = asprintf(&meta,
-                       ENTRY_MAGIC "so_sha256 %s\nso_size %lld\ncc %s\ncc_path %s\n"
-                                   "cc_version %s\ncflags %s\ncreated %lld\n%s%s",
+                       HONE__ENTRY_MAGIC "so_sha256 %s\nso_size %lld\ncc %s\ncc_path %s\n"
+                                         "cc_version %s\ncflags %s\ncreated %lld\n%s%s",
                        sum, size, o->cc, obj->cc_path, obj->cc_version ? obj->cc_version : "",
                        o->cflags, (long long)time(NULL), deps, archives);
       rc = n < 0 ? -ENOMEM : write_whole(meta_path, meta, (size_t)n);

@@ -1,0 +1,1 @@
+no colon here at all
