@@ -636,6 +636,17 @@ static void key_add_snippet(hone__sha256 *c, const char *source, const hone__str
     if (lists[k])
       for (size_t i = 0; i < lists[k]->n; i++) key_add(c, tags[k], lists[k]->v[i]);
   if (o->quote_dir) key_add(c, "-iquote", o->quote_dir);
+  /* -x files: where they are (their directory is searched for headers too) and what they hold. */
+  if (o->sources)
+    for (size_t i = 0; i < o->sources->n; i++) {
+      char *abs = realpath(o->sources->v[i], NULL);
+      char sum[65] = "unreadable";
+      key_add(c, "-x", abs ? abs : o->sources->v[i]);
+      key_add(c, "-x as given", o->sources->v[i]); /* diagnostics name it so */
+      if (abs) file_sha256(abs, sum, NULL);
+      key_add(c, "-x sha256", sum);
+      free(abs);
+    }
   /* The compiler reads these too: another CPATH finds other headers (which the entry's recorded
    * headers cannot tell), another LIBRARY_PATH other libraries. Unset differs from empty. */
   static const char *const env[] = {"CPATH", "C_INCLUDE_PATH", "LIBRARY_PATH"};
@@ -786,6 +797,97 @@ static double now_seconds(void) {
  * wrapper): not a diagnosis of the snippet, so hone__snippet_build decides what to say. */
 #define HONE__CC_SILENT 100
 
+/* The compiler, its arguments, the flags and the header search options every compilation of a
+ * snippet shares. The directory of each -x file is searched after the system's (-idirafter),
+ * for both "" and <> includes, so that `-x mysort.c -i mysort.h` finds the header next to its
+ * source without shadowing a system header. 0 or HONE_ENOMEM. */
+static int push_common(hone__strv *argv, const cc_identity *id, const hone__strv *flags,
+                       const hone__compile_opts *o) {
+  bool oom = hone__strv_push(argv, id->path) != 0;
+  for (size_t i = 1; i < id->words.n; i++) oom |= hone__strv_push(argv, id->words.v[i]) != 0;
+  for (size_t i = 0; i < flags->n; i++) oom |= hone__strv_push(argv, flags->v[i]) != 0;
+  if (o->incdirs)
+    for (size_t i = 0; i < o->incdirs->n; i++) {
+      oom |= hone__strv_push(argv, "-I") != 0;
+      oom |= hone__strv_push(argv, o->incdirs->v[i]) != 0;
+    }
+  if (o->quote_dir) {
+    oom |= hone__strv_push(argv, "-iquote") != 0;
+    oom |= hone__strv_push(argv, o->quote_dir) != 0;
+  }
+  for (size_t i = 0; o->sources && i < o->sources->n; i++) {
+    char *abs = realpath(o->sources->v[i], NULL);
+    char *slash = abs ? strrchr(abs, '/') : NULL;
+    if (slash) *slash = '\0';
+    oom |= hone__strv_push(argv, "-idirafter") != 0;
+    oom |= hone__strv_push(argv, slash ? (slash == abs ? "/" : abs) : ".") != 0;
+    free(abs);
+  }
+  return oom ? HONE_ENOMEM : 0;
+}
+
+/* Compiles each -x file, as the user named it (so that the compiler's messages name it so),
+ * into dir/src-N.o, its -MD list in dir/src-N.d. common: push_common's arguments. Prints and
+ * returns an exit status. */
+static int compile_sources(const char *cmd, const char *dir, const hone__snippet_spec *spec,
+                           const hone__strv *common, const hone__compile_opts *o) {
+  char *log = path_join(dir, "compiler-src.txt");
+  if (!log) return hone__cli_error(cmd, "out of memory");
+  int rc = HONE_EXIT_OK;
+  for (size_t i = 0; i < o->sources->n && rc == HONE_EXIT_OK; i++) {
+    const char *file = o->sources->v[i];
+    hone__strv argv = {0};
+    char *obj = NULL, *deps = NULL;
+    if (asprintf(&obj, "%s/src-%zu.o", dir, i) < 0) obj = NULL;
+    if (asprintf(&deps, "%s/src-%zu.d", dir, i) < 0) deps = NULL;
+    bool oom = !obj || !deps;
+    for (size_t k = 0; !oom && k < common->n; k++) oom |= hone__strv_push(&argv, common->v[k]) != 0;
+    const char *fixed[] = {"-fPIC", "-c", "-MD", "-MF", deps, "-o", obj, file};
+    for (size_t k = 0; !oom && k < sizeof fixed / sizeof fixed[0]; k++)
+      oom |= hone__strv_push(&argv, fixed[k]) != 0;
+    if (oom) {
+      rc = hone__cli_error(cmd, "out of memory");
+    } else {
+      if (o->show_warnings) {
+        hone__cli_progress_done();
+        fprintf(stderr, "hone %s:", cmd);
+        for (size_t k = 0; k < argv.n; k++) fprintf(stderr, " %s", argv.v[k]);
+        fputc('\n', stderr);
+      }
+      int status = run_to_file(argv.v, log);
+      char *text = read_whole(log, NULL);
+      bool ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      if (status < 0) {
+        hone__cli_error(cmd, "cannot run the compiler %s: %s", argv.v[0], strerror(errno));
+        rc = HONE_EXIT_USAGE;
+      } else if (!ok) {
+        hone__cli_progress_done();
+        /* Messages located in the user's file (and its headers) are shown as the compiler wrote
+         * them: that file is real, with the user's lines. */
+        bool located = text && print_mapped(text, spec, stderr);
+        char *msg = text && !located ? first_tool_error(text, common->v[0]) : NULL;
+        if (msg)
+          hone__cli_error(cmd, "%s", msg);
+        else if (!located && text && *text)
+          fputs(text, stderr);
+        fprintf(stderr, "hone %s: %s does not compile\n", cmd, file);
+        free(msg);
+        rc = HONE_EXIT_USAGE;
+      } else if (o->show_warnings && text && *text) {
+        hone__cli_progress_done();
+        print_mapped(text, spec, stderr);
+      }
+      free(text);
+      unlink(log);
+    }
+    hone__strv_free(&argv);
+    free(obj);
+    free(deps);
+  }
+  free(log);
+  return rc;
+}
+
 /* Compiles source in dir (snippet.c -> snippet.so). Prints and returns an exit status (or
  * HONE__CC_SILENT, unprinted). */
 static int compile_in(const char *cmd, const char *dir, const char *source,
@@ -801,17 +903,11 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
     hone__cli_error(cmd, "cannot write %s: %s", src, strerror(-w));
     goto out;
   }
-  bool oom = hone__strv_push(&argv, id->path) != 0;
-  for (size_t i = 1; i < id->words.n; i++) oom |= hone__strv_push(&argv, id->words.v[i]) != 0;
-  for (size_t i = 0; i < flags->n; i++) oom |= hone__strv_push(&argv, flags->v[i]) != 0;
-  if (o->incdirs)
-    for (size_t i = 0; i < o->incdirs->n; i++) {
-      oom |= hone__strv_push(&argv, "-I") != 0;
-      oom |= hone__strv_push(&argv, o->incdirs->v[i]) != 0;
-    }
-  if (o->quote_dir) {
-    oom |= hone__strv_push(&argv, "-iquote") != 0;
-    oom |= hone__strv_push(&argv, o->quote_dir) != 0;
+  bool oom = push_common(&argv, id, flags, o) != 0;
+  if (!oom && o->sources && o->sources->n) {
+    rc = compile_sources(cmd, dir, spec, &argv, o);
+    if (rc) goto out;
+    rc = HONE_EXIT_FAILURE;
   }
   /* -MD: the list of headers read, which a cache hit checks for changes (write_meta). */
   const char *fixed[] = {"-fPIC", "-shared", "-Wl,-z,defs", "-MD", "-MF", deps, "-o", so, src};
@@ -827,6 +923,12 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
       free(a);
       free(r);
     }
+  for (size_t i = 0; o->sources && i < o->sources->n; i++) {
+    char *obj = NULL;
+    if (asprintf(&obj, "%s/src-%zu.o", dir, i) < 0) obj = NULL;
+    oom |= !obj || hone__strv_push(&argv, obj) != 0;
+    free(obj);
+  }
   if (o->libs)
     for (size_t i = 0; i < o->libs->n; i++) {
       char *a = NULL;
@@ -914,6 +1016,24 @@ static char *deps_lines(const char *dir) {
   if (text && src) {
     deps_ctx c = {src, &b};
     if (hone__makedeps_parse(text, len, dep_line, &c) != 0) b.oom = true;
+  }
+  /* The -x files' lists: src-0.d, src-1.d, ... (each names its own source, recorded too). */
+  for (size_t i = 0; src && !b.oom; i++) {
+    char *sp = NULL;
+    if (asprintf(&sp, "%s/src-%zu.d", dir, i) < 0) {
+      b.oom = true;
+      break;
+    }
+    size_t sl = 0;
+    char *st = read_whole(sp, &sl);
+    if (st) {
+      deps_ctx c = {src, &b};
+      if (hone__makedeps_parse(st, sl, dep_line, &c) != 0) b.oom = true;
+      unlink(sp);
+    }
+    free(st);
+    free(sp);
+    if (!st) break;
   }
   if (dpath) unlink(dpath);
   free(text);

@@ -54,8 +54,9 @@ typedef struct hone__compile_opts {
   const hone__strv *libdirs;
   const hone__strv *incdirs;
   const char *quote_dir; /* -iquote: where "name.h" is also looked for (the current directory) */
-  bool use_cache;        /* false: compile into a temporary directory removed by _release */
-  bool show_warnings;    /* print the compiler's (mapped) warnings of a successful build */
+  const hone__strv *sources; /* -x: C files compiled into the object, as the user named them */
+  bool use_cache;            /* false: compile into a temporary directory removed by _release */
+  bool show_warnings;        /* print the compiler's (mapped) warnings of a successful build */
   /* A compiler that fails without a word may be replaced by the snippet's cached build by
    * another compiler (CC=false on a warm run); false when compilers are being compared. */
   bool allow_fallback;

@@ -62,6 +62,7 @@ typedef struct timeit_opts {
   int verbose;
   int precision;
   hone__strv setup_lines, teardown_lines, stmts, includes, libs, libdirs, incdirs, ccs, cflags;
+  hone__strv sources; /* -x */
   char *setup_file_text;
   bool compare, no_cache, csv;
   const char *json;
@@ -97,7 +98,7 @@ static void usage(FILE *out) {
       out,
       "usage: hone timeit [-n N] [-r R] [-s SETUP]... [--teardown CODE]... [-p]\n"
       "                   [-u nsec|usec|msec|sec] [-v]\n"
-      "                   [-i HEADER]... [-l LIB]... [-L DIR]... [-I DIR]...\n"
+      "                   [-x FILE.c]... [-i HEADER]... [-l LIB]... [-L DIR]... [-I DIR]...\n"
       "                   [--setup-file FILE] [--cc CC]... [--cflags FLAGS]... [--compare]\n"
       "                   [--no-cache] [--timeout SECONDS] [--target SECONDS]\n"
       "                   [--json FILE] [--csv] [STMT...]\n"
@@ -116,6 +117,9 @@ static void usage(FILE *out) {
       "      --teardown CODE   a line run after every trial, untimed, in the same scope\n"
       "                        (e.g. 'free(v);' for a setup that allocates)\n"
       "      --setup-file FILE  setup read from FILE (before any -s)\n"
+      "  -x, --source FILE.c   compile FILE.c into the snippet too: your own functions, as\n"
+      "                        Python's 'from __main__ import f' (its directory is searched\n"
+      "                        for headers, after the system's: -x mysort.c -i mysort.h)\n"
       "  -i, --include HEADER  #include HEADER too (\"mine.h\": also the current directory;\n"
       "                        stdio, stdlib, string, stdint, stdbool,\n"
       "                        math, time, ... are always included)\n"
@@ -155,6 +159,7 @@ static void opts_free(timeit_opts *o) {
   hone__strv *lists[] = {&o->setup_lines, &o->teardown_lines, &o->stmts, &o->includes, &o->libs,
                          &o->libdirs,     &o->incdirs,        &o->ccs,   &o->cflags};
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) hone__strv_free(lists[i]);
+  hone__strv_free(&o->sources);
   free(o->setup_file_text);
 }
 
@@ -1032,6 +1037,7 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
       {"verbose", no_argument, NULL, 'v'},
       {"help", no_argument, NULL, 'h'},
       {"include", required_argument, NULL, 'i'},
+      {"source", required_argument, NULL, 'x'},
       {"cc", required_argument, NULL, OPT_CC},
       {"cflags", required_argument, NULL, OPT_CFLAGS},
       {"setup-file", required_argument, NULL, OPT_SETUP_FILE},
@@ -1048,7 +1054,7 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
   opterr = 0;
   int c;
   unsigned long long u;
-  while ((c = getopt_long(argc, argv, ":n:r:s:pu:vhi:l:L:I:", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":n:r:s:pu:vhi:l:L:I:x:", longopts, NULL)) != -1) {
     int rc = 0;
     switch (c) {
     case 'n':
@@ -1089,6 +1095,11 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
       return HONE_EXIT_OK;
     case 'i':
       rc = hone__strv_push(&o->includes, optarg);
+      break;
+    case 'x':
+      if (access(optarg, R_OK) != 0)
+        return hone__cli_usage_error(CMD, "-x: cannot read %s: %s", optarg, strerror(errno));
+      rc = hone__strv_push(&o->sources, optarg);
       break;
     case 'l':
       rc = hone__strv_push(&o->libs, optarg);
@@ -1259,6 +1270,7 @@ int hone__cmd_timeit(int argc, char **argv) {
                              .libdirs = &o.libdirs,
                              .incdirs = &o.incdirs,
                              .quote_dir = quote_dir,
+                             .sources = &o.sources,
                              .use_cache = !o.no_cache,
                              .show_warnings = o.verbose > 0,
                              .allow_fallback = ncc == 1};

@@ -145,4 +145,33 @@ run "$HONE" timeit -n 2 -r 1 --teardown 'int z = ;' '1;'
 expect_status 2; expect_err '^teardown:1:[0-9]+: error: '; expect_err '^    1 \| int z = ;$'
 run "$HONE" timeit -n 2 -r 1 -i signal.h --teardown 'raise(SIGSEGV);' '1;'
 expect_status 1; expect_err '^hone timeit: teardown crashed: SIGSEGV$'
+# -x: the user's own C file compiled into the snippet (Python's 'from __main__ import f'), its
+# header found next to it with a plain -i, run from another directory.
+mkdir -p "$T/mine" "$T/elsewhere"
+printf 'int scale(int v);\n' >"$T/mine/mine.h"
+printf '#include "mine.h"\nint scale(int v) { return v * 3; }\n' >"$T/mine/mine.c"
+cd "$T/elsewhere"
+run "$HONE" timeit -v -n 1 -r 2 -x ../mine/mine.c -i mine.h -s 'int r = scale(7);' --teardown 'printf("scale=%d\n", r);' 'keep(r);'
+expect_status 0; expect_out '^scale=21$'; expect_err 'compiled and cached'
+run "$HONE" timeit -v -n 1 -r 1 -x ../mine/mine.c -i mine.h -s 'int r = scale(7);' --teardown 'printf("scale=%d\n", r);' 'keep(r);'
+expect_status 0; expect_err 'cache hit'
+# Its contents are in the key, and the headers it reads are checked: editing either rebuilds.
+printf '#include "mine.h"\nint scale(int v) { return v * 4; }\n' >"$T/mine/mine.c"
+run "$HONE" timeit -n 1 -r 1 -x ../mine/mine.c -i mine.h -s 'int r = scale(7);' --teardown 'printf("scale=%d\n", r);' 'keep(r);'
+expect_status 0; expect_out '^scale=28$'
+printf '#define FACTOR 5\n' >"$T/mine/factor.h"
+printf '#include "mine.h"\n#include "factor.h"\nint scale(int v) { return v * FACTOR; }\n' >"$T/mine/mine.c"
+run "$HONE" timeit -n 1 -r 1 -x ../mine/mine.c -i mine.h -s 'int r = scale(7);' --teardown 'printf("scale=%d\n", r);' 'keep(r);'
+expect_status 0; expect_out '^scale=35$'
+sleep 0.01; printf '#define FACTOR 6\n' >"$T/mine/factor.h"
+run "$HONE" timeit -n 1 -r 1 -x ../mine/mine.c -i mine.h -s 'int r = scale(7);' --teardown 'printf("scale=%d\n", r);' 'keep(r);'
+expect_status 0; expect_out '^scale=42$'
+# An error in the user's file is shown against that file and line, as the user named it.
+printf 'int scale(int v) {\n  return v * ;\n}\n' >"$T/mine/bad.c"
+run "$HONE" timeit -n 1 -r 1 -x ../mine/bad.c -i mine.h 'keep(scale(1));'
+expect_status 2; expect_err '^\.\./mine/bad\.c:2:[0-9]+: error: '; expect_err 'return v \* ;'
+expect_err '^hone timeit: \.\./mine/bad\.c does not compile$'; expect_no_err '<hone>|snippet\.c'
+run "$HONE" timeit -x ../mine/none.c 'keep(1);'
+expect_status 2; expect_err "^hone timeit: -x: cannot read \.\./mine/none\.c: "
+cd "$T"
 done_testing
