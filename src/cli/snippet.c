@@ -10,7 +10,8 @@
  * entry; `meta` (read by entry_meta.c) records the SHA-256 of snippet.so and the identity (inode,
  * size, mtime) of every header the compiler read (its -MD list, read by makedeps.c) and of every
  * static archive -l linked in, and an entry whose object does not match (truncated,
- * overwritten) or whose files changed is thrown away and rebuilt.
+ * overwritten) or whose files changed is thrown away and rebuilt. SHA-256 is sha256.c, the file
+ * helpers fsutil.c.
  */
 #include "snippet.h"
 
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "cache_files.h"
+#include "fsutil.h"
 #include "cli.h"
 #include "hone/error.h"
 
@@ -73,229 +75,6 @@ int hone__strv_split(hone__strv *s, const char *words) {
     p = e;
   }
   return 0;
-}
-
-/* ---- SHA-256 (FIPS 180-4) ---- */
-
-static const uint32_t sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
-
-static uint32_t ror32(uint32_t x, unsigned n) {
-  return (x >> n) | (x << (32 - n));
-}
-
-static void sha256_block(hone__sha256 *c, const unsigned char *p) {
-  uint32_t w[64];
-  for (int i = 0; i < 16; i++)
-    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 |
-           (uint32_t)p[4 * i + 3];
-  for (int i = 16; i < 64; i++) {
-    uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
-  uint32_t e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
-  for (int i = 0; i < 64; i++) {
-    uint32_t t1 =
-        h + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
-    uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = cc;
-    cc = b;
-    b = a;
-    a = t1 + t2;
-  }
-  c->h[0] += a;
-  c->h[1] += b;
-  c->h[2] += cc;
-  c->h[3] += d;
-  c->h[4] += e;
-  c->h[5] += f;
-  c->h[6] += g;
-  c->h[7] += h;
-}
-
-void hone__sha256_init(hone__sha256 *c) {
-  static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  memcpy(c->h, iv, sizeof iv);
-  c->len = 0;
-  c->fill = 0;
-}
-
-void hone__sha256_update(hone__sha256 *c, const void *data, size_t n) {
-  const unsigned char *p = data;
-  c->len += n;
-  while (n > 0) {
-    size_t take = 64 - c->fill < n ? 64 - c->fill : n;
-    memcpy(c->buf + c->fill, p, take);
-    c->fill += take;
-    p += take;
-    n -= take;
-    if (c->fill == 64) {
-      sha256_block(c, c->buf);
-      c->fill = 0;
-    }
-  }
-}
-
-void hone__sha256_hex(hone__sha256 *c, char out[65]) {
-  uint64_t bits = c->len * 8;
-  unsigned char pad = 0x80;
-  hone__sha256_update(c, &pad, 1);
-  unsigned char zero = 0;
-  while (c->fill != 56) hone__sha256_update(c, &zero, 1);
-  unsigned char lenbe[8];
-  for (int i = 0; i < 8; i++) lenbe[i] = (unsigned char)(bits >> (56 - 8 * i));
-  hone__sha256_update(c, lenbe, 8);
-  for (int i = 0; i < 8; i++) snprintf(out + 8 * i, 9, "%08x", (unsigned)c->h[i]);
-  out[64] = '\0';
-}
-
-/* ---- small file helpers ---- */
-
-static char *path_join(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  char *p = malloc(la + lb + 2);
-  if (!p) return NULL;
-  memcpy(p, a, la);
-  p[la] = '/';
-  memcpy(p + la + 1, b, lb + 1);
-  return p;
-}
-
-static char *read_whole(const char *path, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return NULL;
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap + 1);
-  while (buf) {
-    if (n == cap) {
-      char *nb = realloc(buf, cap * 2 + 1);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    if (r == 0) break;
-    n += (size_t)r;
-  }
-  close(fd);
-  if (buf) {
-    buf[n] = '\0';
-    if (len) *len = n;
-  }
-  return buf;
-}
-
-static int write_whole(const char *path, const char *data, size_t len) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return -errno;
-  while (len > 0) {
-    ssize_t w = write(fd, data, len);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) {
-      int e = -errno;
-      close(fd);
-      return e;
-    }
-    data += w;
-    len -= (size_t)w;
-  }
-  if (close(fd) != 0) return -errno;
-  return 0;
-}
-
-static bool file_sha256(const char *path, char out[65], long long *size) {
-  size_t len;
-  char *data = read_whole(path, &len);
-  if (!data) return false;
-  hone__sha256 c;
-  hone__sha256_init(&c);
-  hone__sha256_update(&c, data, len);
-  hone__sha256_hex(&c, out);
-  free(data);
-  if (size) *size = (long long)len;
-  return true;
-}
-
-int hone__mkdir_p(const char *dir) {
-  char *p = strdup(dir);
-  if (!p) return -ENOMEM;
-  int rc = 0;
-  for (char *s = p + 1;; s++) {
-    if (*s == '/' || *s == '\0') {
-      char c = *s;
-      *s = '\0';
-      if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-        rc = -errno;
-        break;
-      }
-      *s = c;
-      if (!c) break;
-    }
-  }
-  free(p);
-  if (rc == 0) {
-    struct stat st;
-    if (stat(dir, &st) != 0) return -errno;
-    if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
-  }
-  return rc;
-}
-
-int hone__rm_rf(const char *path) {
-  struct stat st;
-  if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : -errno;
-  if (!S_ISDIR(st.st_mode)) return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
-  DIR *d = opendir(path);
-  if (!d) return -errno;
-  int rc = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-    char *child = path_join(path, de->d_name);
-    if (!child) {
-      rc = -ENOMEM;
-      break;
-    }
-    int r = hone__rm_rf(child);
-    if (r && !rc) rc = r;
-    free(child);
-  }
-  closedir(d);
-  if (rmdir(path) != 0 && errno != ENOENT && !rc) rc = -errno;
-  return rc;
-}
-
-char *hone__cache_dir(void) {
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  if (xdg && xdg[0] == '/') return path_join(xdg, "hone");
-  const char *home = getenv("HOME");
-  if (!home || !*home) return NULL;
-  return path_join(home, ".cache/hone");
 }
 
 /* ---- the generated source ---- */
@@ -427,7 +206,7 @@ static char *find_program(const char *prog) {
     size_t l = e ? (size_t)(e - p) : strlen(p);
     char *dir = l ? strndup(p, l) : strdup(".");
     if (!dir) return NULL;
-    char *full = path_join(dir, prog);
+    char *full = hone__path_join(dir, prog);
     free(dir);
     if (!full) return NULL;
     struct stat st;
@@ -643,7 +422,7 @@ static void key_add_snippet(hone__sha256 *c, const char *source, const hone__str
       char sum[65] = "unreadable";
       key_add(c, "-x", abs ? abs : o->sources->v[i]);
       key_add(c, "-x as given", o->sources->v[i]); /* diagnostics name it so */
-      if (abs) file_sha256(abs, sum, NULL);
+      if (abs) hone__file_sha256(abs, sum, NULL);
       key_add(c, "-x sha256", sum);
       free(abs);
     }
@@ -687,7 +466,7 @@ static void compute_snippet_key(const char *source, const hone__strv *flags,
 
 /* Points timeit/by-snippet/SKEY at entry KEY (atomically: a new link renamed over the old). */
 static void index_entry(const char *tdir, const char *skey, const char *key) {
-  char *idir = path_join(tdir, "by-snippet");
+  char *idir = hone__path_join(tdir, "by-snippet");
   char *link = NULL, *tmp = NULL, *target = NULL;
   if (!idir || hone__mkdir_p(idir) != 0) goto out;
   if (asprintf(&link, "%s/%s", idir, skey) < 0) link = NULL;
@@ -716,23 +495,12 @@ static char *indexed_entry(const char *tdir, const char *skey, hone__snippet_obj
   return dir;
 }
 
-/* What tells a file's content without reading it: device, inode, size and modification time
- * (an editor that saves in place changes the last; one that renames, the inode). No blanks. */
-static bool file_stamp(const char *path, char *buf, size_t len) {
-  struct stat st;
-  if (stat(path, &st) != 0) return false;
-  snprintf(buf, len, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
-           (unsigned long long)st.st_ino, (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-           (long)st.st_mtim.tv_nsec);
-  return true;
-}
-
 /* Whether every file recorded in meta is still the file the object was compiled from: the
  * generated source names headers, not their contents. */
 static bool deps_unchanged(const hone__entry_meta *m) {
   for (size_t i = 0; i < m->ndeps; i++) {
     char now[128];
-    if (!file_stamp(m->deps[i].path, now, sizeof now) || strcmp(now, m->deps[i].stamp) != 0)
+    if (!hone__file_stamp(m->deps[i].path, now, sizeof now) || strcmp(now, m->deps[i].stamp) != 0)
       return false;
   }
   return true;
@@ -740,15 +508,16 @@ static bool deps_unchanged(const hone__entry_meta *m) {
 
 /* Whether dir holds a complete, intact entry; fills obj's paths and version when it does. */
 static bool entry_valid(const char *dir, hone__snippet_obj *obj) {
-  char *meta_path = path_join(dir, "meta");
-  char *so_path = path_join(dir, "snippet.so");
+  char *meta_path = hone__path_join(dir, "meta");
+  char *so_path = hone__path_join(dir, "snippet.so");
   size_t len = 0;
-  char *text = meta_path ? read_whole(meta_path, &len) : NULL;
+  char *text = meta_path ? hone__read_whole(meta_path, &len) : NULL;
   hone__entry_meta m;
   bool ok = false;
   if (text && so_path && hone__entry_meta_parse(text, len, &m) == 0) {
     char have[65];
-    if (file_sha256(so_path, have, NULL) && strcmp(m.so_sha256, have) == 0 && deps_unchanged(&m)) {
+    if (hone__file_sha256(so_path, have, NULL) && strcmp(m.so_sha256, have) == 0 &&
+        deps_unchanged(&m)) {
       ok = true;
       if (obj) {
         free(obj->so_path);
@@ -775,11 +544,11 @@ static bool entry_valid(const char *dir, hone__snippet_obj *obj) {
 }
 
 static char *compiler_version(const char *cc_path, const char *tmpdir) {
-  char *out_path = path_join(tmpdir, "version.txt");
+  char *out_path = hone__path_join(tmpdir, "version.txt");
   if (!out_path) return NULL;
   char *argv[] = {(char *)cc_path, "--version", NULL};
   int st = run_to_file(argv, out_path);
-  char *text = st >= 0 ? read_whole(out_path, NULL) : NULL;
+  char *text = st >= 0 ? hone__read_whole(out_path, NULL) : NULL;
   unlink(out_path);
   free(out_path);
   if (!text) return NULL;
@@ -831,7 +600,7 @@ static int push_common(hone__strv *argv, const cc_identity *id, const hone__strv
  * returns an exit status. */
 static int compile_sources(const char *cmd, const char *dir, const hone__snippet_spec *spec,
                            const hone__strv *common, const hone__compile_opts *o) {
-  char *log = path_join(dir, "compiler-src.txt");
+  char *log = hone__path_join(dir, "compiler-src.txt");
   if (!log) return hone__cli_error(cmd, "out of memory");
   int rc = HONE_EXIT_OK;
   for (size_t i = 0; i < o->sources->n && rc == HONE_EXIT_OK; i++) {
@@ -855,7 +624,7 @@ static int compile_sources(const char *cmd, const char *dir, const hone__snippet
         fputc('\n', stderr);
       }
       int status = run_to_file(argv.v, log);
-      char *text = read_whole(log, NULL);
+      char *text = hone__read_whole(log, NULL);
       bool ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
       if (status < 0) {
         hone__cli_error(cmd, "cannot run the compiler %s: %s", argv.v[0], strerror(errno));
@@ -893,12 +662,12 @@ static int compile_sources(const char *cmd, const char *dir, const hone__snippet
 static int compile_in(const char *cmd, const char *dir, const char *source,
                       const hone__snippet_spec *spec, const cc_identity *id,
                       const hone__strv *flags, const hone__compile_opts *o) {
-  char *src = path_join(dir, "snippet.c"), *so = path_join(dir, "snippet.so");
-  char *log = path_join(dir, "compiler.txt"), *deps = path_join(dir, "deps.d");
+  char *src = hone__path_join(dir, "snippet.c"), *so = hone__path_join(dir, "snippet.so");
+  char *log = hone__path_join(dir, "compiler.txt"), *deps = hone__path_join(dir, "deps.d");
   hone__strv argv = {0};
   int rc = HONE_EXIT_FAILURE;
   if (!src || !so || !log || !deps) goto out;
-  int w = write_whole(src, source, strlen(source));
+  int w = hone__write_whole(src, source, strlen(source));
   if (w) {
     hone__cli_error(cmd, "cannot write %s: %s", src, strerror(-w));
     goto out;
@@ -948,7 +717,7 @@ static int compile_in(const char *cmd, const char *dir, const char *source,
     fputc('\n', stderr);
   }
   int status = run_to_file(argv.v, log);
-  char *text = read_whole(log, NULL);
+  char *text = hone__read_whole(log, NULL);
   if (status < 0) {
     hone__cli_error(cmd, "cannot run the compiler %s: %s", id->path, strerror(errno));
     rc = HONE_EXIT_USAGE;
@@ -998,7 +767,7 @@ static int dep_line(void *arg, const char *path) {
   if (strcmp(path, c->self) == 0) return 0;
   char *abs = realpath(path, NULL);
   char stamp[128];
-  if (abs && !strchr(abs, '\n') && file_stamp(abs, stamp, sizeof stamp))
+  if (abs && !strchr(abs, '\n') && hone__file_stamp(abs, stamp, sizeof stamp))
     sb_addf(c->out, "dep %s %s\n", stamp, abs);
   free(abs);
   return c->out->oom ? -1 : 0;
@@ -1008,9 +777,9 @@ static int dep_line(void *arg, const char *path) {
  * "dep STAMP PATH" with PATH made absolute and the snippet's own source left out; "" when there
  * is no list, NULL when out of memory. */
 static char *deps_lines(const char *dir) {
-  char *dpath = path_join(dir, "deps.d"), *src = path_join(dir, "snippet.c");
+  char *dpath = hone__path_join(dir, "deps.d"), *src = hone__path_join(dir, "snippet.c");
   size_t len = 0;
-  char *text = dpath ? read_whole(dpath, &len) : NULL;
+  char *text = dpath ? hone__read_whole(dpath, &len) : NULL;
   sbuf b = {0};
   sb_add(&b, "");
   if (text && src) {
@@ -1025,7 +794,7 @@ static char *deps_lines(const char *dir) {
       break;
     }
     size_t sl = 0;
-    char *st = read_whole(sp, &sl);
+    char *st = hone__read_whole(sp, &sl);
     if (st) {
       deps_ctx c = {src, &b};
       if (hone__makedeps_parse(st, sl, dep_line, &c) != 0) b.oom = true;
@@ -1067,11 +836,12 @@ static void library_dirs(const char *cc_path, const char *tmpdir, const hone__co
   if (o->libdirs)
     for (size_t i = 0; i < o->libdirs->n; i++) hone__strv_push(dirs, o->libdirs->v[i]);
   push_path_list(dirs, getenv("LIBRARY_PATH"));
-  char *out_path = cc_path ? path_join(tmpdir, "search-dirs.txt") : NULL;
+  char *out_path = cc_path ? hone__path_join(tmpdir, "search-dirs.txt") : NULL;
   if (!out_path) return;
   char *argv[] = {(char *)cc_path, "-print-search-dirs", NULL};
   int st = run_to_file(argv, out_path);
-  char *text = st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? read_whole(out_path, NULL) : NULL;
+  char *text =
+      st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? hone__read_whole(out_path, NULL) : NULL;
   unlink(out_path);
   free(out_path);
   for (const char *p = text; p && *p;) {
@@ -1117,7 +887,7 @@ static char *archive_lines(const char *cc_path, const char *tmpdir, const hone__
         char *abs = realpath(cand[k], NULL);
         char stamp[128];
         if (l > 2 && strcmp(cand[k] + l - 2, ".a") == 0 && abs && !strchr(abs, '\n') &&
-            file_stamp(abs, stamp, sizeof stamp))
+            hone__file_stamp(abs, stamp, sizeof stamp))
           sb_addf(&b, "dep %s %s\n", stamp, abs);
         free(abs);
       }
@@ -1135,7 +905,7 @@ static char *archive_lines(const char *cc_path, const char *tmpdir, const hone__
 }
 
 static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone__compile_opts *o) {
-  char *so = path_join(dir, "snippet.so"), *meta_path = path_join(dir, "meta");
+  char *so = hone__path_join(dir, "snippet.so"), *meta_path = hone__path_join(dir, "meta");
   char sum[65];
   long long size = 0;
   int rc = -ENOMEM;
@@ -1145,14 +915,14 @@ static int write_meta(const char *dir, const hone__snippet_obj *obj, const hone_
     char *archives = archive_lines(obj->cc_path, dir, o);
     if (!deps || !archives) {
       rc = -ENOMEM;
-    } else if (file_sha256(so, sum, &size)) {
+    } else if (hone__file_sha256(so, sum, &size)) {
       char *meta = NULL;
       int n = asprintf(&meta,
                        HONE__ENTRY_MAGIC "so_sha256 %s\nso_size %lld\ncc %s\ncc_path %s\n"
                                          "cc_version %s\ncflags %s\ncreated %lld\n%s%s",
                        sum, size, o->cc, obj->cc_path, obj->cc_version ? obj->cc_version : "",
                        o->cflags, (long long)time(NULL), deps, archives);
-      rc = n < 0 ? -ENOMEM : write_whole(meta_path, meta, (size_t)n);
+      rc = n < 0 ? -ENOMEM : hone__write_whole(meta_path, meta, (size_t)n);
       free(meta);
     }
     free(deps);
@@ -1211,8 +981,8 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
       hone__cli_error(cmd, "no cache directory: set HOME or XDG_CACHE_HOME, or use --no-cache");
       goto out;
     }
-    tdir = path_join(root, "timeit");
-    entry = tdir ? path_join(tdir, out->key) : NULL;
+    tdir = hone__path_join(root, "timeit");
+    entry = tdir ? hone__path_join(tdir, out->key) : NULL;
     if (!entry) goto oom;
     int m = hone__mkdir_p(tdir);
     if (m) {
@@ -1310,7 +1080,7 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
     tmp = NULL;
   }
   free(out->so_path);
-  out->so_path = path_join(out->entry_dir, "snippet.so");
+  out->so_path = hone__path_join(out->entry_dir, "snippet.so");
   rc = out->so_path ? HONE_EXIT_OK : HONE_EXIT_FAILURE;
   goto out;
 oom:

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sha256.h"
+
 /* Bumped whenever the generated code or the driver struct changes: part of every cache key. */
 #define HONE__SNIPPET_ABI 2 /* 2: setup and teardown run once per trial */
 #define HONE__SNIPPET_SYMBOL "hone__timeit_main"
@@ -93,16 +95,5 @@ char *hone__cache_dir(void);
 int hone__mkdir_p(const char *dir);
 /* Removes a file or directory tree; 0 or -errno of the first failure. */
 int hone__rm_rf(const char *path);
-
-/* SHA-256 (FIPS 180-4). */
-typedef struct hone__sha256 {
-  uint32_t h[8];
-  uint64_t len;
-  unsigned char buf[64];
-  size_t fill;
-} hone__sha256;
-void hone__sha256_init(hone__sha256 *c);
-void hone__sha256_update(hone__sha256 *c, const void *data, size_t n);
-void hone__sha256_hex(hone__sha256 *c, char out[65]);
 
 #endif /* HONE_CLI_SNIPPET_H */
