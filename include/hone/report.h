@@ -261,6 +261,40 @@ HONE_API HONE_NODISCARD int hone_report_write_json(hone_report *r, FILE *out,
 HONE_API HONE_NODISCARD int hone_report_write_csv(hone_report *r, FILE *out,
                                                   const hone_report_query *q);
 
+/* ---- comparing two reports ---------------------------------------------------------------- */
+
+/* A per-function comparison of two reports of one program (before / after a change): functions
+ * matched by (file, name) — the line may move between builds — over their first sections.
+ * Created from two reports that must stay alive (and unchanged) while it is used. */
+typedef struct hone_report_diff hone_report_diff;
+
+typedef struct hone_report_diff_row {
+  const hone_report_func *func; /* from b; from a when the function is only in a */
+  const hone_report_stat *a;    /* NULL: not called in a */
+  const hone_report_stat *b;    /* NULL: not called in b */
+  int64_t d_ncalls, d_pcalls;   /* b - a (a missing side counts as zero) */
+  double d_tottime, d_cumtime;
+} hone_report_diff_row;
+
+/* Compares a (before) with b (after). Rows are sorted by the absolute change of `key`'s figure,
+ * largest first: "tottime" (the default when NULL; "time" too), "cumulative" ("cumtime"),
+ * "calls" ("ncalls"), "pcalls"; ties by name. Returns 0; HONE_EINVAL for another key, or when
+ * the reports record different programs (the first files' argv[0] differ by name), with a
+ * message in errbuf; HONE_ENOMEM. */
+HONE_API HONE_NODISCARD int hone_report_diff_new(hone_report *a, hone_report *b, const char *key,
+                                                 hone_report_diff **out, char *errbuf,
+                                                 size_t errlen);
+/* Frees it; NULL is a no-op. */
+HONE_API void hone_report_diff_free(hone_report_diff *d);
+HONE_API size_t hone_report_diff_count(const hone_report_diff *d);
+HONE_API const hone_report_diff_row *hone_report_diff_row_at(const hone_report_diff *d, size_t i);
+/* The comparison as text (totals, then one row per function, restricted as print_stats is) or
+ * as JSON ({"version": 1, "kind": "diff", ...}, docs/report-json.md). */
+HONE_API HONE_NODISCARD int hone_report_diff_print(const hone_report_diff *d, FILE *out,
+                                                   const hone_restriction *rs, size_t nrs);
+HONE_API HONE_NODISCARD int hone_report_diff_write_json(const hone_report_diff *d, FILE *out,
+                                                        const hone_restriction *rs, size_t nrs);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,7 +25,7 @@ typedef struct options {
   const char *callers_text, *callees_text;
   const char *format, *output;
   int weight;
-  bool strip_dirs, threads, raw, json, csv;
+  bool strip_dirs, threads, raw, json, csv, diff;
 } options;
 
 /* ---- the command -------------------------------------------------------------------------- */
@@ -57,6 +57,8 @@ static void usage(FILE *out) {
           "                           callgrind, speedscope, folded, chrome\n"
           "  -o, --output FILE        where --format writes, atomically (default: stdout)\n"
           "      --weight time|calls  what folded, speedscope and chrome widths measure\n"
+          "      --diff A B           per-function change from A to B, largest change of the\n"
+          "                           sort key first (tottime, cumulative, calls, pcalls)\n"
           "  -h, --help               this help\n");
 }
 
@@ -112,7 +114,8 @@ enum {
   OPT_JSON,
   OPT_CSV,
   OPT_FORMAT,
-  OPT_WEIGHT
+  OPT_WEIGHT,
+  OPT_DIFF
 };
 
 static int parse_options(int argc, char **argv, options *o, bool *help) {
@@ -130,6 +133,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
       {"format", required_argument, NULL, OPT_FORMAT},
       {"output", required_argument, NULL, 'o'},
       {"weight", required_argument, NULL, OPT_WEIGHT},
+      {"diff", no_argument, NULL, OPT_DIFF},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -174,6 +178,9 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     case 'o':
       o->output = optarg;
       break;
+    case OPT_DIFF:
+      o->diff = true;
+      break;
     case OPT_WEIGHT:
       if ((o->weight = hone_export_weight_from_name(optarg)) < 0)
         return hone__cli_usage_error(CMD, "--weight: expected time or calls, got '%s'", optarg);
@@ -200,6 +207,15 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
     return hone__cli_usage_error(CMD, "--format: unknown format '%s' (known: %s)", o->format,
                                  known);
   }
+  if (o->diff) {
+    if (argc - optind != 2)
+      return hone__cli_usage_error(CMD, "--diff compares two stats files, got %d", argc - optind);
+    if (o->threads || o->callers_text || o->callees_text || o->format || o->csv)
+      return hone__cli_usage_error(
+          CMD, "--diff goes with --sort, --limit, --filter, --strip-dirs, --raw and --json only");
+    if (strchr(o->sort, ',')) return hone__cli_usage_error(CMD, "--diff sorts by one key");
+    if (!o->sort[0]) snprintf(o->sort, sizeof o->sort, "tottime");
+  }
   if (!o->sort[0]) snprintf(o->sort, sizeof o->sort, "cumulative");
   return 0;
 }
@@ -213,6 +229,47 @@ static void warn_cb(void *ctx, const hone_prof_mapping *m, const char *msg) {
   (void)m;
   const warn_ctx *w = ctx;
   fprintf(stderr, "hone " CMD ": warning: %s: %s\n", w->path, msg);
+}
+
+static size_t restrictions(const options *o, hone_restriction rs[2]) {
+  size_t n = 0;
+  if (o->filter_text)
+    rs[n++] = (hone_restriction){.kind = HONE_RESTRICT_REGEX, .regex = o->filter_text};
+  if (o->has_limit)
+    rs[n++] = o->limit_frac
+                  ? (hone_restriction){.kind = HONE_RESTRICT_FRACTION, .fraction = o->limit_f}
+                  : (hone_restriction){.kind = HONE_RESTRICT_COUNT, .count = o->limit_n};
+  return n;
+}
+
+/* --diff A B: two reports built alike, compared by the library. */
+static int run_diff(const options *o, const hone_report_options *ro, warn_ctx *wc, const char *a,
+                    const char *b) {
+  hone_report *r[2] = {NULL, NULL};
+  hone_report_diff *d = NULL;
+  const char *paths[2] = {a, b};
+  char msg[640] = "";
+  int rc = 0, err = 0;
+  for (int i = 0; i < 2 && !rc; i++) {
+    wc->path = paths[i];
+    if (hone_report_new(ro, &r[i]))
+      rc = hone__cli_error(CMD, "%s", hone_strerror(HONE_ENOMEM));
+    else if (hone_report_read(r[i], paths[i], msg, sizeof msg) < 0)
+      rc = hone__cli_error(CMD, "%s", msg);
+  }
+  if (!rc && (err = hone_report_diff_new(r[0], r[1], o->sort, &d, msg, sizeof msg)))
+    rc = hone__cli_error(CMD, "%s", msg[0] ? msg : hone_strerror(err));
+  if (!rc) {
+    hone_restriction rs[2];
+    size_t nrs = restrictions(o, rs);
+    err = o->json ? hone_report_diff_write_json(d, stdout, rs, nrs)
+                  : hone_report_diff_print(d, stdout, rs, nrs);
+    if (err) rc = hone__cli_error(CMD, "%s", hone_strerror(err));
+  }
+  hone_report_diff_free(d);
+  hone_report_free(r[0]);
+  hone_report_free(r[1]);
+  return rc;
 }
 
 static bool any_calls(const hone_report *r) {
@@ -245,6 +302,10 @@ int hone__cmd_report(int argc, char **argv) {
     rc = hone__cli_error(CMD, "%s", hone_strerror(HONE_ENOMEM));
     goto out;
   }
+  if (o.diff) {
+    rc = run_diff(&o, &ro, &wc, argv[optind], argv[optind + 1]);
+    goto out;
+  }
   for (int i = optind; i < argc; i++) {
     char msg[640] = "";
     wc.path = argv[i];
@@ -264,13 +325,7 @@ int hone__cmd_report(int argc, char **argv) {
                     "-finstrument-functions -g (and record it with `hone record`)\n");
 
   hone_restriction rs[2];
-  size_t nrs = 0;
-  if (o.filter_text)
-    rs[nrs++] = (hone_restriction){.kind = HONE_RESTRICT_REGEX, .regex = o.filter_text};
-  if (o.has_limit)
-    rs[nrs++] = o.limit_frac
-                    ? (hone_restriction){.kind = HONE_RESTRICT_FRACTION, .fraction = o.limit_f}
-                    : (hone_restriction){.kind = HONE_RESTRICT_COUNT, .count = o.limit_n};
+  size_t nrs = restrictions(&o, rs);
   hone_report_query q = {.restrictions = rs,
                          .nrestrictions = nrs,
                          .callers = o.callers_text,

@@ -668,15 +668,15 @@ static void fmt_py_float(char *buf, size_t len, double v) {
 }
 
 /* Applies one restriction to list[0..*count); writes pstats' message to msgf when it shrinks. */
-static int restrict_list(const hone_report *r, const hone_restriction *rs, uint32_t *list,
-                         size_t *count, FILE *msgf) {
+int hone__restrict(const hone_restriction *rs, hone__name_fn name, const void *ctx, uint32_t *list,
+                   size_t *count, FILE *msgf) {
   size_t before = *count, after = before;
   if (rs->kind == HONE_RESTRICT_REGEX) {
     regex_t re;
     if (!rs->regex || regcomp(&re, rs->regex, REG_EXTENDED | REG_NOSUB)) return HONE_EINVAL;
     after = 0;
     for (size_t i = 0; i < before; i++)
-      if (regexec(&re, r->funcs[list[i]].std, 0, NULL, 0) == 0) list[after++] = list[i];
+      if (regexec(&re, name(ctx, list[i]), 0, NULL, 0) == 0) list[after++] = list[i];
     regfree(&re);
   } else if (rs->kind == HONE_RESTRICT_FRACTION) {
     if (rs->fraction >= 0.0 && rs->fraction < 1.0)
@@ -700,6 +700,11 @@ static int restrict_list(const hone_report *r, const hone_restriction *rs, uint3
   }
   fputs(">\n", msgf);
   return 0;
+}
+
+static const char *std_of(const void *ctx, uint32_t id) {
+  const hone_report *r = ctx;
+  return r->funcs[id].std;
 }
 
 int hone__report_list(const hone_report *r, size_t s, const hone_restriction *rs, size_t nrs,
@@ -727,7 +732,7 @@ int hone__report_list(const hone_report *r, size_t s, const hone_restriction *rs
     }
   }
   int rc = 0;
-  for (size_t i = 0; i < nrs && !rc; i++) rc = restrict_list(r, &rs[i], list, &n, mf);
+  for (size_t i = 0; i < nrs && !rc; i++) rc = hone__restrict(&rs[i], std_of, r, list, &n, mf);
   if (mf && fclose(mf) != 0 && !rc) rc = HONE_ENOMEM;
   if (rc) {
     free(m);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "agg.h"
 #include "common/htab.h"
@@ -76,5 +77,11 @@ const hone__section *hone__report_section(const hone_report *r, size_t s);
  * one "List reduced" line per restriction that shrank the list (malloc'd; free() both). */
 int hone__report_list(const hone_report *r, size_t s, const hone_restriction *rs, size_t nrs,
                       uint32_t **ids, size_t *count, char **msg);
+
+/* Applies one restriction to list[0..*count) of ids whose "file:line(name)" name() gives;
+ * writes pstats' "List reduced" line to msgf (may be NULL) when it shrinks. 0 or HONE_EINVAL. */
+typedef const char *(*hone__name_fn)(const void *ctx, uint32_t id);
+int hone__restrict(const hone_restriction *rs, hone__name_fn name, const void *ctx, uint32_t *list,
+                   size_t *count, FILE *msgf);
 
 #endif /* HONE_PROFILE_REPORT_INTERNAL_H */
