@@ -201,12 +201,11 @@ static int resolve_addr(hone_report *r, const hone_profile *p, addr_cache *c, ui
   char hex[40];
   hone_symbol s = {0};
   int rc = r->opt.resolve ? r->opt.resolve(r->opt.resolve_ctx, m, a, &s) : HONE_ENOENT;
+  if (rc < 0 && rc != HONE_ENOENT) return rc;
   if (rc == HONE_ENOENT || !s.name) {
     /* Offsets in the object, not runtime addresses: the same function in two runs merges. */
     snprintf(hex, sizeof hex, "0x%" PRIx64, m ? a - m->base : a);
     s = (hone_symbol){.name = hex, .file = m && m->path ? m->path : "~", .line = 0};
-  } else if (rc < 0) {
-    return rc;
   }
   if (!s.file || !s.file[0]) s.file = "~";
   const char *fname = r->opt.strip_dirs && strcmp(s.file, "~") ? basename_of(s.file) : s.file;
