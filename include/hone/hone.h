@@ -9,6 +9,8 @@
 #include "hone/stats.h"
 #include "hone/timeit.h"
 #include "hone/profdata.h"
+#include "hone/report.h" /* symbol names: hone/symbols.h, link -lhone-symbols */
+#include "hone/export.h"
 #include "hone/prof.h" /* functions of libhone-prof.so: link -lhone-prof */
 #include "hone/queue.h"
 #include "hone/process.h"

@@ -1,36 +1,35 @@
-/* prof_symbols.c: address -> (function, file, line of definition) with libdw (see
- * prof_symbols.h). One Dwfl per mapping, created the first time an address falls in it: mappings
+/* symbols.c: libhone-symbols — address -> (function, file, line of definition) with libdw (see
+ * hone/symbols.h). One Dwfl per mapping, created the first time an address falls in it: mappings
  * of one run never overlap, and keeping them apart lets a missing or rebuilt object fail alone. */
-#include "prof_symbols.h"
+#include "hone/symbols.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/htab.h"
+
 enum { MAP_UNTRIED, MAP_OK, MAP_FAILED };
 
+/* The state of one recorded mapping, found by the mapping's address. */
 typedef struct map {
-  uint64_t start, end, base;
-  char *path;
-  uint8_t *build_id;
-  size_t build_id_len;
+  const hone_prof_mapping *m;
   int state;
   Dwfl *dwfl;
   Dwfl_Module *mod;
 } map;
 
-struct hone__syms {
+struct hone_symbols {
   map *maps;
   size_t nmaps, cap;
-  hone__syms_warn_fn warn;
+  hone__htab ht; /* over maps, keyed by the mapping pointer */
+  hone_symbols_warn_fn warn;
   void *ctx;
-  char hex[40];
   char path[4096];
 };
 
@@ -42,90 +41,93 @@ static const Dwfl_Callbacks offline_callbacks = {
     .debuginfo_path = &debuginfo_path,
 };
 
-hone__syms *hone__syms_new(hone__syms_warn_fn warn, void *ctx) {
-  hone__syms *s = calloc(1, sizeof *s);
+hone_symbols *hone_symbols_new(hone_symbols_warn_fn warn, void *ctx) {
+  hone_symbols *s = calloc(1, sizeof *s);
   if (!s) return NULL;
+  hone__htab_init(&s->ht);
   s->warn = warn;
   s->ctx = ctx;
   return s;
 }
 
-void hone__syms_free(hone__syms *s) {
+void hone_symbols_free(hone_symbols *s) {
   if (!s) return;
-  for (size_t i = 0; i < s->nmaps; i++) {
+  for (size_t i = 0; i < s->nmaps; i++)
     if (s->maps[i].dwfl) dwfl_end(s->maps[i].dwfl);
-    free(s->maps[i].path);
-    free(s->maps[i].build_id);
-  }
   free(s->maps);
+  hone__htab_fini(&s->ht);
   free(s);
 }
 
-int hone__syms_add_mapping(hone__syms *s, const hone_prof_mapping *m) {
+static bool map_eq(const void *ctx, uint32_t i) {
+  const struct {
+    const hone_symbols *s;
+    const hone_prof_mapping *m;
+  } *k = ctx;
+  return k->s->maps[i].m == k->m;
+}
+
+/* The state of mapping m, created untried when new; NULL on ENOMEM. */
+static map *map_of(hone_symbols *s, const hone_prof_mapping *m) {
+  uint64_t h = hone__hash_u64((uint64_t)(uintptr_t)m);
+  struct {
+    const hone_symbols *s;
+    const hone_prof_mapping *m;
+  } k = {s, m};
+  int64_t i = hone__htab_find(&s->ht, h, map_eq, &k);
+  if (i >= 0) return &s->maps[i];
   if (s->nmaps == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 16;
     map *nm = realloc(s->maps, cap * sizeof *nm);
-    if (!nm) return HONE_ENOMEM;
+    if (!nm) return NULL;
     s->maps = nm;
     s->cap = cap;
   }
-  map *d = &s->maps[s->nmaps];
-  memset(d, 0, sizeof *d);
-  d->start = m->start;
-  d->end = m->end;
-  d->base = m->base;
-  d->path = strdup(m->path ? m->path : "");
-  if (!d->path) return HONE_ENOMEM;
-  if (m->build_id && m->build_id_len) {
-    if (!(d->build_id = malloc(m->build_id_len))) {
-      free(d->path);
-      return HONE_ENOMEM;
-    }
-    memcpy(d->build_id, m->build_id, m->build_id_len);
-    d->build_id_len = m->build_id_len;
-  }
-  s->nmaps++;
-  return 0;
+  if (hone__htab_insert(&s->ht, h, (uint32_t)s->nmaps)) return NULL;
+  s->maps[s->nmaps] = (map){.m = m, .state = MAP_UNTRIED};
+  return &s->maps[s->nmaps++];
 }
 
-static void warnf(hone__syms *s, const char *fmt, ...) HONE_PRINTF(2, 3);
-static void warnf(hone__syms *s, const char *fmt, ...) {
+static void warnf(hone_symbols *s, const map *m, const char *fmt, ...) HONE_PRINTF(3, 4);
+static void warnf(hone_symbols *s, const map *m, const char *fmt, ...) {
   if (!s->warn) return;
   char msg[1024];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  s->warn(s->ctx, msg);
+  s->warn(s->ctx, m->m, msg);
 }
 
 /* Opens the mapping's object at its recorded bias and checks it is the recorded build. */
-static void open_map(hone__syms *s, map *m) {
+static void open_map(hone_symbols *s, map *m) {
   m->state = MAP_FAILED;
-  if (m->path[0] != '/') return; /* [vdso] and the like: nothing on disk to read */
+  const char *path = m->m->path ? m->m->path : "";
+  if (path[0] != '/') return; /* [vdso] and the like: nothing on disk to read */
   if (!(m->dwfl = dwfl_begin(&offline_callbacks))) {
-    warnf(s, "%s: cannot start libdw (%s); its functions are shown as addresses", m->path,
+    warnf(s, m, "%s: cannot start libdw (%s); its functions are shown as addresses", path,
           dwfl_errmsg(-1));
     return;
   }
   dwfl_report_begin(m->dwfl);
   /* add_p_vaddr: the recorded base is the load bias (dlpi_addr), not the first segment's start. */
-  m->mod = dwfl_report_elf(m->dwfl, m->path, m->path, -1, m->base, true);
+  m->mod = dwfl_report_elf(m->dwfl, path, path, -1, m->m->base, true);
   dwfl_report_end(m->dwfl, NULL, NULL);
   if (!m->mod) {
-    warnf(s, "%s: cannot be read (%s); its functions are shown as addresses", m->path,
+    warnf(s, m, "%s: cannot be read (%s); its functions are shown as addresses", path,
           dwfl_errmsg(-1));
     return;
   }
-  if (m->build_id_len) {
+  if (m->m->build_id && m->m->build_id_len) {
     const unsigned char *bits = NULL;
     GElf_Addr vaddr;
     int len = dwfl_module_build_id(m->mod, &bits, &vaddr);
-    if (len <= 0 || (size_t)len != m->build_id_len || memcmp(bits, m->build_id, (size_t)len)) {
-      warnf(s,
+    if (len <= 0 || (size_t)len != m->m->build_id_len ||
+        memcmp(bits, m->m->build_id, (size_t)len)) {
+      warnf(s, m,
             "%s: not the file that was recorded (its build-id differs); its functions are "
             "shown as addresses",
-            m->path);
+            path);
       return;
     }
   }
@@ -158,7 +160,7 @@ static bool find_subprogram(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *out, D
 
 /* The file a subprogram is declared in. libdw answers NULL for DWARF 5's file 0 (clang uses it),
  * which is the unit's primary source file: the unit's name, under its compilation directory. */
-static const char *decl_file(hone__syms *s, Dwarf_Die *sub, Dwarf_Die *cu) {
+static const char *decl_file(hone_symbols *s, Dwarf_Die *sub, Dwarf_Die *cu) {
   const char *f = dwarf_decl_file(sub);
   if (f) return f;
   Dwarf_Attribute a;
@@ -174,20 +176,14 @@ static const char *decl_file(hone__syms *s, Dwarf_Die *sub, Dwarf_Die *cu) {
   return s->path;
 }
 
-int hone__syms_resolve(hone__syms *s, uint64_t addr, hone__sym *out) {
-  map *m = NULL;
-  for (size_t i = 0; i < s->nmaps && !m; i++)
-    if (addr >= s->maps[i].start && addr < s->maps[i].end) m = &s->maps[i];
-  if (!m) {
-    snprintf(s->hex, sizeof s->hex, "0x%" PRIx64, addr);
-    *out = (hone__sym){.name = s->hex, .file = "~", .line = 0};
-    return 0;
-  }
+int hone_symbols_resolve(void *ctx, const hone_prof_mapping *mp, uint64_t addr, hone_symbol *out) {
+  hone_symbols *s = ctx;
+  if (!s || !mp) return HONE_ENOENT;
+  map *m = map_of(s, mp);
+  if (!m) return HONE_ENOMEM;
   if (m->state == MAP_UNTRIED) open_map(s, m);
-  /* Offsets in the object, not runtime addresses: the same function in two runs merges. */
-  snprintf(s->hex, sizeof s->hex, "0x%" PRIx64, addr - m->base);
-  *out = (hone__sym){.name = s->hex, .file = m->path, .line = 0};
-  if (m->state != MAP_OK) return 0;
+  if (m->state != MAP_OK) return HONE_ENOENT;
+  *out = (hone_symbol){.name = NULL, .file = mp->path, .line = 0};
 
   Dwarf_Die sub, cu;
   if (find_subprogram(m->mod, addr, &sub, &cu)) {
@@ -203,6 +199,7 @@ int hone__syms_resolve(hone__syms *s, uint64_t addr, hone__sym *out) {
   GElf_Off off = 0;
   GElf_Sym sym;
   const char *name = dwfl_module_addrinfo(m->mod, addr, &off, &sym, NULL, NULL, NULL);
-  if (name) out->name = name;
+  if (!name) return HONE_ENOENT;
+  out->name = name;
   return 0;
 }
