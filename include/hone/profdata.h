@@ -40,6 +40,15 @@ typedef struct hone_prof_node {
   uint64_t excl;   /* exclusive ticks: incl minus the incl of the children, as measured */
 } hone_prof_node;
 
+/* Where samples were taken (format version 2): `count` samples whose top node was `node` (an
+ * index in the thread's nodes) had their instruction at runtime address `pc`. A report uses it
+ * to give samples taken in a callee's prologue or epilogue, outside its hooks, to the callee. */
+typedef struct hone_prof_sample_pc {
+  uint64_t pc;
+  uint32_t node;
+  uint32_t count;
+} hone_prof_sample_pc;
+
 /* One thread's tree. */
 typedef struct hone_prof_thread {
   uint64_t tid;                /* kernel thread id */
@@ -52,8 +61,10 @@ typedef struct hone_prof_thread {
    * sample_period_s seconds of CPU time. NULL and 0 when the thread was not sampled. */
   const uint64_t *samples;
   double sample_period_s;
-  uint64_t samples_own;     /* samples taken inside the profiler's hooks: its own cost */
-  uint64_t samples_outside; /* samples taken with no recorded function on the stack */
+  uint64_t samples_own;           /* samples taken inside the profiler's hooks: its own cost */
+  uint64_t samples_outside;       /* samples taken with no recorded function on the stack */
+  const hone_prof_sample_pc *pcs; /* npcs records (a subset of the samples), NULL when none */
+  size_t npcs;
 } hone_prof_thread;
 
 /* One loaded object (the executable or a shared library) mapped into the process. A runtime

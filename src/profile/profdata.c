@@ -89,6 +89,8 @@ static const char *sec_name(uint32_t id) {
     return "samples";
   case HONE__SEC_TSAMPLES:
     return "thread samples";
+  case HONE__SEC_PCS:
+    return "sample addresses";
   }
   return "unknown";
 }
@@ -196,6 +198,7 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
       sizeof(hone__prof_map_rec),
       sizeof(uint64_t),
       sizeof(hone__prof_tsamples_rec),
+      sizeof(hone__prof_pc_rec),
   };
   hone__prof_section sec[HONE__SEC_LAST + 1];
   bool have[HONE__SEC_LAST + 1] = {false};
@@ -302,7 +305,17 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   p->info.times = sampled ? "sampled" : "instrumented";
   p->info.sample_period_s = sampled ? (double)in.sample_period_ns * 1e-9 : 0;
   uint64_t *samples = NULL;
+  hone__prof_pc_rec *pcs = NULL;
+  uint64_t npcs = h.version >= 2 ? sec[HONE__SEC_PCS].size / sizeof(hone__prof_pc_rec) : 0,
+           pc_next = 0;
+  if (npcs && !sampled) {
+    hone_profile_free(p);
+    return BAD("sample addresses in a file that was not sampled");
+  }
   if (sampled) {
+    pcs = malloc(npcs ? npcs * sizeof *pcs : 1);
+    if ((rc = own(p, pcs)) < 0) goto oom;
+    if (npcs) memcpy(pcs, b + sec[HONE__SEC_PCS].offset, npcs * sizeof *pcs);
     samples = malloc(nnodes ? nnodes * sizeof *samples : 1);
     if ((rc = own(p, samples)) < 0) goto oom;
     if (nnodes) memcpy(samples, b + sec[HONE__SEC_SAMPLES].offset, nnodes * sizeof *samples);
@@ -357,10 +370,21 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
     if (sampled) {
       hone__prof_tsamples_rec ts;
       memcpy(&ts, b + sec[HONE__SEC_TSAMPLES].offset + i * sizeof ts, sizeof ts);
-      if (ts.sampled > 1 || ts.reserved != 0) {
+      if (ts.sampled > 1) {
         hone_profile_free(p);
         return BAD("thread %llu has a bad sampling flag %u", (unsigned long long)i, ts.sampled);
       }
+      if (ts.npcs > npcs - pc_next || (ts.npcs && !ts.sampled)) {
+        hone_profile_free(p);
+        return BAD("thread %llu has %u sample addresses, more than the section holds",
+                   (unsigned long long)i, ts.npcs);
+      }
+      for (uint32_t j = 0; j < ts.npcs; j++)
+        if (pcs[pc_next + j].node >= t.nnodes) {
+          hone_profile_free(p);
+          return BAD("thread %llu sample address %u names node %u of %llu", (unsigned long long)i,
+                     j, pcs[pc_next + j].node, (unsigned long long)t.nnodes);
+        }
       double sum = (double)ts.own + (double)ts.outside;
       for (uint64_t j = 0; j < t.nnodes; j++) sum += (double)samples[next + j];
       if (sum > max_samples) {
@@ -373,12 +397,23 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
         p->threads[i].sample_period_s = p->info.sample_period_s;
         p->threads[i].samples_own = ts.own;
         p->threads[i].samples_outside = ts.outside;
+        p->threads[i].pcs = ts.npcs ? pcs + pc_next : NULL;
+        p->threads[i].npcs = ts.npcs;
       } else if (sum > 0) {
         hone_profile_free(p);
         return BAD("thread %llu was not sampled but has samples", (unsigned long long)i);
       }
     }
+    if (sampled) {
+      hone__prof_tsamples_rec ts;
+      memcpy(&ts, b + sec[HONE__SEC_TSAMPLES].offset + i * sizeof ts, sizeof ts);
+      pc_next += ts.npcs;
+    }
     next += t.nnodes;
+  }
+  if (pc_next != npcs) {
+    hone_profile_free(p);
+    return BAD("%llu sample addresses belong to no thread", (unsigned long long)(npcs - pc_next));
   }
   if (next != nnodes) {
     hone_profile_free(p);
@@ -516,6 +551,12 @@ int hone_profile_merge(hone_profile *into, const hone_profile *from) {
       if (own(into, smp) < 0) return HONE_ENOMEM;
       if (s->nnodes) memcpy(smp, s->samples, s->nnodes * sizeof *smp);
     }
+    hone_prof_sample_pc *pc = NULL;
+    if (s->npcs) {
+      pc = malloc(s->npcs * sizeof *pc);
+      if (own(into, pc) < 0) return HONE_ENOMEM;
+      memcpy(pc, s->pcs, s->npcs * sizeof *pc);
+    }
     if (s->nnodes) memcpy(n, s->nodes, s->nnodes * sizeof *n);
     if (!same_clock)
       for (size_t j = 0; j < s->nnodes; j++) {
@@ -528,6 +569,7 @@ int hone_profile_merge(hone_profile *into, const hone_profile *from) {
     into->threads[t0 + i].name = name;
     into->threads[t0 + i].nodes = n;
     into->threads[t0 + i].samples = smp;
+    into->threads[t0 + i].pcs = pc;
   }
   for (size_t i = 0; i < from->nmaps; i++) {
     const hone_prof_mapping *s = &from->maps[i];

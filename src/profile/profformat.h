@@ -27,9 +27,10 @@ enum {
   HONE__SEC_MAPS = 5,     /* hone__prof_map_rec[] */
   HONE__SEC_SAMPLES = 6,  /* v2: uint64_t per node (as NODES): samples whose top frame it was */
   HONE__SEC_TSAMPLES = 7, /* v2: hone__prof_tsamples_rec[], one per thread (as THREADS) */
+  HONE__SEC_PCS = 8,      /* v2: hone_prof_sample_pc[], every thread's one after the other */
 };
 #define HONE__SEC_LAST_V1 5u
-#define HONE__SEC_LAST 7u
+#define HONE__SEC_LAST 8u
 
 enum { HONE__CLOCK_TSC = 1, HONE__CLOCK_CNTVCT = 2, HONE__CLOCK_MONOTONIC = 3 };
 
@@ -90,8 +91,10 @@ typedef struct hone__prof_tsamples_rec {
   uint64_t own;     /* taken inside the profiler's hooks: its own cost */
   uint64_t outside; /* taken while no recorded function was on the thread's stack */
   uint32_t sampled; /* 1: the thread was sampled; 0: its sampling could not be set up */
-  uint32_t reserved;
+  uint32_t npcs;    /* its records in PCS (in thread order, after the previous threads') */
 } hone__prof_tsamples_rec;
+
+typedef hone_prof_sample_pc hone__prof_pc_rec;
 
 typedef struct hone__prof_thread_rec {
   uint64_t tid;
@@ -114,6 +117,7 @@ _Static_assert(sizeof(hone__prof_info_rec) == 96, "info layout");
 _Static_assert(sizeof(hone__prof_thread_rec) == 32, "thread layout");
 _Static_assert(sizeof(hone__prof_map_rec) == 48, "map layout");
 _Static_assert(sizeof(hone__prof_tsamples_rec) == 24, "thread samples layout");
+_Static_assert(sizeof(hone__prof_pc_rec) == 16, "sample address layout");
 _Static_assert(sizeof(hone_prof_node) == 40, "node layout");
 
 #if defined(__x86_64__)
@@ -145,6 +149,7 @@ typedef struct hone__prof_wthread {
   uint64_t nnodes; /* fixed before writing starts */
   uint64_t samples_own, samples_outside;
   uint32_t sampled;
+  uint32_t npcs; /* fixed before writing starts */
 } hone__prof_wthread;
 
 typedef struct hone__prof_wmap {
@@ -171,6 +176,8 @@ typedef struct hone__prof_wsrc {
   void (*nodes)(void *ctx, size_t thread, uint64_t first, hone_prof_node *out, size_t n);
   /* Fills out[0..n) with the sample counts of the same nodes. */
   void (*samples)(void *ctx, size_t thread, uint64_t first, uint64_t *out, size_t n);
+  /* Fills out[0..n) with the next n of thread i's npcs sample addresses (called in order). */
+  void (*pcs)(void *ctx, size_t thread, hone__prof_pc_rec *out, size_t n);
   size_t nmaps;
   const hone__prof_wmap *(*map)(void *ctx, size_t i);
   void *ctx;

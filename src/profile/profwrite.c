@@ -89,7 +89,9 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
   }
   strs += 1; /* the final NUL that makes every offset a terminated string */
 
-  enum { NSEC = 7 };
+  enum { NSEC = 8 };
+  uint64_t npcs = 0;
+  for (size_t i = 0; i < src->nthreads; i++) npcs += src->thread(src->ctx, i)->npcs;
   uint64_t off = sizeof(hone__prof_header) + NSEC * sizeof(hone__prof_section);
   hone__prof_section sec[NSEC] = {
       {HONE__SEC_INFO, sizeof(hone__prof_info_rec), 0, sizeof(hone__prof_info_rec)},
@@ -101,6 +103,7 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
       {HONE__SEC_SAMPLES, sizeof(uint64_t), 0, nnodes * sizeof(uint64_t)},
       {HONE__SEC_TSAMPLES, sizeof(hone__prof_tsamples_rec), 0,
        src->nthreads * sizeof(hone__prof_tsamples_rec)},
+      {HONE__SEC_PCS, sizeof(hone__prof_pc_rec), 0, npcs * sizeof(hone__prof_pc_rec)},
   };
   for (int i = 0; i < NSEC; i++) {
     off = align8(off);
@@ -212,8 +215,19 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
   pad8(&w);
   for (size_t i = 0; i < src->nthreads; i++) {
     const hone__prof_wthread *t = src->thread(src->ctx, i);
-    hone__prof_tsamples_rec r = {t->samples_own, t->samples_outside, t->sampled, 0};
+    hone__prof_tsamples_rec r = {t->samples_own, t->samples_outside, t->sampled, t->npcs};
     put(&w, &r, sizeof r);
+  }
+
+  pad8(&w);
+  hone__prof_pc_rec pb[64];
+  for (size_t i = 0; i < src->nthreads; i++) {
+    uint64_t n = src->thread(src->ctx, i)->npcs;
+    for (uint64_t j = 0; j < n; j += 64) {
+      size_t k = n - j < 64 ? (size_t)(n - j) : 64;
+      src->pcs(src->ctx, i, pb, k);
+      put(&w, pb, k * sizeof pb[0]);
+    }
   }
   flush(&w);
   if (!w.err && w.written != h.file_size) w.err = HONE_EIO;

@@ -91,6 +91,8 @@ typedef struct frame {
 #define MAX_CHUNKS 65536u                /* 268 M nodes per thread */
 #define STACK_RESERVE ((size_t)64 << 20) /* frames of address space per thread: 1 GiB */
 #define STACK_STEP ((size_t)1 << 16)     /* frames committed at a time */
+#define PCS_CAP                                                                                    \
+  (1u << 16) /* sample addresses per thread; beyond 3/4 full, samples keep only their node */
 
 typedef struct tstate {
   /* Hot: the hooks touch these. */
@@ -104,6 +106,11 @@ typedef struct tstate {
   uint64_t samples_outside; /* with no recorded call on the stack */
   int perf_fd;              /* this thread's cpu-clock event, -1 when not sampled */
   int sampled_flag;         /* the event was opened (kept after the thread closes it) */
+  /* Where each sample's instruction was, per top node: open addressing on (node, pc), so that
+   * the report can give a sample taken in a callee's prologue or epilogue (before its enter
+   * hook or after its exit hook, while the caller is the top) to the callee. */
+  hone__prof_pc_rec *pcs;
+  uint32_t pcs_used;
   /* Cold. */
   frame *base;
   frame *reserve_end;
@@ -205,6 +212,7 @@ HONE__NOINST static void tstate_free(tstate *s) {
   munmap(s->chunks, MAX_CHUNKS * sizeof(node *));
   if (s->base) munmap(s->base, STACK_RESERVE * sizeof(frame));
   if (s->hash) munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+  if (s->pcs) munmap(s->pcs, PCS_CAP * sizeof(hone__prof_pc_rec));
   munmap(s, sizeof *s);
 }
 
@@ -293,6 +301,28 @@ HONE__NOINST static void chain_prof(int sig, siginfo_t *si, void *uc) {
   raise(sig);
 }
 
+HONE__RT_INLINE void note_pc(tstate *s, uint32_t ni, uint64_t pc) {
+  hone__prof_pc_rec *t = s->pcs;
+  uint64_t h = (pc * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)ni * 0xC2B2AE3D27D4EB4Full);
+  for (uint32_t j = (uint32_t)(h >> 40) & (PCS_CAP - 1), k = 0; k < 64;
+       k++, j = (j + 1) & (PCS_CAP - 1)) {
+    hone__prof_pc_rec *e = &t[j];
+    if (e->count == 0) {
+      if (s->pcs_used >= PCS_CAP / 4 * 3) return;
+      e->pc = pc;
+      e->node = ni;
+      atomic_signal_fence(memory_order_release);
+      e->count = 1;
+      s->pcs_used++;
+      return;
+    }
+    if (e->pc == pc && e->node == ni) {
+      e->count++;
+      return;
+    }
+  }
+}
+
 /* Async-signal-safe: touches only this thread's state, no lock, no call. */
 HONE__NOINST static void on_sample(int sig, siginfo_t *si, void *uc) {
   tstate *s = tls;
@@ -308,8 +338,10 @@ HONE__NOINST static void on_sample(int sig, siginfo_t *si, void *uc) {
     s->samples_own++;
   else if (top == &s->root)
     s->samples_outside++;
-  else
+  else {
     top->samples++;
+    if (s->pcs && pc) note_pc(s, top->index, pc);
+  }
 }
 
 /* The runtime's executable segment, found from the address of one of its functions. */
@@ -331,12 +363,13 @@ HONE__NOINST static int find_text(struct dl_phdr_info *info, size_t size, void *
 }
 
 /* At load: HONE_PROF_SAMPLE=off turns sampling off; a number sets the period in microseconds
- * (default 50: 20 kHz, as `perf record -F 20000`). Installs the SIGPROF handler, keeping the
- * program's disposition for the signals that are not ours. The events are opened per thread. */
+ * (default 100: 10 kHz; a signal costs a few microseconds, more in a VM, so 20 kHz slows a run by a
+ * third). Installs the SIGPROF handler, keeping the program's disposition for the signals that are
+ * not ours. The events are opened per thread. */
 HONE__NOINST static void sample_init(void) {
   const char *want = getenv("HONE_PROF_SAMPLE");
   if (want && strcmp(want, "off") == 0) return;
-  unsigned long us = 50;
+  unsigned long us = 100;
   if (want && *want) {
     char *end;
     unsigned long v = strtoul(want, &end, 10);
@@ -392,6 +425,7 @@ HONE__NOINST static void sample_thread_start(tstate *s) {
     close(fd);
     return;
   }
+  s->pcs = map_mem(PCS_CAP * sizeof(hone__prof_pc_rec), PROT_READ | PROT_WRITE);
   s->perf_fd = fd;
   __asm__ volatile("" ::: "memory");
   ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
@@ -922,6 +956,7 @@ HONE__NOINST static void calibrated(void) {
 
 typedef struct wthread {
   tstate *s;
+  uint32_t pc_cursor; /* next slot of s->pcs to look at */
   hone__prof_wthread w;
   char name[17];
 } wthread;
@@ -958,6 +993,25 @@ HONE__NOINST static void w_nodes(void *ctx, size_t ti, uint64_t first, hone_prof
 HONE__NOINST static void w_samples(void *ctx, size_t ti, uint64_t first, uint64_t *out, size_t n) {
   tstate *s = ((wctx *)ctx)->t[ti].s;
   for (size_t k = 0; k < n; k++) out[k] = s->sampled_flag ? node_at(s, first + k)->samples : 0;
+}
+
+/* The first npcs records of the table (in slot order) whose node was written. */
+HONE__NOINST static uint32_t count_pcs(tstate *s, uint32_t nnodes) {
+  uint32_t k = 0;
+  if (s->pcs)
+    for (uint32_t j = 0; j < PCS_CAP; j++) k += s->pcs[j].count && s->pcs[j].node < nnodes;
+  return k;
+}
+
+HONE__NOINST static void w_pcs(void *ctx, size_t ti, hone__prof_pc_rec *out, size_t n) {
+  wthread *w = &((wctx *)ctx)->t[ti];
+  tstate *s = w->s;
+  size_t k = 0;
+  while (k < n && s->pcs && w->pc_cursor < PCS_CAP) {
+    hone__prof_pc_rec e = s->pcs[w->pc_cursor++];
+    if (e.count && e.node < w->w.nnodes) out[k++] = e;
+  }
+  for (; k < n; k++) out[k] = (hone__prof_pc_rec){0, 0, 0}; /* not reached: records stay */
 }
 
 HONE__NOINST static const hone__prof_wmap *w_map(void *ctx, size_t i) {
@@ -1058,6 +1112,8 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
     w->w.sampled = g_sample_ok && s->sampled_flag;
     w->w.samples_own = w->w.sampled ? s->samples_own : 0;
     w->w.samples_outside = w->w.sampled ? s->samples_outside : 0;
+    w->w.npcs = w->w.sampled ? count_pcs(s, n) : 0;
+    w->pc_cursor = 0;
   }
   /* Threads with nothing recorded are left out. */
   size_t k = 0;
@@ -1086,6 +1142,7 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
       .thread = w_thread,
       .nodes = w_nodes,
       .samples = w_samples,
+      .pcs = w_pcs,
       .nmaps = ctx.maps ? ctx.maps->n : 0,
       .map = w_map,
       .ctx = &ctx,
@@ -1344,6 +1401,10 @@ HOOK int hone_prof_clear(void) {
       x->samples = 0;
     }
     s->samples_own = s->samples_outside = 0;
+    if (s->pcs) {
+      memset(s->pcs, 0, PCS_CAP * sizeof(hone__prof_pc_rec));
+      s->pcs_used = 0;
+    }
     if (s->base)
       for (frame *f = s->base + 1; f < s->sp && f < s->limit; f++) f->t0 = t;
   }

@@ -16,8 +16,9 @@
 #include "profile/profformat.h"
 
 /* A small synthetic run: two threads, three mappings (one without build-id). */
-static const hone__prof_wthread threads[] = {{101, "main", 4, 7, 3, 1},
-                                             {102, "worker-1", 2, 0, 0, 0}};
+static const hone__prof_wthread threads[] = {{101, "main", 4, 7, 3, 1, 2},
+                                             {102, "worker-1", 2, 0, 0, 0, 0}};
+static const hone_prof_sample_pc pcs0[] = {{0x2004, 1, 30}, {0x3010, 1, 4}};
 static const uint64_t samples0[] = {2, 40, 11, 5};
 static const hone_prof_node nodes0[] = {
     {0x1000, HONE_PROF_NO_PARENT, 0, 1, 1000, 100},
@@ -50,6 +51,13 @@ static void get_samples(void *ctx, size_t t, uint64_t first, uint64_t *out, size
   (void)ctx;
   for (size_t k = 0; k < n; k++) out[k] = t == 0 ? samples0[first + k] : 0;
 }
+static size_t pcs_given;
+static void get_pcs(void *ctx, size_t t, hone_prof_sample_pc *out, size_t n) {
+  (void)ctx;
+  assert_int_equal(t, 0);
+  memcpy(out, pcs0 + pcs_given, n * sizeof *out);
+  pcs_given += n;
+}
 static const hone__prof_wmap *get_map(void *ctx, size_t i) {
   (void)ctx;
   return &maps[i];
@@ -74,6 +82,7 @@ static hone__prof_wsrc sample_src(void) {
       .thread = get_thread,
       .nodes = get_nodes,
       .samples = get_samples,
+      .pcs = get_pcs,
       .nmaps = 3,
       .map = get_map,
   };
@@ -84,6 +93,7 @@ static hone__prof_wsrc sample_src(void) {
 static unsigned char *write_to_mem(const hone__prof_wsrc *src, size_t *len) {
   FILE *f = tmpfile();
   assert_non_null(f);
+  pcs_given = 0;
   assert_int_equal(hone__prof_write_fd(fileno(f), src), 0);
   off_t end = lseek(fileno(f), 0, SEEK_END);
   assert_true(end > 0);
@@ -142,6 +152,8 @@ static void check_sample(const hone_profile *p) {
   assert_int_equal(t0->samples_own, 7);
   assert_int_equal(t0->samples_outside, 3);
   assert_true(fabs(t0->sample_period_s - 1e-6) < 1e-15);
+  assert_int_equal(t0->npcs, 2);
+  assert_memory_equal(t0->pcs, pcs0, sizeof pcs0);
   assert_int_equal(t1->tid, 102);
   assert_string_equal(t1->name, "worker-1");
   assert_memory_equal(t1->nodes, nodes1, sizeof nodes1);
