@@ -114,7 +114,7 @@ truth() {
              maxp, worst <= maxp ? "met" : "MISSED"
       printf "  header total %.4f s against the plain run %.4f s: %+.0f %%; bound within %s %%: %s\n",
              est_t, plain_s, 100 * (ratio - 1), maxt, tot_ok ? "met" : "MISSED"
-      printf "  raw total %.4f s (%.1fx the plain run)\n", raw_t, plain_s > 0 ? raw_t / plain_s : 0
+      printf "  raw total %.4f s (%.1fx the plain run)\n", raw_t, (plain_s > 0 ? raw_t / plain_s : 0)
       print worst > "/dev/stderr"
       exit !(worst <= maxp && tot_ok)
     }' "$out/est.csv" "$out/raw.csv" "$out/perf.txt" 2>"$out/worst" || missed=1
