@@ -78,6 +78,11 @@ run "$HONE" report nos.prof
 expect_status 0
 expect_out "^   Times exclude the profiler's own cost, calibrated at .* per call"
 expect_out '^   Not sampled \(perf_event_open refused, or an older file\)'
+run "$HONE" report --json nos.prof
+expect_status 0
+expect_out '"estimate": ?"corrected"'
+expect_out '"times": ?"instrumented"'
+expect_out '"clock_why": ?"(cpuid|kernel|variable|no counter)"'
 
 # Every cumtime >= its tottime, corrected and raw (from the CSV's exact figures).
 for mode in "" --raw; do

@@ -390,6 +390,16 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
   hone__jw_u64(&w, JSON_VERSION);
   hone__jw_key(&w, "corrected");
   hone__jw_bool(&w, !r->opt.raw);
+  hone__jw_key(&w, "estimate");
+  hone__jw_str(&w, r->opt.raw ? "raw"
+                   : r->times.sampled_threads && r->times.corrected_threads
+                       ? "sampled and corrected"
+                   : r->times.sampled_threads ? "sampled"
+                                              : "corrected");
+  hone__jw_key(&w, "samples");
+  hone__jw_u64(&w, r->times.samples);
+  hone__jw_key(&w, "samples_profiler");
+  hone__jw_u64(&w, r->times.samples_own);
   hone__jw_key(&w, "files");
   hone__jw_array(&w);
   for (size_t i = 0; i < r->nfiles; i++) {
@@ -415,6 +425,12 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
     hone__jw_num(&w, in->ticks_per_second > 0 ? (double)in->total_ticks / in->ticks_per_second : 0);
     hone__jw_key(&w, "overhead_ns_per_call");
     hone__jw_num(&w, r->files[i].cost_ns_per_call);
+    hone__jw_key(&w, "clock_why");
+    hone__jw_str(&w, in->clock_why ? in->clock_why : "unknown");
+    hone__jw_key(&w, "times");
+    hone__jw_str(&w, in->times ? in->times : "instrumented");
+    hone__jw_key(&w, "sample_period");
+    hone__jw_num(&w, in->sample_period_s);
     hone__jw_end(&w);
   }
   hone__jw_end(&w);
