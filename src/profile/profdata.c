@@ -381,9 +381,10 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
       }
       for (uint32_t j = 0; j < ts.npcs; j++)
         if (pcs[pc_next + j].node >= t.nnodes) {
+          uint32_t bad = pcs[pc_next + j].node; /* read before the profile (and pcs) is freed */
           hone_profile_free(p);
           return BAD("thread %llu sample address %u names node %u of %llu", (unsigned long long)i,
-                     j, pcs[pc_next + j].node, (unsigned long long)t.nnodes);
+                     j, bad, (unsigned long long)t.nnodes);
         }
       double sum = (double)ts.own + (double)ts.outside;
       for (uint64_t j = 0; j < t.nnodes; j++) sum += (double)samples[next + j];
