@@ -11,6 +11,10 @@
  *                      hone_prof_start() then fails with HONE_ENOTSUP.
  *   HONE_PROF=manual   start stopped and write nothing at exit: the program calls this API.
  *   HONE_PROF_CLOCK=monotonic  time calls with CLOCK_MONOTONIC, not the cycle counter.
+ *   HONE_PROF_SAMPLE=off|US    sampling of each thread's CPU time (perf's cpu-clock event, its
+ *                      overflow as SIGPROF to that thread): off, or its period in microseconds
+ *                      (default 100). The runtime installs a SIGPROF handler at load; SIGPROF
+ *                      signals that are not its own go to the program's earlier disposition.
  *
  * Thread-safety: every function may be called from any thread. Starting and stopping apply to
  * every thread of the process. A call that was already running when profiling stopped keeps

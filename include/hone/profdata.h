@@ -40,6 +40,15 @@ typedef struct hone_prof_node {
   uint64_t excl;   /* exclusive ticks: incl minus the incl of the children, as measured */
 } hone_prof_node;
 
+/* Where samples were taken (format version 2): `count` samples whose top node was `node` (an
+ * index in the thread's nodes) had their instruction at runtime address `pc`. A report uses it
+ * to give samples taken in a callee's prologue or epilogue, outside its hooks, to the callee. */
+typedef struct hone_prof_sample_pc {
+  uint64_t pc;
+  uint32_t node;
+  uint32_t count;
+} hone_prof_sample_pc;
+
 /* One thread's tree. */
 typedef struct hone_prof_thread {
   uint64_t tid;                /* kernel thread id */
@@ -47,6 +56,15 @@ typedef struct hone_prof_thread {
   const char *name;            /* thread name at dump time ("" when unknown) */
   size_t nnodes;               /* number of nodes */
   const hone_prof_node *nodes; /* nnodes nodes, each parent before its children */
+  /* Sampling (format version 2, when the runtime could sample the thread's CPU time): samples[j]
+   * counts the samples taken while node j was the top of the thread's stack, each standing for
+   * sample_period_s seconds of CPU time. NULL and 0 when the thread was not sampled. */
+  const uint64_t *samples;
+  double sample_period_s;
+  uint64_t samples_own;           /* samples taken inside the profiler's hooks: its own cost */
+  uint64_t samples_outside;       /* samples taken with no recorded function on the stack */
+  const hone_prof_sample_pc *pcs; /* npcs records (a subset of the samples), NULL when none */
+  size_t npcs;
 } hone_prof_thread;
 
 /* One loaded object (the executable or a shared library) mapped into the process. A runtime
@@ -76,6 +94,15 @@ typedef struct hone_prof_info {
   const char *const *argv;
   const char *machine; /* architecture the file was written on, "x86_64", "aarch64" */
   size_t nfiles;       /* number of files merged into this profile (1 after a read) */
+  /* Why the runtime chose its clock: "cpuid" (the CPU says the counter is invariant), "kernel"
+   * (/proc/cpuinfo's constant_tsc and nonstop_tsc say so), "no counter", "variable" (nothing
+   * says so: monotonic), "asked" (HONE_PROF_CLOCK=monotonic), "implausible" (the counter ticked
+   * at an implausible rate: monotonic), or "unknown" (a version 1 file). */
+  const char *clock_why;
+  /* How the times were taken: "instrumented" (the hooks' clock reads only) or "sampled" (also
+   * samples of the CPU time of each thread, perf's cpu-clock event; see hone_prof_thread). */
+  const char *times;
+  double sample_period_s; /* CPU seconds between two samples; 0 unless sampled */
   /* After a merge, pid/ppid/argv/start are the first file's. */
 } hone_prof_info;
 

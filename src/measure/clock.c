@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "hone/clock.h"
-#include "measure/cycles.h"
+#include "common/cycles.h"
 #include "measure/measure.h"
 
 static const clockid_t posix_ids[] = {
@@ -106,29 +106,10 @@ static void cycles_pair(double *cyc, double *ns) {
   }
 }
 
-/* Hypervisors often hide CPUID's invariant-TSC bit; the kernel then still reports what it knows
- * as the flags constant_tsc (fixed rate) and nonstop_tsc (keeps ticking in deep sleep states). */
-static bool cpuinfo_says_invariant(void) {
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return false;
-  char line[4096];
-  bool constant = false, nonstop = false, seen = false;
-  while (!seen && fgets(line, sizeof line, f)) {
-    if (strncmp(line, "flags", 5) != 0) continue;
-    seen = true;
-    for (char *save = NULL, *tok = strtok_r(line + 5, " \t\n:", &save); tok;
-         tok = strtok_r(NULL, " \t\n:", &save)) {
-      if (strcmp(tok, "constant_tsc") == 0) constant = true;
-      if (strcmp(tok, "nonstop_tsc") == 0) nonstop = true;
-    }
-  }
-  fclose(f);
-  return constant && nonstop;
-}
-
 static void cycles_calibrate(void) {
   if (!HONE__HAVE_CYCLES) return;
-  cycles_invariant = hone__cycles_invariant_cpuid() || cpuinfo_says_invariant();
+  enum hone__cycles_verdict v = hone__cycles_verdict();
+  cycles_invariant = v == HONE__CYCLES_CPUID || v == HONE__CYCLES_KERNEL;
   double stated = hone__cycles_stated_hz();
   if (stated > 0) {
     cycles_hz = stated;

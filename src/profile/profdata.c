@@ -85,6 +85,12 @@ static const char *sec_name(uint32_t id) {
     return "nodes";
   case HONE__SEC_MAPS:
     return "maps";
+  case HONE__SEC_SAMPLES:
+    return "samples";
+  case HONE__SEC_TSAMPLES:
+    return "thread samples";
+  case HONE__SEC_PCS:
+    return "sample addresses";
   }
   return "unknown";
 }
@@ -99,6 +105,13 @@ static const char *clock_name(uint32_t c) {
     return "monotonic";
   }
   return NULL;
+}
+
+static const char *clock_why_name(uint32_t version, uint32_t w) {
+  static const char *const names[] = {"no counter", "cpuid", "kernel",
+                                      "variable",   "asked", "implausible"};
+  if (version < 2) return "unknown";
+  return w <= HONE__CLOCKWHY_MAX ? names[w] : NULL;
 }
 
 /* The architecture an ELF machine number stands for, for the refusal message. */
@@ -155,9 +168,11 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
                   __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? "big" : "little");
     return BAD("corrupt byte-order marker 0x%08x", h.byte_order);
   }
-  if (h.version != HONE__PROF_VERSION)
-    return fail(errbuf, errlen, HONE_EVERSION, "format version %u; this hone reads version %u",
-                h.version, HONE__PROF_VERSION);
+  if (h.version < HONE__PROF_VERSION_MIN || h.version > HONE__PROF_VERSION)
+    return fail(errbuf, errlen, HONE_EVERSION,
+                "format version %u; this hone reads versions %u to %u", h.version,
+                HONE__PROF_VERSION_MIN, HONE__PROF_VERSION);
+  const uint32_t last_sec = h.version >= 2 ? HONE__SEC_LAST : HONE__SEC_LAST_V1;
   if (h.e_machine != HONE__PROF_E_MACHINE)
     return fail(errbuf, errlen, HONE_EFOREIGN,
                 "written for another architecture (%s, ELF machine %u; this is %s, machine %u)",
@@ -181,16 +196,19 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
       sizeof(hone__prof_thread_rec),
       sizeof(hone_prof_node),
       sizeof(hone__prof_map_rec),
+      sizeof(uint64_t),
+      sizeof(hone__prof_tsamples_rec),
+      sizeof(hone__prof_pc_rec),
   };
-  hone__prof_section sec[6];
-  bool have[6] = {false};
+  hone__prof_section sec[HONE__SEC_LAST + 1];
+  bool have[HONE__SEC_LAST + 1] = {false};
   for (uint32_t i = 0; i < h.nsections; i++) {
     hone__prof_section s;
     memcpy(&s, b + h.header_size + (size_t)i * sizeof s, sizeof s);
     if (s.offset < table_end || s.offset > len || s.size > len - s.offset)
       return BAD("section %u (%s) at offset %llu size %llu lies outside the file", i,
                  sec_name(s.id), (unsigned long long)s.offset, (unsigned long long)s.size);
-    if (s.id < 1 || s.id > 5) continue; /* a later minor revision's section: skipped */
+    if (s.id < 1 || s.id > last_sec) continue; /* a later minor revision's section: skipped */
     if (have[s.id]) return BAD("section %s appears twice", sec_name(s.id));
     if (s.entsize != want_entsize[s.id])
       return BAD("section %s has entries of %u bytes, expected %u", sec_name(s.id), s.entsize,
@@ -200,7 +218,7 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
     have[s.id] = true;
     sec[s.id] = s;
   }
-  for (uint32_t id = 1; id <= 5; id++)
+  for (uint32_t id = 1; id <= last_sec; id++)
     if (!have[id]) return BAD("section %s is missing", sec_name(id));
   if (sec[HONE__SEC_INFO].size != sizeof(hone__prof_info_rec))
     return BAD("info section has %llu bytes, expected %zu",
@@ -227,12 +245,31 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   if (!str_ok(nstrs, in.machine_off)) return BAD("machine name offset out of range");
   if (in.argc > nstrs) return BAD("argc %u larger than the string section", in.argc);
   if (in.argc && !str_ok(nstrs, in.argv_off)) return BAD("command line offset out of range");
+  const char *why_clk = clock_why_name(h.version, in.clock_why);
+  if (!why_clk) return BAD("unknown clock choice %u", in.clock_why);
+  bool sampled = h.version >= 2 && in.times == HONE__TIMES_SAMPLED;
+  if (h.version >= 2 && in.times != HONE__TIMES_INSTRUMENTED && !sampled)
+    return BAD("unknown time source %u", in.times);
+  if (sampled && (in.sample_period_ns < 1000 || in.sample_period_ns > 1000000000))
+    return BAD("sample period %llu ns out of range (1 us to 1 s)",
+               (unsigned long long)in.sample_period_ns);
+  if (!sampled && h.version >= 2 && in.sample_period_ns != 0)
+    return BAD("sample period %llu ns in a file that was not sampled",
+               (unsigned long long)in.sample_period_ns);
 
   /* Counts against the file size come first, so nothing below allocates more than the file. */
   uint64_t nthreads = sec[HONE__SEC_THREADS].size / sizeof(hone__prof_thread_rec);
   uint64_t nnodes = sec[HONE__SEC_NODES].size / sizeof(hone_prof_node);
   uint64_t nmaps = sec[HONE__SEC_MAPS].size / sizeof(hone__prof_map_rec);
   if (nnodes > UINT32_MAX - 1) return BAD("%llu nodes: too many", (unsigned long long)nnodes);
+  if (h.version >= 2 && sec[HONE__SEC_SAMPLES].size / sizeof(uint64_t) != nnodes)
+    return BAD("samples section has %llu entries for %llu nodes",
+               (unsigned long long)(sec[HONE__SEC_SAMPLES].size / sizeof(uint64_t)),
+               (unsigned long long)nnodes);
+  if (h.version >= 2 && sec[HONE__SEC_TSAMPLES].size / sizeof(hone__prof_tsamples_rec) != nthreads)
+    return BAD("thread samples section has %llu entries for %llu threads",
+               (unsigned long long)(sec[HONE__SEC_TSAMPLES].size / sizeof(hone__prof_tsamples_rec)),
+               (unsigned long long)nthreads);
 
   hone_profile *p = calloc(1, sizeof *p);
   if (!p) return fail(errbuf, errlen, HONE_ENOMEM, "out of memory");
@@ -264,6 +301,30 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   p->info.argv = argv;
   p->info.machine = s_copy + in.machine_off;
   p->info.nfiles = 1;
+  p->info.clock_why = why_clk;
+  p->info.times = sampled ? "sampled" : "instrumented";
+  p->info.sample_period_s = sampled ? (double)in.sample_period_ns * 1e-9 : 0;
+  uint64_t *samples = NULL;
+  hone__prof_pc_rec *pcs = NULL;
+  uint64_t npcs = h.version >= 2 ? sec[HONE__SEC_PCS].size / sizeof(hone__prof_pc_rec) : 0,
+           pc_next = 0;
+  if (npcs && !sampled) {
+    hone_profile_free(p);
+    return BAD("sample addresses in a file that was not sampled");
+  }
+  if (sampled) {
+    pcs = malloc(npcs ? npcs * sizeof *pcs : 1);
+    if ((rc = own(p, pcs)) < 0) goto oom;
+    if (npcs) memcpy(pcs, b + sec[HONE__SEC_PCS].offset, npcs * sizeof *pcs);
+    samples = malloc(nnodes ? nnodes * sizeof *samples : 1);
+    if ((rc = own(p, samples)) < 0) goto oom;
+    if (nnodes) memcpy(samples, b + sec[HONE__SEC_SAMPLES].offset, nnodes * sizeof *samples);
+  }
+  /* The CPU time samples stand for, against the run's length: a thread cannot have run longer
+   * than the recording (a tenth and 10 ms of slack for the clocks' disagreement). */
+  double max_samples = sampled ? ((double)in.total_ticks / in.ticks_per_second * 1.1 + 0.01) /
+                                     p->info.sample_period_s
+                               : 0;
 
   hone_prof_node *nodes = malloc(nnodes ? nnodes * sizeof *nodes : 1);
   if ((rc = own(p, nodes)) < 0) goto oom;
@@ -306,7 +367,54 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
     p->threads[i].name = s_copy + t.name_off;
     p->threads[i].nnodes = (size_t)t.nnodes;
     p->threads[i].nodes = tn;
+    if (sampled) {
+      hone__prof_tsamples_rec ts;
+      memcpy(&ts, b + sec[HONE__SEC_TSAMPLES].offset + i * sizeof ts, sizeof ts);
+      if (ts.sampled > 1) {
+        hone_profile_free(p);
+        return BAD("thread %llu has a bad sampling flag %u", (unsigned long long)i, ts.sampled);
+      }
+      if (ts.npcs > npcs - pc_next || (ts.npcs && !ts.sampled)) {
+        hone_profile_free(p);
+        return BAD("thread %llu has %u sample addresses, more than the section holds",
+                   (unsigned long long)i, ts.npcs);
+      }
+      for (uint32_t j = 0; j < ts.npcs; j++)
+        if (pcs[pc_next + j].node >= t.nnodes) {
+          uint32_t bad = pcs[pc_next + j].node; /* read before the profile (and pcs) is freed */
+          hone_profile_free(p);
+          return BAD("thread %llu sample address %u names node %u of %llu", (unsigned long long)i,
+                     j, bad, (unsigned long long)t.nnodes);
+        }
+      double sum = (double)ts.own + (double)ts.outside;
+      for (uint64_t j = 0; j < t.nnodes; j++) sum += (double)samples[next + j];
+      if (sum > max_samples) {
+        hone_profile_free(p);
+        return BAD("thread %llu has %.0f samples, more than the run's length allows",
+                   (unsigned long long)i, sum);
+      }
+      if (ts.sampled) {
+        p->threads[i].samples = samples + next;
+        p->threads[i].sample_period_s = p->info.sample_period_s;
+        p->threads[i].samples_own = ts.own;
+        p->threads[i].samples_outside = ts.outside;
+        p->threads[i].pcs = ts.npcs ? pcs + pc_next : NULL;
+        p->threads[i].npcs = ts.npcs;
+      } else if (sum > 0) {
+        hone_profile_free(p);
+        return BAD("thread %llu was not sampled but has samples", (unsigned long long)i);
+      }
+    }
+    if (sampled) {
+      hone__prof_tsamples_rec ts;
+      memcpy(&ts, b + sec[HONE__SEC_TSAMPLES].offset + i * sizeof ts, sizeof ts);
+      pc_next += ts.npcs;
+    }
     next += t.nnodes;
+  }
+  if (pc_next != npcs) {
+    hone_profile_free(p);
+    return BAD("%llu sample addresses belong to no thread", (unsigned long long)(npcs - pc_next));
   }
   if (next != nnodes) {
     hone_profile_free(p);
@@ -438,6 +546,18 @@ int hone_profile_merge(hone_profile *into, const hone_profile *from) {
     hone_prof_node *n = malloc(s->nnodes ? s->nnodes * sizeof *n : 1);
     char *name = dupstr(s->name);
     if (own(into, n) < 0 || own(into, name) < 0) return HONE_ENOMEM;
+    uint64_t *smp = NULL;
+    if (s->samples) {
+      smp = malloc(s->nnodes ? s->nnodes * sizeof *smp : 1);
+      if (own(into, smp) < 0) return HONE_ENOMEM;
+      if (s->nnodes) memcpy(smp, s->samples, s->nnodes * sizeof *smp);
+    }
+    hone_prof_sample_pc *pc = NULL;
+    if (s->npcs) {
+      pc = malloc(s->npcs * sizeof *pc);
+      if (own(into, pc) < 0) return HONE_ENOMEM;
+      memcpy(pc, s->pcs, s->npcs * sizeof *pc);
+    }
     if (s->nnodes) memcpy(n, s->nodes, s->nnodes * sizeof *n);
     if (!same_clock)
       for (size_t j = 0; j < s->nnodes; j++) {
@@ -449,6 +569,8 @@ int hone_profile_merge(hone_profile *into, const hone_profile *from) {
     into->threads[t0 + i].file = base_file + s->file;
     into->threads[t0 + i].name = name;
     into->threads[t0 + i].nodes = n;
+    into->threads[t0 + i].samples = smp;
+    into->threads[t0 + i].pcs = pc;
   }
   for (size_t i = 0; i < from->nmaps; i++) {
     const hone_prof_mapping *s = &from->maps[i];

@@ -14,18 +14,42 @@
 
 #define HONE__PROF_MAGIC "HONEPROF"
 #define HONE__PROF_BYTE_ORDER 0x01020304u
-#define HONE__PROF_VERSION 1u
+#define HONE__PROF_VERSION 2u
+#define HONE__PROF_VERSION_MIN 1u /* the oldest version the reader still reads */
 
-/* Section ids. A v1 file holds each of them exactly once; unknown ids are skipped. */
+/* Section ids. A file holds each of them exactly once (v1: 1 to 5; v2: 1 to 7); unknown ids
+ * are skipped. */
 enum {
-  HONE__SEC_INFO = 1,    /* one hone__prof_info_rec */
-  HONE__SEC_STRS = 2,    /* NUL-terminated strings and build-id bytes; last byte is NUL */
-  HONE__SEC_THREADS = 3, /* hone__prof_thread_rec[] */
-  HONE__SEC_NODES = 4,   /* hone_prof_node[], every thread's nodes one after the other */
-  HONE__SEC_MAPS = 5,    /* hone__prof_map_rec[] */
+  HONE__SEC_INFO = 1,     /* one hone__prof_info_rec */
+  HONE__SEC_STRS = 2,     /* NUL-terminated strings and build-id bytes; last byte is NUL */
+  HONE__SEC_THREADS = 3,  /* hone__prof_thread_rec[] */
+  HONE__SEC_NODES = 4,    /* hone_prof_node[], every thread's nodes one after the other */
+  HONE__SEC_MAPS = 5,     /* hone__prof_map_rec[] */
+  HONE__SEC_SAMPLES = 6,  /* v2: uint64_t per node (as NODES): samples whose top frame it was */
+  HONE__SEC_TSAMPLES = 7, /* v2: hone__prof_tsamples_rec[], one per thread (as THREADS) */
+  HONE__SEC_PCS = 8,      /* v2: hone_prof_sample_pc[], every thread's one after the other */
 };
+#define HONE__SEC_LAST_V1 5u
+#define HONE__SEC_LAST 8u
 
 enum { HONE__CLOCK_TSC = 1, HONE__CLOCK_CNTVCT = 2, HONE__CLOCK_MONOTONIC = 3 };
+
+/* Why the runtime chose its clock (v2; 0 to 3 are common/cycles.h's hone__cycles_verdict). */
+enum {
+  HONE__CLOCKWHY_NONE = 0,        /* no cycle counter on this architecture: monotonic */
+  HONE__CLOCKWHY_CPUID = 1,       /* counter: CPUID says it is invariant */
+  HONE__CLOCKWHY_KERNEL = 2,      /* counter: /proc/cpuinfo's constant_tsc and nonstop_tsc */
+  HONE__CLOCKWHY_VARIABLE = 3,    /* monotonic: nothing says the counter is invariant */
+  HONE__CLOCKWHY_ASKED = 4,       /* monotonic: HONE_PROF_CLOCK=monotonic */
+  HONE__CLOCKWHY_IMPLAUSIBLE = 5, /* monotonic: the counter ticked at an implausible rate */
+  HONE__CLOCKWHY_MAX = 5,
+};
+
+/* How the run's times were taken (v2). */
+enum {
+  HONE__TIMES_INSTRUMENTED = 0, /* only the hooks' clock reads (every v1 file) */
+  HONE__TIMES_SAMPLED = 1,      /* also per-thread samples of perf's cpu-clock event */
+};
 
 typedef struct hone__prof_header {
   char magic[8];       /* "HONEPROF", no NUL */
@@ -55,10 +79,22 @@ typedef struct hone__prof_info_rec {
   uint64_t total_ticks;
   double overhead_inner_ticks;
   double overhead_outer_ticks;
-  uint64_t argv_off;    /* argc consecutive strings in STRS */
-  uint64_t machine_off; /* a string in STRS */
-  uint64_t reserved[2];
+  uint64_t argv_off;         /* argc consecutive strings in STRS */
+  uint64_t machine_off;      /* a string in STRS */
+  uint32_t clock_why;        /* v2: HONE__CLOCKWHY_* (v1: reserved, 0) */
+  uint32_t times;            /* v2: HONE__TIMES_* (v1: reserved, 0) */
+  uint64_t sample_period_ns; /* v2: CPU time between two samples; 0 unless sampled */
 } hone__prof_info_rec;
+
+/* v2: a thread's samples that no node holds. */
+typedef struct hone__prof_tsamples_rec {
+  uint64_t own;     /* taken inside the profiler's hooks: its own cost */
+  uint64_t outside; /* taken while no recorded function was on the thread's stack */
+  uint32_t sampled; /* 1: the thread was sampled; 0: its sampling could not be set up */
+  uint32_t npcs;    /* its records in PCS (in thread order, after the previous threads') */
+} hone__prof_tsamples_rec;
+
+typedef hone_prof_sample_pc hone__prof_pc_rec;
 
 typedef struct hone__prof_thread_rec {
   uint64_t tid;
@@ -80,6 +116,8 @@ _Static_assert(sizeof(hone__prof_section) == 24, "section layout");
 _Static_assert(sizeof(hone__prof_info_rec) == 96, "info layout");
 _Static_assert(sizeof(hone__prof_thread_rec) == 32, "thread layout");
 _Static_assert(sizeof(hone__prof_map_rec) == 48, "map layout");
+_Static_assert(sizeof(hone__prof_tsamples_rec) == 24, "thread samples layout");
+_Static_assert(sizeof(hone__prof_pc_rec) == 16, "sample address layout");
 _Static_assert(sizeof(hone_prof_node) == 40, "node layout");
 
 #if defined(__x86_64__)
@@ -109,6 +147,9 @@ typedef struct hone__prof_wthread {
   uint64_t tid;
   const char *name;
   uint64_t nnodes; /* fixed before writing starts */
+  uint64_t samples_own, samples_outside;
+  uint32_t sampled;
+  uint32_t npcs; /* fixed before writing starts */
 } hone__prof_wthread;
 
 typedef struct hone__prof_wmap {
@@ -125,12 +166,18 @@ typedef struct hone__prof_wsrc {
   int64_t start_unix_ns;
   uint64_t total_ticks;
   double overhead_inner_ticks, overhead_outer_ticks;
+  uint32_t clock_why, times;
+  uint64_t sample_period_ns;
   size_t argc;
   const char *const *argv;
   size_t nthreads;
   const hone__prof_wthread *(*thread)(void *ctx, size_t i);
   /* Fills out[0..n) with nodes first..first+n of thread i (parent indexes thread-relative). */
   void (*nodes)(void *ctx, size_t thread, uint64_t first, hone_prof_node *out, size_t n);
+  /* Fills out[0..n) with the sample counts of the same nodes. */
+  void (*samples)(void *ctx, size_t thread, uint64_t first, uint64_t *out, size_t n);
+  /* Fills out[0..n) with the next n of thread i's npcs sample addresses (called in order). */
+  void (*pcs)(void *ctx, size_t thread, hone__prof_pc_rec *out, size_t n);
   size_t nmaps;
   const hone__prof_wmap *(*map)(void *ctx, size_t i);
   void *ctx;

@@ -89,7 +89,9 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
   }
   strs += 1; /* the final NUL that makes every offset a terminated string */
 
-  enum { NSEC = 5 };
+  enum { NSEC = 8 };
+  uint64_t npcs = 0;
+  for (size_t i = 0; i < src->nthreads; i++) npcs += src->thread(src->ctx, i)->npcs;
   uint64_t off = sizeof(hone__prof_header) + NSEC * sizeof(hone__prof_section);
   hone__prof_section sec[NSEC] = {
       {HONE__SEC_INFO, sizeof(hone__prof_info_rec), 0, sizeof(hone__prof_info_rec)},
@@ -98,6 +100,10 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
        src->nthreads * sizeof(hone__prof_thread_rec)},
       {HONE__SEC_NODES, sizeof(hone_prof_node), 0, nnodes * sizeof(hone_prof_node)},
       {HONE__SEC_MAPS, sizeof(hone__prof_map_rec), 0, src->nmaps * sizeof(hone__prof_map_rec)},
+      {HONE__SEC_SAMPLES, sizeof(uint64_t), 0, nnodes * sizeof(uint64_t)},
+      {HONE__SEC_TSAMPLES, sizeof(hone__prof_tsamples_rec), 0,
+       src->nthreads * sizeof(hone__prof_tsamples_rec)},
+      {HONE__SEC_PCS, sizeof(hone__prof_pc_rec), 0, npcs * sizeof(hone__prof_pc_rec)},
   };
   for (int i = 0; i < NSEC; i++) {
     off = align8(off);
@@ -136,6 +142,9 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
   info.overhead_outer_ticks = src->overhead_outer_ticks;
   info.argv_off = argv_off;
   info.machine_off = machine_off;
+  info.clock_why = src->clock_why;
+  info.times = src->times;
+  info.sample_period_ns = src->sample_period_ns;
   pad8(&w);
   put(&w, &info, sizeof info);
 
@@ -187,6 +196,38 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
     r.build_id_len = m->build_id_len;
     moff += m->build_id_len;
     put(&w, &r, sizeof r);
+  }
+
+  pad8(&w);
+  uint64_t sb[64];
+  for (size_t i = 0; i < src->nthreads; i++) {
+    uint64_t n = src->thread(src->ctx, i)->nnodes;
+    for (uint64_t j = 0; j < n; j += 64) {
+      size_t k = n - j < 64 ? (size_t)(n - j) : 64;
+      if (src->samples)
+        src->samples(src->ctx, i, j, sb, k);
+      else
+        memset(sb, 0, k * sizeof sb[0]);
+      put(&w, sb, k * sizeof sb[0]);
+    }
+  }
+
+  pad8(&w);
+  for (size_t i = 0; i < src->nthreads; i++) {
+    const hone__prof_wthread *t = src->thread(src->ctx, i);
+    hone__prof_tsamples_rec r = {t->samples_own, t->samples_outside, t->sampled, t->npcs};
+    put(&w, &r, sizeof r);
+  }
+
+  pad8(&w);
+  hone__prof_pc_rec pb[64];
+  for (size_t i = 0; i < src->nthreads; i++) {
+    uint64_t n = src->thread(src->ctx, i)->npcs;
+    for (uint64_t j = 0; j < n; j += 64) {
+      size_t k = n - j < 64 ? (size_t)(n - j) : 64;
+      src->pcs(src->ctx, i, pb, k);
+      put(&w, pb, k * sizeof pb[0]);
+    }
   }
   flush(&w);
   if (!w.err && w.written != h.file_size) w.err = HONE_EIO;

@@ -12,6 +12,8 @@
  * so a writer in another thread (or a signal handler) can read it while the owner runs on. */
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
+#include <linux/perf_event.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -21,15 +23,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "hone/prof.h"
+#include "common/cycles.h"
 #include "runtime.h"
-#include "runtime_clock.h"
+
+#define HONE__RT_INLINE static inline __attribute__((always_inline, no_instrument_function))
+
+#if defined(__x86_64__)
+#define HONE__RT_COUNTER HONE__CLOCK_TSC
+#elif defined(__aarch64__)
+#define HONE__RT_COUNTER HONE__CLOCK_CNTVCT
+#else
+#define HONE__RT_COUNTER HONE__CLOCK_MONOTONIC
+#endif
+
+HONE__RT_INLINE uint64_t hone__rt_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+HONE__RT_INLINE uint64_t hone__rt_counter(void) {
+#if HONE__HAVE_CYCLES
+  return hone__cycles_read_fast();
+#else
+  return hone__rt_mono_ns();
+#endif
+}
 
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -48,8 +76,9 @@ typedef struct node {
   uint64_t incl;
   uint32_t index;
   uint32_t pad;
-  uint64_t snap;  /* writer: incl at the write, with the time of the node's open call */
-  uint64_t child; /* writer: sum of the children's inclusive time */
+  uint64_t snap;    /* writer: incl at the write, with the time of the node's open call */
+  uint64_t child;   /* writer: sum of the children's inclusive time */
+  uint64_t samples; /* CPU-time samples taken while this node was the top (signal handler) */
 } node;
 
 typedef struct frame {
@@ -62,6 +91,8 @@ typedef struct frame {
 #define MAX_CHUNKS 65536u                /* 268 M nodes per thread */
 #define STACK_RESERVE ((size_t)64 << 20) /* frames of address space per thread: 1 GiB */
 #define STACK_STEP ((size_t)1 << 16)     /* frames committed at a time */
+#define PCS_CAP                                                                                    \
+  (1u << 16) /* sample addresses per thread; beyond 3/4 full, samples keep only their node */
 
 typedef struct tstate {
   /* Hot: the hooks touch these. */
@@ -70,6 +101,16 @@ typedef struct tstate {
   node *cur;        /* node of the top frame, &root when the stack is empty */
   uint64_t skipped; /* frames not pushed (stack or node memory exhausted), awaiting their exits */
   int in_slow;      /* inside enter_slow: a signal handler's calls meanwhile are skipped */
+  /* Sampling (on_sample, in this thread only): samples no node holds. */
+  uint64_t samples_own;     /* inside the runtime: its own cost */
+  uint64_t samples_outside; /* with no recorded call on the stack */
+  int perf_fd;              /* this thread's cpu-clock event, -1 when not sampled */
+  int sampled_flag;         /* the event was opened (kept after the thread closes it) */
+  /* Where each sample's instruction was, per top node: open addressing on (node, pc), so that
+   * the report can give a sample taken in a callee's prologue or epilogue (before its enter
+   * hook or after its exit hook, while the caller is the top) to the callee. */
+  hone__prof_pc_rec *pcs;
+  uint32_t pcs_used;
   /* Cold. */
   frame *base;
   frame *reserve_end;
@@ -88,8 +129,9 @@ static __thread tstate *tls __attribute__((tls_model("initial-exec")));
 
 /* Global state. g_on is read by every hook (relaxed: a start/stop seen late is harmless). */
 static _Atomic int g_on;
-static int g_mode;        /* 0 auto, 1 manual, 2 off */
-static int g_use_counter; /* 1: hone__rt_counter, 0: CLOCK_MONOTONIC */
+static int g_mode;           /* 0 auto, 1 manual, 2 off */
+static int g_use_counter;    /* 1: hone__rt_counter, 0: CLOCK_MONOTONIC */
+static uint32_t g_clock_why; /* HONE__CLOCKWHY_*: why that clock (written to the file) */
 static _Atomic(tstate *) g_threads;
 static _Atomic int g_dumping; /* one writer at a time */
 static _Atomic int g_final;   /* the exit/signal file: 0 not yet, 1 being written, 2 written */
@@ -112,6 +154,13 @@ static char *g_cmdline; /* /proc/self/cmdline, mmap'd */
 static size_t g_argc;
 static const char **g_argv;
 static int g_inited;
+/* Sampling: perf's cpu-clock software event, one per thread, its overflow signal (SIGPROF)
+ * delivered to that thread. g_sample_ok: 1 set up (the file says "sampled"), 0 not asked or
+ * refused. g_text_*: the runtime's own code, where a sample is the profiler's cost. */
+static int g_sample_ok;
+static uint64_t g_period_ns;
+static uintptr_t g_text_lo, g_text_hi;
+static struct sigaction g_prev_prof; /* the program's SIGPROF disposition before ours */
 
 HONE__RT_INLINE uint64_t now(void) {
   if (LIKELY(g_use_counter)) return hone__rt_counter();
@@ -152,6 +201,7 @@ HONE__NOINST static tstate *tstate_new(void) {
   s->cur = &s->root;
   s->root.index = UINT32_MAX;
   s->tid = (uint64_t)syscall(SYS_gettid);
+  s->perf_fd = -1;
   return s;
 }
 
@@ -162,6 +212,7 @@ HONE__NOINST static void tstate_free(tstate *s) {
   munmap(s->chunks, MAX_CHUNKS * sizeof(node *));
   if (s->base) munmap(s->base, STACK_RESERVE * sizeof(frame));
   if (s->hash) munmap(s->hash, (s->hash_mask + 1) * sizeof(node *));
+  if (s->pcs) munmap(s->pcs, PCS_CAP * sizeof(hone__prof_pc_rec));
   munmap(s, sizeof *s);
 }
 
@@ -209,12 +260,193 @@ HONE__NOINST static void publish(tstate *s) {
                                                 memory_order_relaxed));
 }
 
+/* ---- sampling: times by perf's cpu-clock, counts by the hooks ----
+ * Each thread opens its own cpu-clock event (pid 0: the calling thread) whose overflow, every
+ * g_period_ns of the thread's user CPU time, sends SIGPROF to that thread alone (F_SETOWN_EX
+ * F_OWNER_TID, F_SETSIG, O_ASYNC). The handler only increments a counter of the interrupted
+ * thread's own state: the top node of its shadow stack, or `samples_own` when the thread was
+ * inside the runtime's code (the hooks: their cost is the profiler's, not the program's).
+ * The event is hrtimer-based, so its resolution is the period, not the scheduler's tick
+ * (timer_create on CLOCK_THREAD_CPUTIME_ID is only checked at each tick: a millisecond).
+ * Kernel time is excluded (exclude_kernel): the signal is then always raised in user mode and
+ * never interrupts a system call. */
+
+HONE__NOINST static uintptr_t context_pc(void *ucv) {
+  ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+  return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+  return (uintptr_t)uc->uc_mcontext.pc;
+#else
+  (void)uc;
+  return 0;
+#endif
+}
+
+/* A SIGPROF that is not one of our samples (the program's own ITIMER_PROF, say) goes where it
+ * would have gone without us. */
+HONE__NOINST static void chain_prof(int sig, siginfo_t *si, void *uc) {
+  const struct sigaction *p = &g_prev_prof;
+  if (p->sa_flags & SA_SIGINFO) {
+    if (p->sa_sigaction) p->sa_sigaction(sig, si, uc);
+    return;
+  }
+  if (p->sa_handler == SIG_IGN) return;
+  if (p->sa_handler != SIG_DFL) {
+    p->sa_handler(sig);
+    return;
+  }
+  /* The default action (the process ends), as if we had never been here. */
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+HONE__RT_INLINE void note_pc(tstate *s, uint32_t ni, uint64_t pc) {
+  hone__prof_pc_rec *t = s->pcs;
+  uint64_t h = (pc * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)ni * 0xC2B2AE3D27D4EB4Full);
+  for (uint32_t j = (uint32_t)(h >> 40) & (PCS_CAP - 1), k = 0; k < 64;
+       k++, j = (j + 1) & (PCS_CAP - 1)) {
+    hone__prof_pc_rec *e = &t[j];
+    if (e->count == 0) {
+      if (s->pcs_used >= PCS_CAP / 4 * 3) return;
+      e->pc = pc;
+      e->node = ni;
+      atomic_signal_fence(memory_order_release);
+      e->count = 1;
+      s->pcs_used++;
+      return;
+    }
+    if (e->pc == pc && e->node == ni) {
+      e->count++;
+      return;
+    }
+  }
+}
+
+/* Async-signal-safe: touches only this thread's state, no lock, no call. */
+HONE__NOINST static void on_sample(int sig, siginfo_t *si, void *uc) {
+  tstate *s = tls;
+  if (si->si_code != POLL_IN || !s || s->perf_fd < 0 || si->si_fd != s->perf_fd) {
+    int e = errno;
+    chain_prof(sig, si, uc);
+    errno = e;
+    return;
+  }
+  uintptr_t pc = context_pc(uc);
+  node *top = s->cur;
+  if (s->in_slow || (pc >= g_text_lo && pc < g_text_hi))
+    s->samples_own++;
+  else if (top == &s->root)
+    s->samples_outside++;
+  else {
+    top->samples++;
+    if (s->pcs && pc) note_pc(s, top->index, pc);
+  }
+}
+
+/* The runtime's executable segment, found from the address of one of its functions. */
+HONE__NOINST static int find_text(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  (void)arg;
+  uintptr_t me = (uintptr_t)(void *)on_sample;
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+    uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+    if (me >= lo && me < hi) {
+      g_text_lo = lo;
+      g_text_hi = hi;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* At load: HONE_PROF_SAMPLE=off turns sampling off; a number sets the period in microseconds
+ * (default 100: 10 kHz; a signal costs a few microseconds, more in a VM, so 20 kHz slows a run by a
+ * third). Installs the SIGPROF handler, keeping the program's disposition for the signals that are
+ * not ours. The events are opened per thread. */
+HONE__NOINST static void sample_init(void) {
+  const char *want = getenv("HONE_PROF_SAMPLE");
+  if (want && strcmp(want, "off") == 0) return;
+  unsigned long us = 100;
+  if (want && *want) {
+    char *end;
+    unsigned long v = strtoul(want, &end, 10);
+    if (*end == '\0' && v >= 10 && v <= 1000000) us = v;
+  }
+  g_period_ns = (uint64_t)us * 1000u;
+  dl_iterate_phdr(find_text, NULL);
+  if (sigaction(SIGPROF, NULL, &g_prev_prof) != 0) return;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_sample;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  if (sigaction(SIGPROF, &sa, NULL) != 0) return;
+  g_sample_ok = 1;
+}
+
+/* Opens the calling thread's event. On failure the thread is not sampled (its times are then
+ * estimated from the instrumentation alone, and the report says so); a refusal of the first
+ * thread (perf_event_paranoid, seccomp, no perf support) turns sampling off for the process. */
+HONE__NOINST static void sample_thread_start(tstate *s) {
+  if (!g_sample_ok) return;
+  /* The program replaced our handler: its signal handler would get our samples. */
+  struct sigaction cur;
+  if (sigaction(SIGPROF, NULL, &cur) != 0 || !(cur.sa_flags & SA_SIGINFO) ||
+      cur.sa_sigaction != on_sample) {
+    if (g_debug) say("hone-prof: SIGPROF has another handler: this thread is not sampled\n");
+    return;
+  }
+  struct perf_event_attr a;
+  memset(&a, 0, sizeof a);
+  a.size = sizeof a;
+  a.type = PERF_TYPE_SOFTWARE;
+  a.config = PERF_COUNT_SW_CPU_CLOCK;
+  a.sample_period = g_period_ns;
+  a.disabled = 1;
+  a.exclude_kernel = 1;
+  a.exclude_hv = 1;
+  a.wakeup_events = 1;
+  int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (!atomic_load(&g_threads) || e == EACCES || e == EPERM || e == ENOSYS || e == ENOENT) {
+      if (g_debug) say("hone-prof: perf_event_open refused: times from the hooks only\n");
+      if (!atomic_load(&g_threads)) g_sample_ok = 0;
+    }
+    return;
+  }
+  struct f_owner_ex own = {F_OWNER_TID, (pid_t)s->tid};
+  int fl = fcntl(fd, F_GETFL);
+  if (fcntl(fd, F_SETOWN_EX, &own) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 || fl < 0 ||
+      fcntl(fd, F_SETFL, fl | O_ASYNC) != 0) {
+    close(fd);
+    return;
+  }
+  s->pcs = map_mem(PCS_CAP * sizeof(hone__prof_pc_rec), PROT_READ | PROT_WRITE);
+  s->perf_fd = fd;
+  __asm__ volatile("" ::: "memory");
+  ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+}
+
+HONE__NOINST static void sample_thread_stop(tstate *s) {
+  int fd = s->perf_fd;
+  if (fd < 0) return;
+  ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+  s->perf_fd = -1;
+  close(fd);
+}
+
 /* A thread ends: its tree stays to be written, but its calls still open are closed now and its
  * stack and hash are given back (a program may start threads by the ten thousand). Hooks that
  * run later on this thread (other TLS destructors) are ignored: `skipped` never returns to 0. */
 HONE__NOINST static void thread_ended(void *arg) {
   tstate *s = arg;
   prctl(PR_GET_NAME, s->name, 0, 0, 0);
+  s->sampled_flag = s->perf_fd >= 0;
+  sample_thread_stop(s);
   sigset_t old;
   lock_writer(&old);
   uint64_t t = now();
@@ -238,8 +470,10 @@ HONE__NOINST __attribute__((noinline)) static tstate *thread_start(void) {
   tstate *s = tstate_new();
   if (!s) return NULL;
   prctl(PR_GET_NAME, s->name, 0, 0, 0);
-  publish(s);
   tls = s;
+  sample_thread_start(s);
+  s->sampled_flag = s->perf_fd >= 0;
+  publish(s);
   if (g_inited) pthread_setspecific(g_key, s);
   return s;
 }
@@ -493,10 +727,16 @@ HONE__NOINST static void clock_pair(uint64_t *c, uint64_t *n) {
 HONE__NOINST static void choose_clock(void) {
   g_use_counter = 0;
   g_tps = 1e9;
-  if (HONE__RT_COUNTER == HONE__CLOCK_MONOTONIC || !hone__rt_counter_invariant()) return;
   /* HONE_PROF_CLOCK=monotonic: the fallback of machines without a usable counter, on demand. */
   const char *want = getenv("HONE_PROF_CLOCK");
-  if (want && strcmp(want, "monotonic") == 0) return;
+  if (want && strcmp(want, "monotonic") == 0) {
+    g_clock_why = HONE__CLOCKWHY_ASKED;
+    return;
+  }
+  /* The same verdict as hone clocks (common/cycles.h): CPUID, then the kernel's flags. */
+  enum hone__cycles_verdict v = hone__cycles_verdict();
+  g_clock_why = (uint32_t)v;
+  if (v != HONE__CYCLES_CPUID && v != HONE__CYCLES_KERNEL) return;
   clock_pair(&g_cal_ticks, &g_cal_ns);
   g_use_counter = 1;
 }
@@ -505,7 +745,7 @@ HONE__NOINST static void choose_clock(void) {
  * process is younger: at most that long, and only in processes that record or write). 0 when
  * the counter went backwards or ticks implausibly. */
 HONE__NOINST static double counter_rate(uint64_t min_ns) {
-  double nominal = hone__rt_counter_nominal_hz();
+  double nominal = hone__cycles_stated_hz();
   if (nominal > 0) return nominal;
   uint64_t prev = hone__rt_counter();
   while (hone__rt_mono_ns() - g_cal_ns < min_ns) {
@@ -689,6 +929,7 @@ HONE__NOINST static void calibrated(void) {
     } else {
       /* A counter that ticks implausibly: CLOCK_MONOTONIC instead (nothing was recorded). */
       g_use_counter = 0;
+      g_clock_why = HONE__CLOCKWHY_IMPLAUSIBLE;
       g_tps = 1e9;
       g_start_ticks = g_start_ns;
       calibrate(dbg);
@@ -715,6 +956,7 @@ HONE__NOINST static void calibrated(void) {
 
 typedef struct wthread {
   tstate *s;
+  uint32_t pc_cursor; /* next slot of s->pcs to look at */
   hone__prof_wthread w;
   char name[17];
 } wthread;
@@ -746,6 +988,30 @@ HONE__NOINST static void w_nodes(void *ctx, size_t ti, uint64_t first, hone_prof
     out[k].incl = incl;
     out[k].excl = incl > x->child ? incl - x->child : 0;
   }
+}
+
+HONE__NOINST static void w_samples(void *ctx, size_t ti, uint64_t first, uint64_t *out, size_t n) {
+  tstate *s = ((wctx *)ctx)->t[ti].s;
+  for (size_t k = 0; k < n; k++) out[k] = s->sampled_flag ? node_at(s, first + k)->samples : 0;
+}
+
+/* The first npcs records of the table (in slot order) whose node was written. */
+HONE__NOINST static uint32_t count_pcs(tstate *s, uint32_t nnodes) {
+  uint32_t k = 0;
+  if (s->pcs)
+    for (uint32_t j = 0; j < PCS_CAP; j++) k += s->pcs[j].count && s->pcs[j].node < nnodes;
+  return k;
+}
+
+HONE__NOINST static void w_pcs(void *ctx, size_t ti, hone__prof_pc_rec *out, size_t n) {
+  wthread *w = &((wctx *)ctx)->t[ti];
+  tstate *s = w->s;
+  size_t k = 0;
+  while (k < n && s->pcs && w->pc_cursor < PCS_CAP) {
+    hone__prof_pc_rec e = s->pcs[w->pc_cursor++];
+    if (e.count && e.node < w->w.nnodes) out[k++] = e;
+  }
+  for (; k < n; k++) out[k] = (hone__prof_pc_rec){0, 0, 0}; /* not reached: records stay */
 }
 
 HONE__NOINST static const hone__prof_wmap *w_map(void *ctx, size_t i) {
@@ -843,6 +1109,11 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
     w->w.tid = s->tid;
     w->w.name = w->name;
     w->w.nnodes = n;
+    w->w.sampled = g_sample_ok && s->sampled_flag;
+    w->w.samples_own = w->w.sampled ? s->samples_own : 0;
+    w->w.samples_outside = w->w.sampled ? s->samples_outside : 0;
+    w->w.npcs = w->w.sampled ? count_pcs(s, n) : 0;
+    w->pc_cursor = 0;
   }
   /* Threads with nothing recorded are left out. */
   size_t k = 0;
@@ -862,11 +1133,16 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
       .total_ticks = at > g_start_ticks ? at - g_start_ticks : 0,
       .overhead_inner_ticks = g_over_inner,
       .overhead_outer_ticks = g_over_outer,
+      .clock_why = g_clock_why,
+      .times = g_sample_ok ? HONE__TIMES_SAMPLED : HONE__TIMES_INSTRUMENTED,
+      .sample_period_ns = g_sample_ok ? g_period_ns : 0,
       .argc = g_argc,
       .argv = g_argv,
       .nthreads = k,
       .thread = w_thread,
       .nodes = w_nodes,
+      .samples = w_samples,
+      .pcs = w_pcs,
       .nmaps = ctx.maps ? ctx.maps->n : 0,
       .map = w_map,
       .ctx = &ctx,
@@ -1006,6 +1282,9 @@ HONE__NOINST static void atfork_child(void) {
   atomic_store(&g_threads, NULL);
   while (s) {
     tstate *next = s->next;
+    /* The parent's events, inherited as descriptors: the child samples itself on its own. */
+    if (s->perf_fd >= 0) close(s->perf_fd);
+    s->perf_fd = -1;
     if (s != self) tstate_free(s);
     s = next;
   }
@@ -1074,6 +1353,7 @@ HONE__NOINST __attribute__((constructor(101))) static void hone_prof_init(void) 
   pthread_key_create(&g_key, thread_ended);
   read_cmdline();
   choose_clock();
+  sample_init();
   maps_refresh();
   pthread_atfork(NULL, NULL, atfork_child);
   if (g_mode == 0) install_signals();
@@ -1118,6 +1398,12 @@ HOOK int hone_prof_clear(void) {
       node *x = node_at(s, i);
       x->calls = 0;
       x->incl = 0;
+      x->samples = 0;
+    }
+    s->samples_own = s->samples_outside = 0;
+    if (s->pcs) {
+      memset(s->pcs, 0, PCS_CAP * sizeof(hone__prof_pc_rec));
+      s->pcs_used = 0;
     }
     if (s->base)
       for (frame *f = s->base + 1; f < s->sp && f < s->limit; f++) f->t0 = t;

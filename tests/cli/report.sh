@@ -55,11 +55,12 @@ run "$HONE" report p.prof
 expect_status 0
 expect_empty_err
 expect_out '^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} [0-9]{4}    p\.prof$'
-expect_out "^   Times exclude the profiler's own cost, calibrated at .* per call"
+# Sampled where perf_event_open is allowed, else corrected by the calibrated cost (issue 10).
+expect_out "^   Times (sampled: [0-9]+ samples of the CPU time, one per 100\.0 us|exclude the profiler's own cost, calibrated at .* per call)"
 expect_out '^         198 function calls \(16 primitive calls\) in [0-9]+\.[0-9]{3} seconds$'
 expect_out '^   Ordered by: cumulative time$'
 expect_out '^   ncalls  tottime  percall  cumtime  percall filename:lineno\(function\)$'
-expect_out '^    177/1 +[0-9]+\.[0-9]{3} +[0-9]+\.[0-9]{3} +[0-9]+\.[0-9]{3} +[0-9]+\.[0-9]{3} /.*/prog\.c:5\(fib\)$'
+expect_out '^    177/1 +[0-9]+\.[0-9]{3}\?? +[0-9]+\.[0-9]{3}\?? +[0-9]+\.[0-9]{3} +[0-9]+\.[0-9]{3} /.*/prog\.c:5\(fib\)$'
 expect_out '^      4/1 .* /.*prog\.c:7\(even\)$'
 expect_out '^      4/1 .* /.*prog\.c:8\(odd\)$'
 expect_out '^        9 .* /.*prog\.c:9\(leaf\)$'
@@ -69,6 +70,19 @@ check "8 rows" [ "$(printf '%s\n' "$out" | grep -c 'prog\.c:[0-9]*(')" -eq 8 ]
 # main waits for the worker and calls everything else: the largest cumulative time.
 check "main first by cumulative time" \
   [ "$(printf '%s\n' "$out" | grep -m1 'prog\.c:' | sed 's/.*(//')" = "main)" ]
+
+# Without sampling the times are corrected by the calibrated cost, and the header says so.
+HONE_PROF_SAMPLE=off run record "$T/nos.prof" ./prog
+expect_status 0
+run "$HONE" report nos.prof
+expect_status 0
+expect_out "^   Times exclude the profiler's own cost, calibrated at .* per call"
+expect_out '^   Not sampled \(perf_event_open refused, or an older file\)'
+run "$HONE" report --json nos.prof
+expect_status 0
+expect_out '"estimate": ?"corrected"'
+expect_out '"times": ?"instrumented"'
+expect_out '"clock_why": ?"(cpuid|kernel|variable|no counter)"'
 
 # Every cumtime >= its tottime, corrected and raw (from the CSV's exact figures).
 for mode in "" --raw; do

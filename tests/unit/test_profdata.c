@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <math.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -15,7 +16,10 @@
 #include "profile/profformat.h"
 
 /* A small synthetic run: two threads, three mappings (one without build-id). */
-static const hone__prof_wthread threads[] = {{101, "main", 4}, {102, "worker-1", 2}};
+static const hone__prof_wthread threads[] = {{101, "main", 4, 7, 3, 1, 2},
+                                             {102, "worker-1", 2, 0, 0, 0, 0}};
+static const hone_prof_sample_pc pcs0[] = {{0x2004, 1, 30}, {0x3010, 1, 4}};
+static const uint64_t samples0[] = {2, 40, 11, 5};
 static const hone_prof_node nodes0[] = {
     {0x1000, HONE_PROF_NO_PARENT, 0, 1, 1000, 100},
     {0x2000, 0, 0, 10, 700, 700},
@@ -43,12 +47,25 @@ static void get_nodes(void *ctx, size_t t, uint64_t first, hone_prof_node *out, 
   (void)ctx;
   memcpy(out, (t == 0 ? nodes0 : nodes1) + first, n * sizeof *out);
 }
+static void get_samples(void *ctx, size_t t, uint64_t first, uint64_t *out, size_t n) {
+  (void)ctx;
+  for (size_t k = 0; k < n; k++) out[k] = t == 0 ? samples0[first + k] : 0;
+}
+static size_t pcs_given;
+static void get_pcs(void *ctx, size_t t, hone_prof_sample_pc *out, size_t n) {
+  (void)ctx;
+  assert_int_equal(t, 0);
+  if (pcs_given + n > sizeof pcs0 / sizeof pcs0[0]) pcs_given = 0; /* a writer run again */
+  memcpy(out, pcs0 + pcs_given, n * sizeof *out);
+  pcs_given += n;
+}
 static const hone__prof_wmap *get_map(void *ctx, size_t i) {
   (void)ctx;
   return &maps[i];
 }
 
 static hone__prof_wsrc sample_src(void) {
+  pcs_given = 0; /* get_pcs hands the records out in order, once per write */
   hone__prof_wsrc s = {
       .clock = HONE__CLOCK_TSC,
       .ticks_per_second = 2.5e9,
@@ -58,11 +75,16 @@ static hone__prof_wsrc sample_src(void) {
       .total_ticks = 1600,
       .overhead_inner_ticks = 12.5,
       .overhead_outer_ticks = 20.25,
+      .clock_why = HONE__CLOCKWHY_KERNEL,
+      .times = HONE__TIMES_SAMPLED,
+      .sample_period_ns = 1000,
       .argc = 4,
       .argv = argv_,
       .nthreads = 2,
       .thread = get_thread,
       .nodes = get_nodes,
+      .samples = get_samples,
+      .pcs = get_pcs,
       .nmaps = 3,
       .map = get_map,
   };
@@ -102,8 +124,11 @@ static void expect_refused(const void *buf, size_t len, int code, const char *ne
 
 static void check_sample(const hone_profile *p) {
   const hone_prof_info *in = hone_profile_info(p);
-  assert_int_equal(in->version, 1);
+  assert_int_equal(in->version, 2);
   assert_string_equal(in->clock, "tsc");
+  assert_string_equal(in->clock_why, "kernel");
+  assert_string_equal(in->times, "sampled");
+  assert_true(fabs(in->sample_period_s - 1e-6) < 1e-15);
   assert_true(in->ticks_per_second == 2.5e9);
   assert_int_equal(in->pid, 4242);
   assert_int_equal(in->ppid, 1);
@@ -123,9 +148,18 @@ static void check_sample(const hone_profile *p) {
   assert_string_equal(t0->name, "main");
   assert_int_equal(t0->nnodes, 4);
   assert_memory_equal(t0->nodes, nodes0, sizeof nodes0);
+  assert_non_null(t0->samples);
+  assert_memory_equal(t0->samples, samples0, sizeof samples0);
+  assert_int_equal(t0->samples_own, 7);
+  assert_int_equal(t0->samples_outside, 3);
+  assert_true(fabs(t0->sample_period_s - 1e-6) < 1e-15);
+  assert_int_equal(t0->npcs, 2);
+  assert_memory_equal(t0->pcs, pcs0, sizeof pcs0);
   assert_int_equal(t1->tid, 102);
   assert_string_equal(t1->name, "worker-1");
   assert_memory_equal(t1->nodes, nodes1, sizeof nodes1);
+  assert_null(t1->samples); /* a thread whose sampling could not be set up */
+  assert_true(t1->sample_period_s == 0);
   assert_null(hone_profile_thread(p, 2));
 
   assert_int_equal(hone_profile_mapping_count(p), 3);
@@ -235,11 +269,71 @@ static void test_other_version(void **state) {
   unsigned char *buf = sample(&len);
   hone__prof_header h;
   memcpy(&h, buf, sizeof h);
-  h.version = 2;
+  h.version = 3;
   memcpy(buf, &h, sizeof h);
-  expect_refused(buf, len, HONE_EVERSION, "version 2");
+  expect_refused(buf, len, HONE_EVERSION, "version 3");
   /* The version is checked before the size, so a short file of a newer version says so. */
-  expect_refused(buf, sizeof h, HONE_EVERSION, "version 2");
+  expect_refused(buf, sizeof h, HONE_EVERSION, "version 3");
+  h.version = 0;
+  memcpy(buf, &h, sizeof h);
+  expect_refused(buf, len, HONE_EVERSION, "version 0");
+  free(buf);
+}
+
+/* A version 1 file (no sampling sections; the info record's last 16 bytes reserved) is still
+ * read: its times are "instrumented" and the clock's reason "unknown". */
+static void test_version1(void **state) {
+  (void)state;
+  size_t len;
+  unsigned char *buf = sample(&len);
+  hone__prof_header h;
+  memcpy(&h, buf, sizeof h);
+  h.version = 1;
+  memcpy(buf, &h, sizeof h);
+  hone_profile *p = NULL;
+  char msg[256] = "";
+  assert_int_equal(hone_profile_read_mem(buf, len, &p, msg, sizeof msg), 0);
+  const hone_prof_info *in = hone_profile_info(p);
+  assert_int_equal(in->version, 1);
+  assert_string_equal(in->times, "instrumented");
+  assert_string_equal(in->clock_why, "unknown");
+  assert_true(in->sample_period_s == 0);
+  assert_null(hone_profile_thread(p, 0)->samples);
+  assert_memory_equal(hone_profile_thread(p, 0)->nodes, nodes0, sizeof nodes0);
+  hone_profile_free(p);
+  free(buf);
+}
+
+/* The sampling fields of a version 2 file are checked like every other. */
+static void test_bad_sampling(void **state) {
+  (void)state;
+  hone__prof_wsrc s = sample_src();
+  size_t len;
+  unsigned char *buf;
+  s.sample_period_ns = 10;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "sample period 10 ns out of range");
+  free(buf);
+  s = sample_src();
+  s.times = 7;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "unknown time source 7");
+  free(buf);
+  s = sample_src();
+  s.times = HONE__TIMES_INSTRUMENTED;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "not sampled");
+  free(buf);
+  s = sample_src();
+  s.clock_why = 99;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "unknown clock choice 99");
+  free(buf);
+  /* More samples than the run lasted: 1 ms of period over a 0.64 us run with 10 ms of slack. */
+  s = sample_src();
+  s.sample_period_ns = 1000000;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "more than the run's length allows");
   free(buf);
 }
 
@@ -286,7 +380,7 @@ static void test_corrupt_offsets(void **state) {
   unsigned char *orig = sample(&len), *buf = malloc(len);
   hone__prof_section s;
 
-  for (uint32_t id = HONE__SEC_INFO; id <= HONE__SEC_MAPS; id++) {
+  for (uint32_t id = HONE__SEC_INFO; id <= HONE__SEC_LAST; id++) {
     memcpy(buf, orig, len);
     size_t at = section_entry(buf, id, &s);
     s.offset = len - 1;
@@ -539,6 +633,8 @@ int main(void) {
       cmocka_unit_test(test_truncated_at_every_length),
       cmocka_unit_test(test_wrong_magic),
       cmocka_unit_test(test_other_version),
+      cmocka_unit_test(test_version1),
+      cmocka_unit_test(test_bad_sampling),
       cmocka_unit_test(test_foreign),
       cmocka_unit_test(test_corrupt_offsets),
       cmocka_unit_test(test_every_byte_flipped),

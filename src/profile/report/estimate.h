@@ -4,6 +4,15 @@
  * estimate is not to be trusted. Called once per thread's tree by the report (report.c); nothing
  * else in the report computes times. Internal to libhone.
  *
+ * Two methods, chosen per thread:
+ *  - sampled (the runtime sampled the thread's CPU time, hone_prof_thread.samples): a node's
+ *    exclusive time is its samples times the period. Samples taken inside the profiler's hooks
+ *    are its own cost and are left out, so nothing needs to be calibrated; a time of k samples
+ *    has a standard deviation of about sqrt(k) samples (binomial, k small against the total).
+ *  - corrected (no samples: perf_event_open refused, a version 1 file): the calibrated cost per
+ *    call removed where the runtime added it; a node whose measured time was mostly that cost is
+ *    flagged unsure.
+ *
  * Not thread-safe with respect to the output arrays; reentrant otherwise. */
 #ifndef HONE_PROFILE_ESTIMATE_H
 #define HONE_PROFILE_ESTIMATE_H
@@ -15,7 +24,8 @@
 #include "hone/profdata.h"
 
 /* What the estimate is made from. info and thread may be NULL (unit tests give bare trees);
- * the cost and frequency are then taken from the fields below, which report.c fills from info. */
+ * the cost and frequency are then taken from the fields below, which report.c fills from info.
+ * With thread NULL, samples and sample_period_s below describe the samples (NULL: none). */
 typedef struct hone__estimate_in {
   const hone_prof_info *info;     /* the recording's facts, or NULL */
   const hone_prof_thread *thread; /* the thread, or NULL */
@@ -25,14 +35,41 @@ typedef struct hone__estimate_in {
   double inner;            /* calibrated cost per call inside the callee's interval, ticks */
   double outer;            /* calibrated cost per call charged to the caller's own time, ticks */
   bool raw;                /* true: times as measured, nothing removed */
+  const uint64_t *samples; /* used when thread is NULL: n sample counts, or NULL */
+  double sample_period_s;
+  /* Where the samples were (optional; NULL: every sample stays on its top node). fid: each
+   * node's function id; pcs (thread->pcs when thread is given): npcs records; pc_fid: the
+   * function holding each record's address, UINT32_MAX when unknown. A sample whose address is
+   * in a function called by its top node (the callee's prologue before its enter hook, its
+   * epilogue after its exit hook) moves to that callee's node. */
+  const uint32_t *fid;
+  const hone_prof_sample_pc *pcs;
+  size_t npcs;
+  const uint32_t *pc_fid;
 } hone__estimate_in;
+
+/* How the times of the threads estimated so far were obtained (accumulated over calls). */
+typedef struct hone__estimate_summary {
+  size_t sampled_threads, corrected_threads;
+  uint64_t samples;       /* samples that landed in the program's recorded functions */
+  uint64_t samples_own;   /* samples inside the profiler's hooks */
+  uint64_t samples_moved; /* samples given from a caller to the callee their address was in */
+  double sample_period_s; /* the largest period seen */
+  size_t unsure_nodes;
+} hone__estimate_summary;
 
 /* Per node, n entries each, filled by hone__estimate_thread(). */
 typedef struct hone__estimate_out {
   double *self_s;  /* estimated exclusive seconds */
   double *total_s; /* estimated inclusive seconds, >= self_s + the children's total_s */
   uint8_t *unsure; /* 1: the estimate is not reliable (shown flagged), 0 otherwise */
+  hone__estimate_summary *summary; /* NULL, or accumulated into */
 } hone__estimate_out;
+
+/* A node with fewer samples than this, whose measured time (at least a period) its samples
+ * account for less than half of — the rest was the profiler's own cost — is unsure: its time is
+ * known only to be small, not how small. */
+#define HONE__ESTIMATE_MIN_SAMPLES 4
 
 /* Returns 0, HONE_EFORMAT for a malformed tree (a parent not before its child), HONE_ENOMEM. */
 int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out *out);

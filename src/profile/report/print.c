@@ -18,19 +18,28 @@ static void f8(FILE *out, double x) {
   fprintf(out, "%8.3f", x);
 }
 
-static void print_stat_line(FILE *out, const hone_report_stat *st, const hone_report_func *f) {
+/* A time the estimate is unsure of is printed with a question mark instead of its last blank. */
+static void f8u(FILE *out, double x, bool unsure) {
+  if (unsure)
+    fprintf(out, "%7.3f?", x);
+  else
+    f8(out, x);
+}
+
+static void print_stat_line(FILE *out, const hone_report_stat *st, const hone_report_func *f,
+                            bool unsure) {
   char c[48];
   if (st->ncalls != st->pcalls)
     snprintf(c, sizeof c, "%" PRIu64 "/%" PRIu64, st->ncalls, st->pcalls);
   else
     snprintf(c, sizeof c, "%" PRIu64, st->ncalls);
   fprintf(out, "%9s ", c);
-  f8(out, st->tottime);
+  f8u(out, st->tottime, unsure);
   fputc(' ', out);
   if (st->ncalls == 0)
     fprintf(out, "%8s", "");
   else
-    f8(out, st->tottime / (double)st->ncalls);
+    f8u(out, st->tottime / (double)st->ncalls, unsure);
   fputc(' ', out);
   f8(out, st->cumtime);
   fputc(' ', out);
@@ -108,6 +117,33 @@ int hone_report_print_callees(const hone_report *r, size_t s, FILE *out, const h
   return print_calls(r, s, out, rs, nrs, false);
 }
 
+/* Per function of section s, whether its time is unsure: the nodes estimate.c flagged hold at
+ * least half of its measured own time. NULL on ENOMEM (then nothing is marked). */
+static uint8_t *unsure_funcs(const hone_report *r, size_t s) {
+  double *all = calloc(r->nfuncs ? r->nfuncs : 1, sizeof *all);
+  double *bad = calloc(r->nfuncs ? r->nfuncs : 1, sizeof *bad);
+  uint8_t *u = calloc(r->nfuncs ? r->nfuncs : 1, 1);
+  uint32_t want = r->secs[s].info.thread;
+  if (all && bad && u)
+    for (size_t i = 0; i < r->nnodes; i++) {
+      const hone_report_node *nd = &r->nodes[i];
+      if (want != HONE_REPORT_NO_PARENT && nd->thread != want) continue;
+      double tps = r->files[r->threads[nd->thread].file].info->ticks_per_second;
+      double t = (double)nd->excl_ticks / (tps > 0 ? tps : 1);
+      all[nd->func] += t;
+      if (nd->flags & HONE_REPORT_NODE_UNSURE) bad[nd->func] += t;
+    }
+  if (all && bad && u)
+    for (size_t f = 0; f < r->nfuncs; f++) u[f] = bad[f] > 0 && bad[f] >= 0.5 * all[f];
+  free(all);
+  free(bad);
+  if (!all || !bad) {
+    free(u);
+    return NULL;
+  }
+  return u;
+}
+
 int hone_report_print_stats(const hone_report *r, size_t s, FILE *out, const hone_restriction *rs,
                             size_t nrs) {
   if (!r || !out) return HONE_EINVAL;
@@ -124,8 +160,11 @@ int hone_report_print_stats(const hone_report *r, size_t s, FILE *out, const hon
   if (n) {
     fprintf(out, "%s\n", msg);
     fprintf(out, "   ncalls  tottime  percall  cumtime  percall filename:lineno(function)\n");
+    uint8_t *unsure = r->opt.raw ? NULL : unsure_funcs(r, s);
     for (size_t i = 0; i < n; i++)
-      print_stat_line(out, &r->secs[s].pa.funcs[list[i]], &r->funcs[list[i]]);
+      print_stat_line(out, &r->secs[s].pa.funcs[list[i]], &r->funcs[list[i]],
+                      unsure && unsure[list[i]]);
+    free(unsure);
     fprintf(out, "\n\n");
   }
   free(list);
@@ -170,7 +209,22 @@ static void print_preamble(const hone_report *r, FILE *out) {
     snprintf(range, sizeof range, "%s", a);
   else
     snprintf(range, sizeof range, "%s to %s", a, b);
-  if (hi <= 0)
+  const hone__estimate_summary *t = &r->times;
+  if (!r->opt.raw && t->sampled_threads) {
+    char p[32];
+    fmt_ns(t->sample_period_s * 1e9, p, sizeof p);
+    fprintf(out,
+            "   Times sampled: %" PRIu64 " samples of the CPU time, one per %s (perf's cpu-clock),"
+            " %" PRIu64 " more in the\n   profiler's hooks left out; counts exact. A time of k"
+            " samples is uncertain by about 2*sqrt(k)\n   samples (95 %%); ? marks a time of fewer"
+            " than %d, mostly the profiler's cost (--raw: as measured).\n",
+            t->samples, p, t->samples_own, HONE__ESTIMATE_MIN_SAMPLES);
+    if (t->corrected_threads)
+      fprintf(out,
+              "   %zu thread(s) were not sampled: their times are corrected by the calibrated cost,"
+              " %s per call.\n",
+              t->corrected_threads, range);
+  } else if (hi <= 0)
     fprintf(out, "   Times as measured (no calibrated profiler cost was recorded).\n");
   else if (r->opt.raw)
     fprintf(out,
@@ -179,7 +233,8 @@ static void print_preamble(const hone_report *r, FILE *out) {
   else
     fprintf(out,
             "   Times exclude the profiler's own cost, calibrated at %s per call (--raw: as "
-            "measured).\n",
+            "measured).\n   Not sampled (perf_event_open refused, or an older file): ? marks a"
+            " time that was mostly that cost.\n",
             range);
   fprintf(out, "\n");
 }
@@ -335,6 +390,16 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
   hone__jw_u64(&w, JSON_VERSION);
   hone__jw_key(&w, "corrected");
   hone__jw_bool(&w, !r->opt.raw);
+  hone__jw_key(&w, "estimate");
+  hone__jw_str(&w, r->opt.raw ? "raw"
+                   : r->times.sampled_threads && r->times.corrected_threads
+                       ? "sampled and corrected"
+                   : r->times.sampled_threads ? "sampled"
+                                              : "corrected");
+  hone__jw_key(&w, "samples");
+  hone__jw_u64(&w, r->times.samples);
+  hone__jw_key(&w, "samples_profiler");
+  hone__jw_u64(&w, r->times.samples_own);
   hone__jw_key(&w, "files");
   hone__jw_array(&w);
   for (size_t i = 0; i < r->nfiles; i++) {
@@ -360,6 +425,12 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
     hone__jw_num(&w, in->ticks_per_second > 0 ? (double)in->total_ticks / in->ticks_per_second : 0);
     hone__jw_key(&w, "overhead_ns_per_call");
     hone__jw_num(&w, r->files[i].cost_ns_per_call);
+    hone__jw_key(&w, "clock_why");
+    hone__jw_str(&w, in->clock_why ? in->clock_why : "unknown");
+    hone__jw_key(&w, "times");
+    hone__jw_str(&w, in->times ? in->times : "instrumented");
+    hone__jw_key(&w, "sample_period");
+    hone__jw_num(&w, in->sample_period_s);
     hone__jw_end(&w);
   }
   hone__jw_end(&w);

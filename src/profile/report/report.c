@@ -231,6 +231,22 @@ static int resolve_addr(hone_report *r, const hone_profile *p, addr_cache *c, ui
   return 0;
 }
 
+/* The existing function holding sample address pc (for estimate.c), UINT32_MAX when unknown:
+ * never a new function, so that sample addresses add no rows. Only with a resolver. */
+static uint32_t pc_func(hone_report *r, const hone_profile *p, uint32_t file, uint64_t pc) {
+  const hone_prof_mapping *m = hone_profile_find_mapping(p, file, pc);
+  hone_symbol sym = {0};
+  if (!r->opt.resolve || !m || r->opt.resolve(r->opt.resolve_ctx, m, pc, &sym) != 0 || !sym.name)
+    return UINT32_MAX;
+  const char *f = sym.file && sym.file[0] ? sym.file : "~";
+  if (r->opt.strip_dirs && strcmp(f, "~")) f = basename_of(f);
+  uint64_t h =
+      hone__hash_u64(hone__hash_str(hone__hash_str(HONE__HASH_SEED, sym.name) * 31 + sym.line, f));
+  func_key k = {r, sym.name, f, sym.line};
+  int64_t id = hone__htab_find(&r->fht, h, func_eq, &k);
+  return id >= 0 ? (uint32_t)id : UINT32_MAX;
+}
+
 /* Resolves and estimates thread t of p into r->nodes[base..]; nodes are reserved already. */
 static int add_thread(hone_report *r, const hone_profile *p, addr_cache *c,
                       const hone_prof_thread *th, uint32_t thread_index, size_t base) {
@@ -239,11 +255,19 @@ static int add_thread(hone_report *r, const hone_profile *p, addr_cache *c,
   double *self_s = malloc((n ? n : 1) * sizeof *self_s);
   double *total_s = malloc((n ? n : 1) * sizeof *total_s);
   uint8_t *unsure = malloc(n ? n : 1);
+  uint32_t *fids = malloc((n ? n : 1) * sizeof *fids);
+  uint32_t *pc_fid = th->npcs && !r->opt.raw ? malloc(th->npcs * sizeof *pc_fid) : NULL;
   int rc = 0;
-  if (!self_s || !total_s || !unsure) {
+  if (!self_s || !total_s || !unsure || !fids || (th->npcs && !r->opt.raw && !pc_fid)) {
     rc = HONE_ENOMEM;
     goto out;
   }
+  for (size_t i = 0; i < n; i++)
+    if ((rc = resolve_addr(r, p, c, th->file, th->nodes[i].func, &fids[i]))) goto out;
+  /* Consecutive records often share an address (one per top node): resolved once. */
+  for (size_t k = 0; pc_fid && k < th->npcs; k++)
+    pc_fid[k] = k && th->pcs[k].pc == th->pcs[k - 1].pc ? pc_fid[k - 1]
+                                                        : pc_func(r, p, th->file, th->pcs[k].pc);
   hone__estimate_in in = {.info = info,
                           .thread = th,
                           .nodes = th->nodes,
@@ -251,14 +275,15 @@ static int add_thread(hone_report *r, const hone_profile *p, addr_cache *c,
                           .ticks_per_second = info->ticks_per_second,
                           .inner = info->overhead_inner_ticks,
                           .outer = info->overhead_outer_ticks,
-                          .raw = r->opt.raw};
-  hone__estimate_out eo = {self_s, total_s, unsure};
+                          .raw = r->opt.raw,
+                          .fid = fids,
+                          .pc_fid = pc_fid};
+  hone__estimate_out eo = {self_s, total_s, unsure, &r->times};
   if ((rc = hone__estimate_thread(&in, &eo))) goto out;
   for (size_t i = 0; i < n; i++) {
     const hone_prof_node *s = &th->nodes[i];
     hone_report_node *d = &r->nodes[base + i];
-    uint32_t fid = 0;
-    if ((rc = resolve_addr(r, p, c, th->file, s->func, &fid))) goto out;
+    uint32_t fid = fids[i];
     *d = (hone_report_node){
         .func = fid,
         .parent =
@@ -276,6 +301,8 @@ out:
   free(self_s);
   free(total_s);
   free(unsure);
+  free(fids);
+  free(pc_fid);
   return rc;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "agg.h"
+#include "estimate.h"
 #include "common/htab.h"
 #include "hone/report.h"
 
@@ -64,7 +65,8 @@ struct hone_report {
   size_t nnodes, nodes_cap;
   const hone__sort_key *keys[HONE__MAX_KEYS];
   size_t nkeys;
-  bool built; /* secs hold the figures of every thread added so far */
+  bool built;                   /* secs hold the figures of every thread added so far */
+  hone__estimate_summary times; /* how the times were obtained (estimate.c) */
   hone__section *secs;
   size_t nsecs;
 };

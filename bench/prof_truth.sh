@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# prof_truth.sh: do hone's profile times tell where the time of the uninstrumented program goes?
+# (issue 10). For each program: its plain build (-O0 -g, no instrumentation) sampled by
+# `perf record -e cpu-clock -F 20000`, and its instrumented build recorded by `hone record`;
+# side by side, per function, the self-time share by perf, by `hone report` (default: the
+# estimate) and by `hone report --raw` (as measured), the worst difference in points among the
+# functions with >= 5 % by perf or by hone, hone's header total against the plain run's CPU time
+# (perf stat task-clock), and whether the targets hold: every such function within 5 points,
+# the total within 25 %.
+#
+# perf's shares are made comparable with hone's: hone charges time spent in an uninstrumented
+# library (libc's strcoll, memcpy, malloc) to the program's function that called it, and samples
+# only user time. So perf records call chains (--call-graph dwarf), each user-mode sample goes to
+# the innermost frame in the program's own executable, kernel-mode samples are left out, and the
+# shares are taken over the functions hone reports.
+#
+# Programs: examples/profiling.c, and real C programs built from their own sources at bench
+# time (see "real programs" below). The per-call cost against uftrace is bench/prof.sh's.
+#
+# Usage: bench/prof_truth.sh                        (make bench: HONE_BUILD, HONE_SRC set)
+#        bench/prof_truth.sh --check HONE CC SRC    (the CTest prof.truth: examples/profiling
+#                                                    only; exit 0 met, 1 missed, 77 skipped)
+# Env: TRUTH_POINTS (default 5) and TRUTH_TOTAL (default 25, in %) are the bounds held against;
+# the CTest sets wider ones than the issue's targets, which are not met yet (see the report).
+set -uo pipefail
+POINTS=${TRUTH_POINTS:-5}
+TOTAL=${TRUTH_TOTAL:-25}
+check=0
+if [ "${1:-}" = --check ]; then
+  check=1
+  hone=$2 CC=$3 HONE_SRC=$4
+else
+  hone="$HONE_BUILD/hone"
+  CC=${CC:-cc}
+fi
+W=$(mktemp -d "${TMPDIR:-/tmp}/hone-prof-truth.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+
+if ! perf record -q -e cpu-clock -F 20000 -o "$W/probe.data" -- true >/dev/null 2>"$W/probe.err"; then
+  echo "prof_truth: perf record -e cpu-clock is refused here ($(head -c 200 "$W/probe.err"));" \
+    "perf_event_paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null): SKIPPED"
+  exit 77
+fi
+
+worst_all=0
+missed=0
+
+# truth NAME DIR PLAIN INST ARGS...: one program's table. PLAIN and INST are executables run in
+# DIR with ARGS (the same for both).
+truth() {
+  local name=$1 dir=$2 plain=$3 inst=$4
+  shift 4
+  local out="$W/$name"
+  mkdir -p "$out"
+  # The plain run's CPU time: the best of 3 (noise only adds time).
+  local best="" i t
+  for i in 1 2 3; do
+    t=$(cd "$dir" && perf stat -x, -e task-clock -o "$out/stat" -- "$plain" "$@" >/dev/null 2>&1;
+        awk -F, '$3 ~ /task-clock/ { print $1 / 1000; exit }' "$out/stat")
+    if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; fi
+  done
+  (cd "$dir" && perf record -q --call-graph dwarf,16384 -e cpu-clock -F 20000 \
+    -o "$out/perf.data" -- "$plain" "$@" >/dev/null 2>&1)
+  perf script -i "$out/perf.data" -F ip,sym,dso 2>/dev/null |
+    awk -v exe="/$(basename "$plain"))" '
+      function done() { if (n && !kernel && who != "") cnt[who]++; n = 0; kernel = 0; who = "" }
+      /^[ \t]*$/ { done(); next }
+      {
+        n++
+        if (n == 1 && $NF ~ /kernel|vmlinux|vdso/) kernel = 1
+        if (who == "" && substr($NF, length($NF) - length(exe) + 1) == exe) who = $2
+      }
+      END { done(); for (f in cnt) print f, cnt[f] }' >"$out/perf.txt"
+  (cd "$dir" && "$hone" record -o "$out/hone.prof" -- "$inst" "$@" >/dev/null 2>"$out/rec.err") || {
+    echo "prof_truth: $name: hone record failed: $(tail -c 300 "$out/rec.err")"
+    missed=1
+    return
+  }
+  "$hone" report --csv "$out/hone.prof" >"$out/est.csv" 2>"$out/rep.err" &&
+    "$hone" report --raw --csv "$out/hone.prof" >"$out/raw.csv" 2>>"$out/rep.err" || {
+    echo "prof_truth: $name: hone report failed: $(head -c 300 "$out/rep.err")"
+    missed=1
+    return
+  }
+  "$hone" report "$out/hone.prof" | sed -n '2,4p' >"$out/header.txt"
+  awk -F, -v name="$name" -v plain_s="$best" -v maxp="$POINTS" -v maxt="$TOTAL" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" '
+    FNR == 1 { file++; if (file < 3) next }
+    file == 1 { f = $NF; est[f] += $4; est_t += $4; calls[f] += $2; fn[f] = 1; next }
+    file == 2 { f = $NF; raw[f] += $4; raw_t += $4; next }
+    file == 3 { split($0, a, " "); perfp[a[1]] = a[2]; next }
+    END {
+      for (f in fn) if (f in perfp) perf_t += perfp[f]
+      printf "%s (plain run %.1f ms of CPU; load %s)\n", name, plain_s * 1000, load
+      printf "  %-28s %12s %8s %8s %8s %8s\n", "function", "calls", "perf %", "hone %", "raw %", "diff"
+      worst = 0
+      n = 0
+      for (f in fn) order[++n] = f
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+        if (est[order[j]] > est[order[i]]) { t = order[i]; order[i] = order[j]; order[j] = t }
+      for (i = 1; i <= n; i++) {
+        f = order[i]
+        p = perf_t > 0 ? 100 * perfp[f] / perf_t : 0
+        h = est_t > 0 ? 100 * est[f] / est_t : 0
+        r = raw_t > 0 ? 100 * raw[f] / raw_t : 0
+        d = h - p
+        big = (p >= 5 || h >= 5)
+        if (big && (d < 0 ? -d : d) > worst) { worst = (d < 0 ? -d : d); wf = f }
+        if (big || i <= 8)
+          printf "  %-28s %12d %8.1f %8.1f %8.1f %+8.1f%s\n", f, calls[f], p, h, r, d, big ? "" : "  (< 5 %)"
+      }
+      ratio = plain_s > 0 ? est_t / plain_s : 0
+      tot_ok = ratio >= 1 - maxt / 100 && ratio <= 1 + maxt / 100
+      printf "  worst difference (functions >= 5 %%): %.1f points (%s); bound <= %s: %s\n", worst, wf,
+             maxp, worst <= maxp ? "met" : "MISSED"
+      printf "  header total %.4f s against the plain run %.4f s: %+.0f %%; bound within %s %%: %s\n",
+             est_t, plain_s, 100 * (ratio - 1), maxt, tot_ok ? "met" : "MISSED"
+      printf "  raw total %.4f s (%.1fx the plain run)\n", raw_t, (plain_s > 0 ? raw_t / plain_s : 0)
+      print worst > "/dev/stderr"
+      exit !(worst <= maxp && tot_ok)
+    }' "$out/est.csv" "$out/raw.csv" "$out/perf.txt" 2>"$out/worst" || missed=1
+  sed 's/^/  /' "$out/header.txt"
+  local w
+  w=$(cat "$out/worst" 2>/dev/null || echo 0)
+  if awk -v a="$w" -v b="$worst_all" 'BEGIN { exit !(a > b) }'; then worst_all=$w; fi
+}
+
+# examples/profiling.c, 6000 numbers (the default 3000 runs 16 ms: too few samples for a share
+# to be known within a couple of points; 6000 runs about 65 ms).
+build_profiling() {
+  "$CC" -O0 -g -o "$W/profiling_plain" "$HONE_SRC/examples/profiling.c" -lm &&
+    "$CC" -O0 -g -finstrument-functions -o "$W/profiling_inst" "$HONE_SRC/examples/profiling.c" -lm
+}
+if ! build_profiling; then
+  echo "prof_truth: could not build examples/profiling.c with $CC"
+  exit 1
+fi
+truth profiling "$W" "$W/profiling_plain" "$W/profiling_inst" 6000
+
+if [ "$check" = 1 ]; then
+  exit "$missed"
+fi
+
+# ---- real programs, built from their own sources (fetched at bench time, never committed) ----
+. "$HONE_SRC/bench/prof_truth_real.sh"
+
+echo
+echo "prof_truth: worst difference over every program: $worst_all points;" \
+  "targets $([ "$missed" = 0 ] && echo met || echo MISSED) (load $(cut -d' ' -f1-3 /proc/loadavg))"
+exit 0
