@@ -8,6 +8,7 @@
 #include "hone/counters.h"
 #include "hone/stats.h"
 #include "hone/timeit.h"
+#include "hone/bench.h"
 #include "hone/profdata.h"
 #include "hone/prof.h" /* functions of libhone-prof.so: link -lhone-prof */
 #include "hone/queue.h"
