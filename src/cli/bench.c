@@ -176,7 +176,7 @@ static void on_progress(void *arg, size_t command, const char *name, size_t run,
   for (size_t k = 0; k < 20; k++) bar[k] = k < fill ? '#' : '.';
   bar[20] = '\0';
   char eta[32] = "ETA ?";
-  if (eta_s >= 0) snprintf(eta, sizeof eta, "ETA %.0f s", ceil(eta_s));
+  if (eta_s >= 0) snprintf(eta, sizeof eta, eta_s < 10 ? "ETA %.1f s" : "ETA %.0f s", eta_s);
   hone__cli_progress("[%s] %.40s  run %zu/%zu  %s", bar, name, run, total, eta);
 }
 

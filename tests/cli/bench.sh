@@ -186,6 +186,16 @@ check "--until-significant ends with the comparison decided" \
   [ "$(jq '.comparison[0].significant' "$T/us.json")" = true ]
 expect_out "times faster than 'sleep 0.03'"
 
+# ---- progress: on a terminal only ----
+run env -u HONE_NO_PROGRESS "$HONE" bench --runs 3 'sleep 0.01'
+expect_status 0
+check "no progress when stderr is not a terminal" [ -z "$err" ]
+if command -v script >/dev/null; then
+  tty_out=$(env -u HONE_NO_PROGRESS script -qec "$HONE bench --runs 3 'sleep 0.01' >/dev/null" /dev/null | tr '\r' '\n')
+  check "on a terminal a progress line names the command, the run of n and the time left" \
+    bash -c 'grep -Eq "sleep 0.01  run 2/3  ETA [0-9.]+ s" <<<"$1"' _ "$tty_out"
+fi
+
 # ---- usage ----
 run "$HONE" bench --help
 expect_status 0; expect_out '^usage: hone bench'; expect_empty_err
