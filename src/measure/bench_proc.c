@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -174,6 +176,26 @@ static pid_t wait_with_timeout(pid_t pid, double timeout_s, int *status, struct 
   return w;
 }
 
+/* The file PATH leads `name` to (as execvp would find it), into buf; false when none is found
+ * (or name has a '/'). Looked up before the clock starts, so that the failed execve calls of a
+ * PATH search are not timed as the command's. */
+static bool resolve(const char *name, char *buf, size_t len) {
+  if (strchr(name, '/')) return false;
+  const char *path = getenv("PATH");
+  if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+  for (const char *p = path;;) {
+    const char *e = strchr(p, ':');
+    size_t dl = e ? (size_t)(e - p) : strlen(p);
+    int n = snprintf(buf, len, "%.*s%s%s", (int)dl, p, dl ? "/" : "", name);
+    struct stat st;
+    if (n > 0 && (size_t)n < len && stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+        access(buf, X_OK) == 0)
+      return true;
+    if (!e) return false;
+    p = e + 1;
+  }
+}
+
 int hone__bench_run_once(char *const *argv, double timeout_s, bool show_output,
                          hone__bench_counters *counters, hone__run_result *r, int *start_errno) {
   memset(r, 0, sizeof *r);
@@ -202,10 +224,13 @@ int hone__bench_run_once(char *const *argv, double timeout_s, bool show_output,
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
+  char exe[4096];
+  bool found = resolve(argv[0], exe, sizeof exe);
   if (counters) counters_start(counters);
   pid_t pid;
   int64_t t0 = hone__bench_now_ns();
-  int e = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+  int e = found ? posix_spawn(&pid, exe, &fa, &attr, argv, environ)
+                : posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (e != 0) {
