@@ -8,6 +8,7 @@
 #include "hone/counters.h"
 #include "hone/stats.h"
 #include "hone/timeit.h"
+#include "hone/bench.h"
 #include "hone/profdata.h"
 #include "hone/report.h" /* symbol names: hone/symbols.h, link -lhone-symbols */
 #include "hone/export.h"

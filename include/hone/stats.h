@@ -61,6 +61,21 @@ typedef struct hone_ratio {
 HONE_API HONE_NODISCARD int hone_stats_ratio(const double *a, size_t na, const double *b, size_t nb,
                                              hone_ratio *out);
 
+/* The Mann-Whitney U test (Wilcoxon rank-sum) of two independent samples, two-sided: do the
+ * values of one tend to be larger than the other's? It assumes no distribution (timings are
+ * skewed, with a long right tail, so a t-test's normality does not hold). u is U of sample a (the
+ * number of pairs (x from a, y from b) with x > y, a tie counting 1/2); z comes from the normal
+ * approximation with the correction for ties and a continuity correction of 0.5; p is the
+ * two-sided p-value of z (1 when every value is tied). The approximation is good from about 8
+ * values per sample. HONE_EINVAL for an empty sample or a NaN; HONE_ENOMEM. */
+typedef struct hone_mwu {
+  double u;
+  double z;
+  double p;
+} hone_mwu;
+HONE_API HONE_NODISCARD int hone_stats_mann_whitney(const double *a, size_t na, const double *b,
+                                                    size_t nb, hone_mwu *out);
+
 #ifdef __cplusplus
 }
 #endif
