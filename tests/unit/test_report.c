@@ -19,7 +19,8 @@
 
 /* main -> f -> f (recursion), main -> g (3 calls); worker thread: w -> g (2 calls). Ticks at
  * 1e9/s, so ticks are nanoseconds. */
-static const hone__prof_wthread threads[] = {{101, "main", 4}, {102, "worker", 2}};
+static const hone__prof_wthread threads[] = {{.tid = 101, .name = "main", .nnodes = 4},
+                                             {.tid = 102, .name = "worker", .nnodes = 2}};
 static const hone_prof_node nodes0[] = {
     {0x1000, HONE_PROF_NO_PARENT, 0, 1, 1000, 100},
     {0x2000, 0, 0, 1, 500, 300},
