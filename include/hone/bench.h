@@ -185,6 +185,14 @@ HONE_API HONE_NODISCARD int hone_bench_compare(const hone_bench *b, size_t i, si
 /* The index of the command with the smallest mean wall time (0 when there is none). */
 HONE_API size_t hone_bench_fastest(const hone_bench *b);
 
+/* Sends `sig` to the process group of the command being measured, if one is running in this
+ * process. Each run is started in a process group of its own (so a timeout can end its whole
+ * tree), which also keeps it out of the terminal's foreground group: a Ctrl-C reaches the
+ * program calling hone_bench_run(), not the command. A program that dies of that signal leaves
+ * the command running unless its handler calls this first. Async-signal-safe; callable from any
+ * thread or signal handler; a no-op when no command is running. */
+HONE_API void hone_bench_interrupt(int sig);
+
 #ifdef __cplusplus
 }
 #endif

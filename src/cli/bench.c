@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -723,6 +724,28 @@ static int parse_args(cli *c, int argc, char **argv) {
   return 0;
 }
 
+/* A signal that ends hone ends the command being measured first: it runs in a process group of
+ * its own, so a Ctrl-C on the terminal reaches hone only, and without this it would go on. */
+static void forward_and_die(int sig) {
+  hone_bench_interrupt(sig);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void forward_fatal_signals(void) {
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward_and_die;
+    sigemptyset(&sa.sa_mask);
+    struct sigaction old;
+    /* A signal ignored when hone started (nohup, a background job) stays ignored. */
+    if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    sigaction(sigs[i], &sa, NULL);
+  }
+}
+
 int hone__cmd_bench(int argc, char **argv) {
   cli c;
   memset(&c, 0, sizeof c);
@@ -743,6 +766,7 @@ int hone__cmd_bench(int argc, char **argv) {
   for (int i = optind; i < argc && status == HONE_EXIT_OK; i++)
     status = add_expanded(b, &c, argv[i], 0, pv);
   if (status == HONE_EXIT_OK) {
+    forward_fatal_signals();
     rc = hone_bench_run(b);
     hone__cli_progress_done();
     if (rc == HONE_ENOENT || rc == HONE_EPERM || rc == HONE_EINVAL)

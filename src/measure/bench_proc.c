@@ -6,6 +6,7 @@
 #include <linux/perf_event.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +19,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hone/bench.h"
 #include "hone/error.h"
 #include "measure/bench_internal.h"
 
 extern char **environ;
+
+/* The process group of the run in progress (0: none), for hone_bench_interrupt(). A lock-free
+ * atomic, so reading it in a signal handler is safe. */
+static _Atomic pid_t running_group;
+
+void hone_bench_interrupt(int sig) {
+  pid_t g = atomic_load_explicit(&running_group, memory_order_acquire);
+  if (g > 0) kill(-g, sig);
+}
 
 int64_t hone__bench_now_ns(void) {
   struct timespec ts;
@@ -240,10 +251,12 @@ int hone__bench_run_once(char *const *argv, double timeout_s, bool show_output,
            : e == EACCES || e == EPERM || e == ENOEXEC ? HONE_EPERM
                                                        : HONE_ESYS;
   }
+  atomic_store_explicit(&running_group, pid, memory_order_release);
   int status = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof ru);
   pid_t w = wait_with_timeout(pid, timeout_s, &status, &ru, &r->timed_out);
+  atomic_store_explicit(&running_group, 0, memory_order_release);
   int64_t t1 = hone__bench_now_ns();
   if (counters) counters_stop(counters, r);
   if (w != pid) return HONE_ESYS;

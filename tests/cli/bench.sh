@@ -198,6 +198,21 @@ if command -v script >/dev/null; then
     bash -c 'grep -Eq "sleep 0.01  run 2/3  ETA [0-9.]+ s" <<<"$1"' _ "$tty_out"
 fi
 
+# ---- a signal that ends hone ends the command being measured too ----
+# (each run has a process group of its own, out of reach of a terminal's Ctrl-C; hone forwards it)
+mark=$T/interrupted.$$
+"$HONE" bench --runs 1 "sh -c 'echo \$\$ >$mark; exec sleep 37'" >/dev/null 2>&1 &
+hpid=$!
+for _ in $(seq 100); do [ -s "$mark" ] && break; sleep 0.05; done
+kill -TERM "$hpid"; wait "$hpid"; hst=$?
+_what="SIGTERM to hone bench"
+check "hone dies of the signal it was sent (143)" [ "$hst" -eq 143 ]
+cpid=$(cat "$mark" 2>/dev/null)
+gone=no
+for _ in $(seq 40); do kill -0 "$cpid" 2>/dev/null || { gone=yes; break; }; sleep 0.05; done
+check "the command it was measuring is ended with it (pid $cpid)" [ "$gone" = yes ]
+kill -KILL "$cpid" 2>/dev/null
+
 # ---- usage ----
 run "$HONE" bench --help
 expect_status 0; expect_out '^usage: hone bench'; expect_empty_err
