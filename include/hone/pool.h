@@ -24,15 +24,16 @@
  * (hone_future_result, _error, _wait, as_completed, hone_pool_map) does not block the worker:
  * meanwhile it runs tasks from the pool's queue (as TBB and OpenMP taskwait do), so a task that
  * submits sub-tasks and waits on them cannot deadlock the pool, whatever the worker count.
- * (A helping worker checks its timeout between the tasks it runs, so a wait with a timeout may
- * return late by the length of a task it picked up.)
- * Submitting from inside a task to its own pool never blocks either: when the queue is full, the
- * new task runs at once in the submitting worker (like a function call) and the returned future
- * is already done. The timeout of such a submit is not used.
- * One pattern stays unsafe, as with TBB's helping waits: a helping worker runs the task it picks
- * up on top of the waiting task's stack frame, so a task that waits on the future of a task
- * that is itself waiting (submitted earlier and not yet done) can wait forever if it was picked
- * up by that very worker. Wait on futures of sub-tasks you submitted, not on your callers'.
+ * Waiting on a future of another pool only waits (a wait on several futures helps if one of them
+ * is of the worker's own pool). (A helping worker checks its timeout between the tasks it runs, so
+ * a wait with a timeout may return late by the length of a task it picked up.) Submitting from
+ * inside a task to its own pool never blocks either: when the queue is full, the new task runs at
+ * once in the submitting worker (like a function call) and the returned future is already done. The
+ * timeout of such a submit is not used. One pattern stays unsafe, as with TBB's helping waits: a
+ * helping worker runs the task it picks up on top of the waiting task's stack frame, so a task that
+ * waits on the future of a task that is itself waiting (submitted earlier and not yet done) can
+ * wait forever if it was picked up by that very worker. Wait on futures of sub-tasks you submitted,
+ * not on your callers'.
  *
  * Worker processes (HONE_POOL_PROCESSES). hone_pool_new forks one helper process (a "fork server",
  * single-threaded) that forks the workers, at creation and whenever one must be replaced, so every
