@@ -63,7 +63,7 @@
  * paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
- * hone_pool_free (the last call on a pool, never from one of its own tasks or done callbacks). A
+ * hone_pool_free (the last call on a pool; from its own tasks or done callbacks it is deferred). A
  * thread pool does not survive fork(): in the child, use only pools created after the fork.
  */
 #ifndef HONE_POOL_H
@@ -187,9 +187,12 @@ HONE_API HONE_NODISCARD int hone_pool_new_ex(hone_pool **out, const hone_pool_op
  * In a process forked after the pool was created it does nothing and returns 0. */
 HONE_API int hone_pool_shutdown(hone_pool *pool, bool wait, bool cancel_pending) HONE_NONNULL(1);
 /* Shuts down (cancel pending, wait for running tasks), then frees. Futures still held stay valid
- * (done or cancelled). NULL is a no-op. Never call it from one of the pool's own tasks, nor from
- * a done callback of one of its futures (that may run on the pool's own worker or collector
- * thread: on the process backend it crashes). */
+ * (done or cancelled). NULL is a no-op. From one of the pool's own tasks, or from a done callback
+ * run on one of the pool's own threads (a worker, a process pool's collector), the free is
+ * deferred: the call cancels what is pending, refuses new work and returns at once, and the pool
+ * is freed by a thread of its own once the calling task or callback has returned (if that thread
+ * cannot be started, the pool stays shut down and allocated). Do not use the pool after the call
+ * in either case. */
 HONE_API void hone_pool_free(hone_pool *pool);
 
 HONE_API unsigned hone_pool_workers(const hone_pool *pool) HONE_NONNULL(1);

@@ -1088,6 +1088,7 @@ static void teardown(pp *p) {
 static void *collector_main(void *arg) {
   pp *p = arg;
   pp_hdr *h = p->hdr;
+  hone__tls_serving = p->pool;
   int64_t next_check = p->timeout_ns > 0 ? hone__now_ns() : INT64_MAX;
   int64_t spin_end = 0;
   for (unsigned i = 0;; i++) {
