@@ -1,7 +1,8 @@
 /* test_process.c: hone_process — argument and result buffers, exit codes, deaths by signal, join
  * timeouts, terminate/kill, no zombie after free, the child dying with its parent process (and
  * not with the thread that started it), and the fallback paths taken without pidfd_open.
- * It forks, so it stays out of the ThreadSanitizer run. */
+ * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer (it forks from a TSan process: see
+ * docs/process.md on what a TSan child may do). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>

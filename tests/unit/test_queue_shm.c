@@ -3,8 +3,9 @@
  * close waking waiters in other processes, processes killed while blocked, while holding the lock
  * and mid-copy, EMSGSIZE, open_fd, and nothing left behind in /dev/shm.
  * Children report through exit codes and MAP_SHARED memory (cmocka runs in the parent only); each
- * child arms alarm() so that a hang fails the test instead of stalling it. Not under TSan: it
- * forks, and the interesting races are between processes. */
+ * child arms alarm() so that a hang fails the test instead of stalling it.
+ * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer (threads of one process share a queue
+ * with other processes; tsan.h makes those hand-offs visible). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
