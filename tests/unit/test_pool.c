@@ -284,6 +284,7 @@ static int t_nested_mark(hone_task_ctx *ctx, const void *arg, size_t n, void *re
 
 /* Frees its own pool (hone_pool_free from a task is deferred until the task returns). */
 static int t_free_own_pool(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  while (atomic_load(&sh->gate_open) < 1) sleep_ns(100000); /* the test has queued the rest */
   hone_pool_free(hone_task_pool(ctx));
   sleep_ns(2000000); /* still running on the worker after the call: the pool must stay usable */
   atomic_fetch_add(&sh->runs, 1);
@@ -971,6 +972,7 @@ static void test_free_from_own_task(void **state) {
   assert_int_equal(hone_pool_submit(p, T_FREE_POOL, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
   for (int i = 0; i < 8; i++)
     assert_int_equal(hone_pool_submit(p, T_SLEEP, NULL, 0, HONE_WAIT_FOREVER, &g[i]), 0);
+  atomic_store(&sh->gate_open, 1);
   assert_int_equal(hone_future_result(f, 10 * 1000000000LL, NULL, 0), 0);
   assert_int_equal(atomic_load(&sh->runs), 1);
   for (int i = 0; i < 8; i++) {
