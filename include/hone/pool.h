@@ -24,15 +24,16 @@
  * (hone_future_result, _error, _wait, as_completed, hone_pool_map) does not block the worker:
  * meanwhile it runs tasks from the pool's queue (as TBB and OpenMP taskwait do), so a task that
  * submits sub-tasks and waits on them cannot deadlock the pool, whatever the worker count.
- * (A helping worker checks its timeout between the tasks it runs, so a wait with a timeout may
- * return late by the length of a task it picked up.)
- * Submitting from inside a task to its own pool never blocks either: when the queue is full, the
- * new task runs at once in the submitting worker (like a function call) and the returned future
- * is already done. The timeout of such a submit is not used.
- * One pattern stays unsafe, as with TBB's helping waits: a helping worker runs the task it picks
- * up on top of the waiting task's stack frame, so a task that waits on the future of a task
- * that is itself waiting (submitted earlier and not yet done) can wait forever if it was picked
- * up by that very worker. Wait on futures of sub-tasks you submitted, not on your callers'.
+ * Waiting on a future of another pool only waits (a wait on several futures helps if one of them
+ * is of the worker's own pool). (A helping worker checks its timeout between the tasks it runs, so
+ * a wait with a timeout may return late by the length of a task it picked up.) Submitting from
+ * inside a task to its own pool never blocks either: when the queue is full, the new task runs at
+ * once in the submitting worker (like a function call) and the returned future is already done. The
+ * timeout of such a submit is not used. One pattern stays unsafe, as with TBB's helping waits: a
+ * helping worker runs the task it picks up on top of the waiting task's stack frame, so a task that
+ * waits on the future of a task that is itself waiting (submitted earlier and not yet done) can
+ * wait forever if it was picked up by that very worker. Wait on futures of sub-tasks you submitted,
+ * not on your callers'.
  *
  * Worker processes (HONE_POOL_PROCESSES). hone_pool_new forks one helper process (a "fork server",
  * single-threaded) that forks the workers, at creation and whenever one must be replaced, so every
@@ -62,7 +63,7 @@
  * paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
- * hone_pool_free (the last call on a pool, never from one of its own tasks or done callbacks). A
+ * hone_pool_free (the last call on a pool; from its own tasks or done callbacks it is deferred). A
  * thread pool does not survive fork(): in the child, use only pools created after the fork.
  */
 #ifndef HONE_POOL_H
@@ -186,9 +187,12 @@ HONE_API HONE_NODISCARD int hone_pool_new_ex(hone_pool **out, const hone_pool_op
  * In a process forked after the pool was created it does nothing and returns 0. */
 HONE_API int hone_pool_shutdown(hone_pool *pool, bool wait, bool cancel_pending) HONE_NONNULL(1);
 /* Shuts down (cancel pending, wait for running tasks), then frees. Futures still held stay valid
- * (done or cancelled). NULL is a no-op. Never call it from one of the pool's own tasks, nor from
- * a done callback of one of its futures (that may run on the pool's own worker or collector
- * thread: on the process backend it crashes). */
+ * (done or cancelled). NULL is a no-op. From one of the pool's own tasks, or from a done callback
+ * run on one of the pool's own threads (a worker, a process pool's collector), the free is
+ * deferred: the call cancels what is pending, refuses new work and returns at once, and the pool
+ * is freed by a thread of its own once the calling task or callback has returned (if that thread
+ * cannot be started, the pool stays shut down and allocated). Do not use the pool after the call
+ * in either case. */
 HONE_API void hone_pool_free(hone_pool *pool);
 
 HONE_API unsigned hone_pool_workers(const hone_pool *pool) HONE_NONNULL(1);

@@ -51,6 +51,7 @@
 
 #include "parallel/pool_internal.h"
 #include "parallel/sync.h"
+#include "parallel/tsan.h"
 
 /* ---- shared layout ---- */
 
@@ -798,6 +799,7 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
   if (seq) *seq = k;
   if (j->kind == K_TASK) ((hone_future *)j->owner)->tag = (k << 32) | s;
   atomic_fetch_add_explicit(&p->outstanding, 1, memory_order_relaxed);
+  hone__tsan_release(p->hdr); /* the job travels through a worker process (tsan.h) */
   atomic_store_explicit(&sl->word, word_of(k, S_READY, PP_NONE), memory_order_release);
   atomic_store_explicit(&p->ring[k & (p->R - 1)], ((uint64_t)(uint32_t)k << 32) | s,
                         memory_order_seq_cst);
@@ -808,11 +810,14 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
 
 /* ---- collecting (this process) ---- */
 
+/* Notifies under the map's lock: the map lives on its thread's stack, and that thread takes the
+ * lock to see each chunk, so once it has seen the last one nobody touches the map any more
+ * (notifying after the unlock reached a map whose thread had already returned: TSan saw it). */
 static void map_deliver(pp_mapq *m, uint32_t s) {
   pthread_mutex_lock(&m->mu);
   m->done[m->tail++ % m->cap] = s;
-  pthread_mutex_unlock(&m->mu);
   hone__ev_notify(&m->ev, 1);
+  pthread_mutex_unlock(&m->mu);
 }
 
 typedef struct release_ctx {
@@ -833,6 +838,7 @@ static void release_job(void *arg) {
  * caller owns the slot (its word is no longer READY/CLAIMED/DONE for anyone else); `own` = pins
  * it holds on the future (1 when called from the future's cancel or refresh). */
 static void deliver(pp *p, uint32_t s, uint32_t own) {
+  hone__tsan_acquire(p->hdr); /* what the job's publisher did (it came back through a worker) */
   pp_slot *sl = slot_at(p, s);
   void *owner = p->owner[s];
   if (sl->kind == K_CHUNK) {
@@ -1088,6 +1094,7 @@ static void teardown(pp *p) {
 static void *collector_main(void *arg) {
   pp *p = arg;
   pp_hdr *h = p->hdr;
+  hone__tls_serving = p->pool;
   int64_t next_check = p->timeout_ns > 0 ? hone__now_ns() : INT64_MAX;
   int64_t spin_end = 0;
   for (unsigned i = 0;; i++) {
@@ -1306,6 +1313,7 @@ static int pp_submit(hone_pool *pool, hone_future *f, int64_t timeout_ns) {
   if (atomic_fetch_sub_explicit(&p->submitting, 1, memory_order_seq_cst) == 1 &&
       atomic_load_explicit(&p->closed, memory_order_seq_cst))
     collector_kick(p);
+  hone__tsan_release(p->hdr); /* this call is over before the job's result comes back */
   return rc < 0 ? (int)rc : 0;
 }
 

@@ -5,7 +5,9 @@
  * word is also the futex that single-future waiters park on. Listeners (done callbacks, and the
  * waiter objects of wait/as_completed) sit on a list under the future's spin lock; `has_listeners`
  * lets completion skip that lock when nobody listens (see complete()). A thread that is a worker
- * of a pool runs queued tasks of that pool while it waits (the waiting-worker-helps rule). */
+ * of a pool runs queued tasks of that pool while it waits on a future of that same pool (the
+ * waiting-worker-helps rule); waiting on another pool's future it only waits, so a task never
+ * runs tasks of its own pool on its stack while it waits for something else. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -280,6 +282,11 @@ bool hone_future_cancelled(const hone_future *f) {
   return state_of(f) == HONE__F_CANCELLED;
 }
 
+/* True if the calling thread is a worker of f's pool: then it helps while waiting on f. */
+static bool helps_on(const hone_future *f) {
+  return hone__tls_pool != NULL && hone__tls_pool == f->pool;
+}
+
 /* Runs one queued job of the pool the calling thread works for, if any. */
 static bool help_once(void) {
   hone_pool *p = hone__tls_pool;
@@ -290,7 +297,7 @@ static bool help_once(void) {
 static bool wait_done(hone_future *f, int64_t deadline) {
   if (state_of(f) >= HONE__F_FINISHED) return true;
   if (deadline != INT64_MAX && hone__now_ns() >= deadline) return false;
-  bool helper = hone__tls_pool != NULL, remote = f->remote;
+  bool helper = helps_on(f), remote = f->remote;
   int64_t spin_end = hone__now_ns() + (remote ? HONE__REMOTE_SPIN_NS : HONE__SPIN_NS);
   if (spin_end > deadline) spin_end = deadline;
   for (unsigned i = 0;; i++) {
@@ -469,9 +476,9 @@ static void waiter_detach(waiter *w, hone_future *const *fs, size_t n) {
   waiter_unref(w);
 }
 
-/* Waits until pred(w) holds or the deadline; helping meanwhile if a worker. */
-static bool waiter_wait(waiter *w, bool (*pred)(waiter *), int64_t deadline) {
-  bool helper = hone__tls_pool != NULL;
+/* Waits until pred(w) holds or the deadline; helping meanwhile if a worker of the pool of one of
+ * the futures waited on (helper). */
+static bool waiter_wait(waiter *w, bool (*pred)(waiter *), int64_t deadline, bool helper) {
   int64_t spin_end = hone__now_ns() + HONE__SPIN_NS;
   for (unsigned i = 0;; i++) {
     pthread_mutex_lock(&w->mu);
@@ -523,8 +530,10 @@ int hone_futures_wait(hone_future *const *fs, size_t n, hone_wait_mode mode, int
   } else {
     waiter *w = waiter_new(fs, n);
     if (!w) return HONE_ENOMEM;
-    bool ok =
-        waiter_wait(w, mode == HONE_FIRST_COMPLETED ? pred_any : pred_first_exception, deadline);
+    bool helper = false;
+    for (size_t i = 0; i < n && !helper; i++) helper = helps_on(fs[i]);
+    bool ok = waiter_wait(w, mode == HONE_FIRST_COMPLETED ? pred_any : pred_first_exception,
+                          deadline, helper);
     waiter_detach(w, fs, n);
     rc = ok ? 0 : HONE_ETIMEDOUT;
   }
@@ -540,6 +549,10 @@ struct hone_as_completed {
   waiter *w;
   hone_future **fs; /* our references */
   size_t n, yielded;
+  /* Whether a worker of helper_pool helps while it waits here (one of the futures is of that
+   * pool): computed for the calling thread's pool, again when another pool's worker calls. */
+  hone_pool *helper_pool;
+  bool helper;
 };
 
 static int cmp_future_ptr(const void *a, const void *b) {
@@ -584,7 +597,13 @@ static bool pred_unyielded(waiter *w) {
 int hone_as_completed_next(hone_as_completed *it, int64_t timeout_ns, hone_future **f) {
   *f = NULL;
   if (it->yielded == it->n) return HONE_ENOENT;
-  if (!waiter_wait(it->w, pred_unyielded, hone__deadline(timeout_ns))) return HONE_ETIMEDOUT;
+  if (hone__tls_pool != it->helper_pool) {
+    it->helper_pool = hone__tls_pool;
+    it->helper = false;
+    for (size_t i = 0; i < it->n && !it->helper; i++) it->helper = helps_on(it->fs[i]);
+  }
+  if (!waiter_wait(it->w, pred_unyielded, hone__deadline(timeout_ns), it->helper))
+    return HONE_ETIMEDOUT;
   pthread_mutex_lock(&it->w->mu);
   *f = it->w->ring[it->w->head++];
   pthread_mutex_unlock(&it->w->mu);

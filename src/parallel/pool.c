@@ -1,6 +1,7 @@
 /* pool.c: the backend-independent pool API — creation and backend choice, argument checks,
  * submit, map dispatch, the lazy map (imap, built on submit so every backend gets it), shutdown
  * and free. Everything that runs work is behind pool->ops (backend.h). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 _Thread_local hone_pool *hone__tls_pool;
 _Thread_local int hone__tls_worker = -1;
+_Thread_local hone_pool *hone__tls_serving;
 
 #define HONE__DEFAULT_QUEUE 16384
 
@@ -66,15 +68,40 @@ int hone_pool_new_ex(hone_pool **out, const hone_pool_options *opts) {
 }
 
 int hone_pool_shutdown(hone_pool *pool, bool wait, bool cancel_pending) {
-  if (wait && hone__tls_pool == pool) return HONE_EBUSY;
+  if (wait && (hone__tls_pool == pool || hone__tls_serving == pool)) return HONE_EBUSY;
   return pool->ops->shutdown(pool, wait, cancel_pending);
+}
+
+static void free_now(hone_pool *pool) {
+  pool->ops->shutdown(pool, true, true);
+  pool->ops->destroy(pool);
+  if (!pool->keep_on_free) free(pool);
+}
+
+static void *free_later(void *arg) {
+  free_now(arg);
+  return NULL;
 }
 
 void hone_pool_free(hone_pool *pool) {
   if (!pool) return;
-  pool->ops->shutdown(pool, true, true);
-  pool->ops->destroy(pool);
-  if (!pool->keep_on_free) free(pool);
+  if (hone__tls_pool == pool || hone__tls_serving == pool) {
+    /* From one of the pool's own threads (a task, or a done callback run on a worker or the
+     * collector), which the free must wait for: stop the pool now, and let a thread of its own
+     * wait for the calling thread to return from the task or callback, then free. */
+    pool->ops->shutdown(pool, false, true);
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) == 0) {
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      if (pthread_create(&t, &attr, free_later, pool) != 0) {
+        /* No thread to wait with: the pool stays shut down and allocated (never a crash). */
+      }
+      pthread_attr_destroy(&attr);
+    }
+    return;
+  }
+  free_now(pool);
 }
 
 unsigned hone_pool_workers(const hone_pool *pool) {

@@ -126,6 +126,9 @@ struct hone_pool {
  * backend's worker threads. */
 extern _Thread_local hone_pool *hone__tls_pool;
 extern _Thread_local int hone__tls_worker;
+/* Set on a thread of the pool's own that is not a worker (a process pool's collector): neither
+ * it nor a worker may wait for the pool's threads, so hone_pool_free there is deferred. */
+extern _Thread_local hone_pool *hone__tls_serving;
 
 /* Bytes of address space a process pool reserves for arguments and results past a slot's inline
  * buffer (backend_process.c; read at pool creation, 1 GiB; tests lower it). */

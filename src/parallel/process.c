@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "parallel/sync.h"
+#include "parallel/tsan.h"
 
 /* The shared mapping: this header, then result_cap bytes (64-aligned, so any type fits). */
 enum { HEADER_SIZE = 64 };
@@ -60,14 +61,6 @@ struct hone_process {
 enum { HONE__PROCESS_TEST_NO_PIDFD = 1, HONE__PROCESS_TEST_SIGNAL_WATCH = 2 };
 extern int hone__process_test_flags;
 int hone__process_test_flags;
-
-#if defined(__SANITIZE_THREAD__)
-#define HONE__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HONE__TSAN 1
-#endif
-#endif
 
 static int pidfd_open_(pid_t pid) {
 #ifdef SYS_pidfd_open

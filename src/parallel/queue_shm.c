@@ -57,6 +57,7 @@
 #include "hone/queue.h"
 #include "parallel/queue_shm.h"
 #include "parallel/sync.h"
+#include "parallel/tsan.h"
 
 #define SHQ_MAGIC UINT64_C(0x31516575654e6f48) /* "HoNeueQ1" little-endian */
 #define SHQ_VERSION 2u
@@ -151,6 +152,20 @@ static shq_rec *rec_at(const hone__shq *q, uint64_t pos) {
 #define LOAD(x, o) atomic_load_explicit(&(x), memory_order_##o)
 #define STORE(x, v, o) atomic_store_explicit(&(x), (v), memory_order_##o)
 
+/* A record's state, read and written with the queue's ThreadSanitizer sync point (tsan.h): a
+ * record handed over by a thread of this process may come back through another process. */
+static inline uint32_t rec_state_(const hone__shq *q, _Atomic uint32_t *state) {
+  uint32_t v = atomic_load_explicit(state, memory_order_acquire);
+  hone__tsan_acquire(q->h);
+  return v;
+}
+static inline void set_rec_state_(const hone__shq *q, _Atomic uint32_t *state, uint32_t v) {
+  hone__tsan_release(q->h); /* what the record holds, for the thread that sees v */
+  hone__store_unseen_u32(state, v);
+}
+#define rec_state(q, r) rec_state_((q), &(r)->state)
+#define set_rec_state(q, r, v) set_rec_state_((q), &(r)->state, (v))
+
 /* ---- dead owners ---- */
 
 /* True when no live process has this pid: gone, or a zombie not yet reaped by its parent. A pid
@@ -180,7 +195,7 @@ static int advance_head(hone__shq *q) {
   int n = 0;
   while (head != rd) {
     shq_rec *r = rec_at(q, head);
-    if (LOAD(r->state, acquire) != REC_DONE) break;
+    if (rec_state(q, r) != REC_DONE) break;
     head += len_of(q, r->size);
     n += n < INT_MAX;
   }
@@ -199,10 +214,10 @@ static bool reap(hone__shq *q, bool check_pids) {
   uint64_t rd = LOAD(h->rd, relaxed), tail = LOAD(h->tail, relaxed);
   while (rd != tail) {
     shq_rec *r = rec_at(q, rd);
-    uint32_t st = LOAD(r->state, acquire);
+    uint32_t st = rec_state(q, r);
     if (st == REC_READING || st == REC_DONE ||
         (st == REC_WRITING && check_pids && pid_dead(r->pid))) {
-      STORE(r->state, REC_DONE, release);
+      set_rec_state(q, r, REC_DONE);
       rd += len_of(q, r->size);
       STORE(h->rd, rd, release);
       uint64_t n = LOAD(h->nmsg, relaxed);
@@ -216,8 +231,8 @@ static bool reap(hone__shq *q, bool check_pids) {
     reap_waiters(q, true);
     for (uint64_t pos = LOAD(h->head, relaxed); pos != rd;) {
       shq_rec *r = rec_at(q, pos);
-      if (LOAD(r->state, acquire) == REC_READING && pid_dead(r->pid)) {
-        STORE(r->state, REC_DONE, release);
+      if (rec_state(q, r) == REC_READING && pid_dead(r->pid)) {
+        set_rec_state(q, r, REC_DONE);
         changed = true;
       }
       pos += len_of(q, r->size);
@@ -275,6 +290,7 @@ static int shq_lock(hone__shq *q) {
       for (int k = 0; k < 4 + i; k++) hone__cpu_relax();
   }
   if (rc == EBUSY) rc = pthread_mutex_lock(mu);
+  if (rc == 0 || rc == EOWNERDEAD) hone__tsan_acquire(q->h); /* the last holder may be elsewhere */
   if (rc == EOWNERDEAD) {
     pthread_mutex_consistent(mu);
     repair(q);
@@ -284,6 +300,7 @@ static int shq_lock(hone__shq *q) {
 }
 
 static void shq_unlock(hone__shq *q) {
+  hone__tsan_release(q->h);
   pthread_mutex_unlock(&q->h->mu);
 }
 
@@ -496,7 +513,7 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
       shq_unlock(q);
       TEST_POINT(HONE__SHQ_AT_SEND_COPY);
       memcpy(r + 1, msg, size);
-      STORE(r->state, REC_READY, release);
+      set_rec_state(q, r, REC_READY);
       atomic_fetch_add_explicit(&h->commits, 1, memory_order_seq_cst); /* see may_get */
       notify_getters(q);
       return 0;
@@ -516,7 +533,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
     w.on_writing = false;
     if (rd != tail) {
       shq_rec *r = rec_at(q, rd);
-      uint32_t st = LOAD(r->state, acquire);
+      uint32_t st = rec_state(q, r);
       if (st == REC_READY) {
         size_t sz = (size_t)r->size, len = len_of(q, sz);
         *size = sz;
@@ -545,7 +562,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         shq_unlock(q);
         TEST_POINT(HONE__SHQ_AT_RECV_COPY);
         memcpy(buf, r + 1, sz);
-        STORE(r->state, REC_DONE, release);
+        set_rec_state(q, r, REC_DONE);
         /* The message is ours even if the lock fails: head then moves at someone's next reap. */
         if (shq_lock(q) == 0) {
           int freed = advance_head(q);
@@ -562,7 +579,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
       }
       /* Being copied in: wait for its commit (c0 read before the state is seen WRITING again). */
       w.c0 = atomic_load_explicit(&h->commits, memory_order_seq_cst);
-      if (LOAD(r->state, acquire) != REC_WRITING) {
+      if (rec_state(q, r) != REC_WRITING) {
         shq_unlock(q);
         continue;
       }
@@ -595,7 +612,7 @@ size_t hone__shq_size(hone__shq *q) {
   if (!q->item_size || q->item_size > HONE__SHQ_COPY_UNLOCKED) {
     for (uint64_t pos = LOAD(h->rd, relaxed); pos != tail && n;) {
       shq_rec *r = rec_at(q, pos);
-      if (LOAD(r->state, acquire) == REC_WRITING && pid_dead(r->pid)) n--;
+      if (rec_state(q, r) == REC_WRITING && pid_dead(r->pid)) n--;
       pos += len_of(q, r->size);
     }
   }

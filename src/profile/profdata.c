@@ -545,7 +545,11 @@ int hone_profile_merge(hone_profile *into, const hone_profile *from) {
     const hone_prof_thread *s = &from->threads[i];
     hone_prof_node *n = malloc(s->nnodes ? s->nnodes * sizeof *n : 1);
     char *name = dupstr(s->name);
-    if (own(into, n) < 0 || own(into, name) < 0) return HONE_ENOMEM;
+    if (own(into, n) < 0) { /* own() freed n, not name */
+      free(name);
+      return HONE_ENOMEM;
+    }
+    if (own(into, name) < 0) return HONE_ENOMEM;
     uint64_t *smp = NULL;
     if (s->samples) {
       smp = malloc(s->nnodes ? s->nnodes * sizeof *smp : 1);

@@ -1,7 +1,6 @@
 /* test_cpu.c: hone_cpu_count — the affinity mask and cgroup quotas (v2 cpu.max, v1 cfs quota),
  * read from a fake /proc and /sys tree.
- * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer (cheap; keeps every parallel-layer test
- * in the TSan run). */
+ * Single-threaded: not in the ThreadSanitizer run. */
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>

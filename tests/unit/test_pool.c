@@ -29,7 +29,8 @@
 static const bool on_processes = HONE_TEST_BACKEND == HONE_POOL_PROCESSES;
 
 static hone_task_id T_WAITCH, T_BATCH, T_WHO, T_DOUBLE, T_FAIL_AT, T_GATE, T_FAIL, T_NESTED, T_FIB,
-    T_SLEEP, T_COUNT, T_MAPIN, T_PID, T_HAS_POOL, T_REVERSE, T_REVERSE8K, T_FAIL_HOW;
+    T_SLEEP, T_COUNT, T_MAPIN, T_PID, T_HAS_POOL, T_REVERSE, T_REVERSE8K, T_FAIL_HOW, T_WAIT_OTHER,
+    T_MARK, T_FREE_POOL;
 
 enum { MAX_INIT_WORKERS = 64 };
 
@@ -245,6 +246,56 @@ static int t_wait_children(hone_task_ctx *ctx, const void *arg, size_t n, void *
   if (rc == 0 && got != 2) rc = HONE_ESTATE;
   memcpy(res, &got, sizeof got);
   return rc;
+}
+
+/* What t_wait_other waits on, and whether the calling thread is inside that wait. */
+typedef struct wait_other_arg {
+  hone_future *other; /* a future of ANOTHER pool */
+  int how;            /* 0: hone_future_result, 1: hone_futures_wait, 2: as_completed */
+} wait_other_arg;
+static _Thread_local int in_other_wait;
+
+static int t_wait_other(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  wait_other_arg a;
+  memcpy(&a, arg, sizeof a);
+  atomic_fetch_add(&sh->gate_started, 1);
+  in_other_wait = 1;
+  int rc;
+  if (a.how == 0) {
+    rc = hone_future_result(a.other, HONE_WAIT_FOREVER, NULL, 0);
+  } else if (a.how == 1) {
+    rc = hone_futures_wait(&a.other, 1, HONE_FIRST_COMPLETED, HONE_WAIT_FOREVER, NULL);
+  } else {
+    hone_as_completed *it = NULL;
+    hone_future *f = NULL;
+    rc = hone_as_completed_new(&it, &a.other, 1);
+    if (rc == 0) rc = hone_as_completed_next(it, HONE_WAIT_FOREVER, &f);
+    hone_as_completed_free(it);
+  }
+  in_other_wait = 0;
+  return rc;
+}
+
+/* 1 if it ran on the stack of a t_wait_other that is waiting, else 0. */
+static int t_nested_mark(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  memcpy(res, &in_other_wait, sizeof in_other_wait);
+  return 0;
+}
+
+/* Frees its own pool (hone_pool_free from a task is deferred until the task returns). */
+static int t_free_own_pool(hone_task_ctx *ctx, const void *arg, size_t n, void *res, size_t rn) {
+  while (atomic_load(&sh->gate_open) < 1) sleep_ns(100000); /* the test has queued the rest */
+  hone_pool_free(hone_task_pool(ctx));
+  sleep_ns(2000000); /* still running on the worker after the call: the pool must stay usable */
+  atomic_fetch_add(&sh->runs, 1);
+  return 0;
+}
+
+static _Atomic int freed_in_callback;
+
+static void free_pool_cb(hone_future *f, void *arg) {
+  hone_pool_free(arg);
+  atomic_store(&freed_in_callback, 1);
 }
 
 static int setup(void **state) {
@@ -881,6 +932,81 @@ static void test_worker_helps_in_wait_and_as_completed(void **state) {
   hone_pool_free(p);
 }
 
+/* A worker of pool A waiting on a future of pool B only waits: it runs none of A's queued tasks
+ * on its stack (pool.h: a worker helps only on futures of its own pool). */
+static void test_worker_helps_only_its_own_pool(void **state) {
+  if (on_processes) skip(); /* thread-only: the waiting task holds a future of this process */
+  for (int how = 0; how < 3; how++) {
+    hone_pool *a = make_pool(1, 0), *b = make_pool(1, 0);
+    atomic_store(&sh->gate_open, 0);
+    atomic_store(&sh->gate_started, 0);
+    hone_future *gate, *waiting, *mark;
+    assert_int_equal(hone_pool_submit(b, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &gate), 0);
+    wait_started(1);
+    wait_other_arg wa = {.other = gate, .how = how};
+    assert_int_equal(hone_pool_submit(a, T_WAIT_OTHER, &wa, sizeof wa, HONE_WAIT_FOREVER, &waiting),
+                     0);
+    wait_started(2);
+    assert_int_equal(hone_pool_submit(a, T_MARK, NULL, 0, HONE_WAIT_FOREVER, &mark), 0);
+    sleep_ns(20000000); /* a helping waiter polls its queue every 0.2 ms: it would run T_MARK */
+    assert_false(hone_future_done(mark));
+    atomic_store(&sh->gate_open, 1);
+    int nested = -1;
+    assert_int_equal(hone_future_result(mark, HONE_WAIT_FOREVER, &nested, sizeof nested), 0);
+    assert_int_equal(nested, 0);
+    assert_int_equal(hone_future_result(waiting, HONE_WAIT_FOREVER, NULL, 0), 0);
+    hone_future_release(gate);
+    hone_future_release(waiting);
+    hone_future_release(mark);
+    hone_pool_free(a);
+    hone_pool_free(b);
+  }
+}
+
+/* hone_pool_free from one of the pool's own tasks is deferred until the task returns: the task
+ * completes, the tasks queued behind it are cancelled, and nothing crashes. */
+static void test_free_from_own_task(void **state) {
+  if (on_processes) skip(); /* thread-only: a task in a worker process has no handle on its pool */
+  hone_pool *p = make_pool(1, 0);
+  hone_future *f, *g[8];
+  assert_int_equal(hone_pool_submit(p, T_FREE_POOL, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(hone_pool_submit(p, T_SLEEP, NULL, 0, HONE_WAIT_FOREVER, &g[i]), 0);
+  atomic_store(&sh->gate_open, 1);
+  assert_int_equal(hone_future_result(f, 10 * 1000000000LL, NULL, 0), 0);
+  assert_int_equal(atomic_load(&sh->runs), 1);
+  for (int i = 0; i < 8; i++) {
+    int rc = hone_future_result(g[i], 10 * 1000000000LL, NULL, 0);
+    assert_true(rc == 0 || rc == HONE_ECANCELED);
+    hone_future_release(g[i]);
+  }
+  hone_future_release(f);
+}
+
+/* hone_pool_free from a done callback (run on a worker, or on a process pool's collector thread)
+ * is deferred the same way. */
+static void test_free_from_done_callback(void **state) {
+  for (int round = 0; round < 3; round++) {
+    hone_pool *p = make_pool(1, 0);
+    atomic_store(&freed_in_callback, 0);
+    hone_future *f, *g;
+    atomic_store(&sh->gate_open, 0);
+    assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &f), 0);
+    assert_int_equal(hone_future_add_done_callback(f, free_pool_cb, p), 0);
+    assert_int_equal(hone_pool_submit(p, T_SLEEP, NULL, 0, HONE_WAIT_FOREVER, &g), 0);
+    atomic_store(&sh->gate_open, 1);
+    /* Not waiting on f: its callback runs on the pool's own thread. */
+    int64_t end = now_ns() + 10 * 1000000000LL;
+    while (!atomic_load(&freed_in_callback) && now_ns() < end) sleep_ns(100000);
+    assert_int_equal(atomic_load(&freed_in_callback), 1);
+    assert_int_equal(hone_future_result(f, 10 * 1000000000LL, NULL, 0), 0);
+    int rc = hone_future_result(g, 10 * 1000000000LL, NULL, 0);
+    assert_true(rc == 0 || rc == HONE_ECANCELED);
+    hone_future_release(f);
+    hone_future_release(g);
+  }
+}
+
 typedef struct blocked_submit {
   hone_pool *pool;
   atomic_int rc, started;
@@ -1268,7 +1394,10 @@ int main(void) {
       hone_task_register("test.has_pool", t_has_pool, sizeof(int), &T_HAS_POOL) ||
       hone_task_register("test.reverse", t_reverse, BIG, &T_REVERSE) ||
       hone_task_register("test.reverse8k", t_reverse, 8192, &T_REVERSE8K) ||
-      hone_task_register("test.fail_how", t_fail_how, 0, &T_FAIL_HOW))
+      hone_task_register("test.fail_how", t_fail_how, 0, &T_FAIL_HOW) ||
+      hone_task_register("test.wait_other", t_wait_other, 0, &T_WAIT_OTHER) ||
+      hone_task_register("test.nested_mark", t_nested_mark, sizeof(int), &T_MARK) ||
+      hone_task_register("test.free_own_pool", t_free_own_pool, 0, &T_FREE_POOL))
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_registry, setup),
@@ -1291,6 +1420,9 @@ int main(void) {
       cmocka_unit_test_setup(test_submit_from_task_full_queue, setup),
       cmocka_unit_test_setup(test_waiting_worker_helps, setup),
       cmocka_unit_test_setup(test_worker_helps_in_wait_and_as_completed, setup),
+      cmocka_unit_test_setup(test_worker_helps_only_its_own_pool, setup),
+      cmocka_unit_test_setup(test_free_from_own_task, setup),
+      cmocka_unit_test_setup(test_free_from_done_callback, setup),
       cmocka_unit_test_setup(test_shutdown_wakes_blocked_submitter, setup),
       cmocka_unit_test_setup(test_shutdown_cancels_map_in_progress, setup),
       cmocka_unit_test_setup(test_two_pools_many_submitters, setup),

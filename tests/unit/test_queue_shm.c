@@ -3,8 +3,9 @@
  * close waking waiters in other processes, processes killed while blocked, while holding the lock
  * and mid-copy, EMSGSIZE, open_fd, and nothing left behind in /dev/shm.
  * Children report through exit codes and MAP_SHARED memory (cmocka runs in the parent only); each
- * child arms alarm() so that a hang fails the test instead of stalling it. Not under TSan: it
- * forks, and the interesting races are between processes. */
+ * child arms alarm() so that a hang fails the test instead of stalling it.
+ * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer (threads of one process share a queue
+ * with other processes; tsan.h makes those hand-offs visible). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -882,7 +883,14 @@ static void test_chaos_kills(void **state) {
   }
   unsigned rnd = 12345;
   int kills = 0;
-  for (int64_t end = now_ns() + 500000000; now_ns() < end && next_id < CHAOS_IDS;) {
+  /* Half a second of kills; six times that under ThreadSanitizer, whose forks (of a process with
+   * its shadow memory) are slow enough that 0.5 s held under 10 kills on a loaded machine. */
+#if defined(__SANITIZE_THREAD__)
+  const int64_t chaos_ns = 3000000000;
+#else
+  const int64_t chaos_ns = 500000000;
+#endif
+  for (int64_t end = now_ns() + chaos_ns; now_ns() < end && next_id < CHAOS_IDS;) {
     rnd = rnd * 1103515245u + 12345u;
     struct timespec ts = {0, (long)(200000 + (rnd >> 8) % 3000000)};
     nanosleep(&ts, NULL);
