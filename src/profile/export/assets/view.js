@@ -106,7 +106,7 @@
     var f = T.func[v], nm = hone.name(P, f);
     if (st.search && v > 0 && st.search.test(nm)) cls += ' hit';
     if (f >= 0 && f === st.sel) cls += ' sel';
-    return '<div class="fr ' + cls + '" data-node="' + v + '" style="left:' + x.toFixed(1) +
+    return '<div class="fr ' + cls + '" data-node="' + v + '" data-name="' + esc(nm) + '" style="left:' + x.toFixed(1) +
       'px;width:' + Math.max(w, 1).toFixed(1) + 'px;top:' + T.depth[v] * ROW + 'px;background:' +
       frameColour(v) + '">' + (w > 24 ? esc(nm) : '') + '</div>';
   }

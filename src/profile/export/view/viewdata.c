@@ -62,12 +62,13 @@ void hone__view_write_xml_text(FILE *out, const char *s) {
   }
 }
 
-/* Seconds, shortest text that keeps nine significant digits (nanoseconds of a 1 s run). */
+/* Seconds to six significant digits: finer than any figure the pages show (they print at most
+ * six), and a node costs a few bytes less than at full precision. */
 static void num(FILE *out, double v) {
   if (v == 0 || !(v == v))
     fputc('0', out);
   else
-    fprintf(out, "%.9g", v);
+    fprintf(out, "%.6g", v);
 }
 
 /* Does thread t belong to this profile? want_file < 0: every thread (of the section). */
