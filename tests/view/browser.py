@@ -37,6 +37,12 @@ def rect_of(page, selector):
     return r
 
 
+def seconds(text):
+    """'+2.050 ms' -> 0.00205 (the pages' time format)."""
+    num, unit = text.replace('\u2212', '-').split()
+    return float(num) * {'s': 1, 'ms': 1e-3, '\u00b5s': 1e-6, 'ns': 1e-9}[unit]
+
+
 def fetched(page):
     return page.eval('performance.getEntriesByType("resource").map(function(e){return e.name})')
 
@@ -69,7 +75,7 @@ def test_html(b):
     node = p.eval('document.querySelector(\'#icicle .fr[data-name="fib"]\').getAttribute("data-node")')
     p.move_to(x, y)
     tip = p.eval('document.getElementById("tip").hidden ? "" : document.getElementById("tip").textContent')
-    check('hovering a frame shows calls and time', 'calls' in tip and 'total' in tip, tip)
+    check('hovering a frame shows calls and time', ' call' in tip and 'total' in tip, tip)
     p.click_at(x, y)
     st = p.eval('honeView.state()')
     check('clicking a frame zooms to it', str(st['zoom']) == node, (st, node))
@@ -138,7 +144,7 @@ def test_svg(b, name, icicle):
     p.move_to(x, y)
     det = p.eval('document.getElementById("details").textContent')
     check('%s: hover shows function, file:line, calls, time' % name,
-          det.startswith('fib (') and 'fixture.c:' in det and 'calls' in det and '%' in det, det)
+          det.startswith('fib (') and 'fixture.c:' in det and ' call' in det and '%' in det, det)
     node = p.eval('document.querySelector(\'g.frame[data-name="fib"]\').getAttribute("data-node")')
     p.click_at(x, y)
     z = p.eval('document.documentElement.getAttribute("data-zoom")')
@@ -161,8 +167,8 @@ def test_diff(b):
     row = p.eval('(function(){var r=Array.from(document.querySelectorAll("#stats tbody tr")).find(function(t){'
                  'return /\\(fib\\)$/.test(t.lastChild.textContent)}); return r && Array.from(r.cells).map(function(c){return c.textContent})})()')
     check('diff: fib has 465 calls in B, +288 against A', row and row[0] == '465' and row[1] == '+288', row)
-    first = p.eval('document.querySelector("#stats tbody tr td.fn").textContent')
-    check('diff: sorted by change of own time, fib first', first.endswith('(fib)'), first)
+    deltas = [abs(seconds(t)) for t in p.eval('Array.from(document.querySelectorAll("#stats tbody tr")).map(function(r){return r.cells[4].textContent})')]
+    check('diff: sorted by the size of the change of own time', deltas == sorted(deltas, reverse=True), deltas)
     paths = p.eval('document.querySelectorAll("#paths tbody tr").length')
     check('diff: per-path changes listed', paths > 0, paths)
     p.screenshot(os.path.join(art, 'diff.png'))

@@ -38,8 +38,8 @@ static int write_svg(const hone_report *r, size_t section, const hone_export_opt
   hone__view_write_xml_text(out, title);
   fputs("</text>\n"
         "<text id=\"unzoom\" class=\"button\" x=\"10\" y=\"22\">Reset zoom</text>\n"
-        "<text id=\"search\" class=\"button\" x=\"1110\" y=\"22\">Search</text>\n"
-        "<text id=\"matched\" x=\"1110\" y=\"40\"> </text>\n"
+        "<text id=\"search\" class=\"button\" x=\"1190\" y=\"22\" text-anchor=\"end\">Search</text>\n"
+        "<text id=\"matched\" x=\"1190\" y=\"40\" text-anchor=\"end\"> </text>\n"
         "<text id=\"noscript\" x=\"600\" y=\"70\" text-anchor=\"middle\">This flame graph is drawn "
         "by its embedded script: open the file in a web browser.</text>\n"
         "<g id=\"frames\"></g>\n"

@@ -26,7 +26,7 @@
     var s = hone.name(P, f);
     var w = hone.where(P, f);
     if (w) s += ' (' + w + ')';
-    if (i > 0) s += ' \u2014 ' + hone.fmtCount(T.calls[i]) + ' calls';
+    if (i > 0) s += ' \u2014 ' + hone.fmtCount(T.calls[i]) + (T.calls[i] === 1 ? ' call' : ' calls');
     s += ', ' + hone.fmtTime(T.total[i]) + ', ' + hone.fmtPct(share);
     if (i > 0) s += ', self ' + hone.fmtTime(T.self[i]);
     if (T.unsure[i]) s += ' (estimate unsure)';

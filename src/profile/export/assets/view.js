@@ -125,7 +125,7 @@
     var s = '<b>' + esc(hone.name(P, f)) + '</b>';
     var w = hone.where(P, f);
     if (w) s += '<br>' + esc(w);
-    if (v > 0) s += '<br>' + hone.fmtCount(T.calls[v]) + ' calls';
+    if (v > 0) s += '<br>' + hone.fmtCount(T.calls[v]) + (T.calls[v] === 1 ? ' call' : ' calls');
     s += '<br>total ' + hone.fmtTime(T.total[v]) + ' (' + hone.fmtPct(T.total[0] ? T.total[v] / T.total[0] : 0) +
       ')' + (v > 0 ? ', self ' + hone.fmtTime(T.self[v]) : '');
     if (T.unsure[v]) s += '<br><span class="unsure">estimated time unsure</span>';
@@ -189,7 +189,8 @@
   }
   function fnCell(Q, f) {
     var w = hone.where(Q, f);
-    return '<td class="fn">' + (w ? '<span class="loc">' + esc(w) + '</span>(' : '') + esc(hone.name(Q, f)) +
+    /* Long paths may wrap after a '/', never inside the function's name. */
+    return '<td class="fn">' + (w ? '<span class="loc">' + esc(w).replace(/\//g, '/<wbr>') + '</span><wbr>(' : '') + esc(hone.name(Q, f)) +
       (w ? ')' : '') + (S.unsure && Q === P && S.unsure[f] ? ' <span class="unsure" title="estimated time unsure">?</span>' : '') + '</td>';
   }
   function drawTable() {
