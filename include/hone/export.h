@@ -20,11 +20,22 @@
 extern "C" {
 #endif
 
+/* What the widths of a flame graph measure, for the formats that have one weight (folded,
+ * speedscope; chrome's durations; callgrind always has both). */
+typedef enum hone_export_weight {
+  HONE_EXPORT_WEIGHT_TIME = 0, /* estimated seconds (folded: integer microseconds) */
+  HONE_EXPORT_WEIGHT_CALLS,    /* call counts: a path's weight is its node's calls */
+} hone_export_weight;
+
 /* Options common to every writer; zero-initialised (or NULL) means the defaults. */
 typedef struct hone_export_options {
   const char *title; /* a name for the profile where the format has one (NULL: the first file) */
   int section;       /* which section of a per-thread report (-1 or 0: the first / merged) */
+  hone_export_weight weight;
 } hone_export_options;
+
+/* The weight named "time" or "calls"; -1 for another word. */
+HONE_API int hone_export_weight_from_name(const char *name);
 
 /* A registered format. */
 typedef struct hone_export_format {

@@ -24,6 +24,7 @@ typedef struct options {
   const char *filter_text;
   const char *callers_text, *callees_text;
   const char *format, *output;
+  int weight;
   bool strip_dirs, threads, raw, json, csv;
 } options;
 
@@ -52,8 +53,10 @@ static void usage(FILE *out) {
           "      --raw                times as measured, the profiler's cost included\n"
           "      --json               JSON (docs/report-json.md)\n"
           "      --csv                CSV rows\n"
-          "      --format FORMAT      an export for another tool (docs/exports.md): folded\n"
-          "  -o, --output FILE        where --format writes (default: standard output)\n"
+          "      --format FORMAT      an export for another tool (docs/exports.md): pstats,\n"
+          "                           callgrind, speedscope, folded, chrome\n"
+          "  -o, --output FILE        where --format writes, atomically (default: stdout)\n"
+          "      --weight time|calls  what folded, speedscope and chrome widths measure\n"
           "  -h, --help               this help\n");
 }
 
@@ -108,7 +111,8 @@ enum {
   OPT_RAW,
   OPT_JSON,
   OPT_CSV,
-  OPT_FORMAT
+  OPT_FORMAT,
+  OPT_WEIGHT
 };
 
 static int parse_options(int argc, char **argv, options *o, bool *help) {
@@ -125,6 +129,7 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
       {"csv", no_argument, NULL, OPT_CSV},
       {"format", required_argument, NULL, OPT_FORMAT},
       {"output", required_argument, NULL, 'o'},
+      {"weight", required_argument, NULL, OPT_WEIGHT},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -168,6 +173,10 @@ static int parse_options(int argc, char **argv, options *o, bool *help) {
       break;
     case 'o':
       o->output = optarg;
+      break;
+    case OPT_WEIGHT:
+      if ((o->weight = hone_export_weight_from_name(optarg)) < 0)
+        return hone__cli_usage_error(CMD, "--weight: expected time or calls, got '%s'", optarg);
       break;
     case 'h':
       *help = true;
@@ -267,10 +276,11 @@ int hone__cmd_report(int argc, char **argv) {
                          .callers = o.callers_text,
                          .callees = o.callees_text};
   char emsg[512] = "";
+  hone_export_options eo = {.weight = (hone_export_weight)o.weight};
   if (o.format && o.output)
-    err = hone_report_export(r, o.format, o.output, NULL, emsg, sizeof emsg);
+    err = hone_report_export(r, o.format, o.output, &eo, emsg, sizeof emsg);
   else if (o.format)
-    err = hone_report_export_file(r, o.format, stdout, NULL, emsg, sizeof emsg);
+    err = hone_report_export_file(r, o.format, stdout, &eo, emsg, sizeof emsg);
   else if (o.json)
     err = hone_report_write_json(r, stdout, &q);
   else if (o.csv)

@@ -2,10 +2,11 @@
  * read them: one line per distinct call path, the frames from the root down joined by ';', a
  * space, and the path's weight. The weight is the path's estimated exclusive time in integer
  * microseconds (flamegraph.pl wants integers), so a flame graph's widths are the tottimes of
- * `hone report`; the frames are pstats' names "file:line(name)" with directories stripped of
- * nothing (the report's own strip_dirs applies). A path that occurs in several threads gives one
- * line per thread; flamegraph.pl adds equal paths up. The format has no room for a version
- * line (readers would count it as a malformed line): docs/exports.md names it "folded 1". */
+ * `hone report`, or with weight=calls the path's call count; the frames are pstats' names
+ * "file:line(name)" with directories stripped of nothing (the report's own strip_dirs applies). A
+ * path that occurs in several threads gives one line per thread; flamegraph.pl adds equal paths up.
+ * The format has no room for a version line (readers would count it as a malformed line):
+ * docs/exports.md names it "folded 1". */
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -30,7 +31,6 @@ static void write_path(FILE *out, const hone_report *r, const hone_report_node *
 
 int hone__export_folded(const hone_report *r, size_t section, const hone_export_options *o,
                         FILE *out, char *errbuf, size_t errlen) {
-  (void)o;
   (void)errbuf;
   (void)errlen;
   const hone_report_section *s = hone_report_section_info(r, section);
@@ -40,10 +40,11 @@ int hone__export_folded(const hone_report *r, size_t section, const hone_export_
   if (!stack) return HONE_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     if (s->thread != HONE_REPORT_NO_PARENT && nodes[i].thread != s->thread) continue;
-    uint64_t us = (uint64_t)llround(nodes[i].self_s * 1e6);
-    if (!us) continue;
+    uint64_t wt = o->weight == HONE_EXPORT_WEIGHT_CALLS ? nodes[i].calls
+                                                        : (uint64_t)llround(nodes[i].self_s * 1e6);
+    if (!wt) continue;
     write_path(out, r, nodes, i, stack);
-    fprintf(out, " %" PRIu64 "\n", us);
+    fprintf(out, " %" PRIu64 "\n", wt);
   }
   free(stack);
   return 0;

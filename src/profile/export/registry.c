@@ -32,6 +32,12 @@ const hone_export_format *hone_export_format_at(size_t i) {
   return i < NFORMATS ? &formats[i].fmt : NULL;
 }
 
+int hone_export_weight_from_name(const char *name) {
+  if (name && strcmp(name, "time") == 0) return HONE_EXPORT_WEIGHT_TIME;
+  if (name && strcmp(name, "calls") == 0) return HONE_EXPORT_WEIGHT_CALLS;
+  return -1;
+}
+
 static const entry *find(const char *name) {
   for (size_t i = 0; name && i < NFORMATS; i++)
     if (strcmp(formats[i].fmt.name, name) == 0) return &formats[i];

@@ -7,6 +7,7 @@
 #define HONE_PROFILE_EXPORT_WRITER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "hone/export.h"
@@ -14,6 +15,17 @@
 
 typedef int (*hone__export_fn)(const hone_report *r, size_t section, const hone_export_options *o,
                                FILE *out, char *errbuf, size_t errlen);
+
+/* A depth-first walk of a section's forest on a time line (layout.c): enter on a node's way
+ * down, leave on its way up, with its start and length (seconds, or calls with
+ * HONE_EXPORT_WEIGHT_CALLS); each thread's time line starts at 0. A callback's non-zero return
+ * stops the walk and is returned. */
+typedef struct hone__export_visit {
+  int (*enter)(void *ctx, const hone_report *r, uint32_t node, double at, double len);
+  int (*leave)(void *ctx, const hone_report *r, uint32_t node, double at, double len);
+} hone__export_visit;
+int hone__export_walk(const hone_report *r, size_t section, hone_export_weight weight,
+                      const hone__export_visit *v, void *ctx);
 
 #define HONE_EXPORT(name, fn, ext, binary, desc)                                                   \
   int fn(const hone_report *r, size_t section, const hone_export_options *o, FILE *out,            \
