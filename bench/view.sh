@@ -36,6 +36,5 @@ with cdp.Browser() as b:
                 p.goto('file://' + path, ready[ext], timeout=60)
                 t = p.eval('performance.now()') / 1000
                 best = t if best is None else min(best, t)
-                p.send('Page.close') if False else None
             print('%-14s %12d %10.2f %14.3f' % (os.path.basename(path), 111111 * r, os.path.getsize(path) / 1e6, best))
 PY

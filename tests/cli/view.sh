@@ -91,12 +91,24 @@ expect_err "^hone view: --diff: a.prof recorded 'prog' but other.prof recorded '
 check "a refused diff writes nothing" test ! -e d2.html
 
 # ---- size follows the tree, not the calls -----------------------------------------------------
-"$HONE" record -o o1.prof -- ./other 1 >/dev/null 2>&1
-"$HONE" record -o o100.prof -- ./other 100 >/dev/null 2>&1
-"$HONE" view o1.prof -o o1.html && "$HONE" view o100.prof -o o100.html
-s1=$(stat -c %s o1.html) s100=$(stat -c %s o100.html)
-check "100x the calls on one tree: the page grows by under 5% ($s1 -> $s100 bytes)" \
-  test $((s100 * 100)) -lt $((s1 * 105))
+# 6 functions to depth 4: 1,554 call paths (+ main), taken once or 100 times. A per-call encoding
+# would grow 100-fold; the columns grow only by the longer digits of counts and times.
+bash "$here/gen_paths.sh" tree.c 6 4
+$CC -g -O1 -finstrument-functions tree.c -o tree || { echo "cannot build tree.c"; exit 1; }
+"$HONE" record -o t1.prof -- ./tree 1 >/dev/null 2>&1
+"$HONE" record -o t100.prof -- ./tree 100 >/dev/null 2>&1
+"$HONE" view t1.prof -o t1.html && "$HONE" view t100.prof -o t100.html
+data_bytes() { # the embedded JSON's size and its number of nodes
+  python3 -c 'import json, re, sys
+d = re.search(r"id=\"hone-data\">\n(.*?)\n</script>", open(sys.argv[1]).read(), re.S).group(1)
+print(len(d), len(json.loads(d)["profiles"][0]["nodes"]["func"]))' "$1"
+}
+read -r d1 n1 <<<"$(data_bytes t1.html)"
+read -r d100 n100 <<<"$(data_bytes t100.html)"
+check "one node per call path ($n1, $n100)" test "$n1" -eq 1555 -a "$n100" -eq 1555
+check "under 64 bytes of data per call path ($d1, $d100 bytes for $n1 paths)" \
+  test $((d100 / n100)) -lt 64 -a $((d1 / n1)) -lt 64
+check "100x the calls: the data grows by less than 2x ($d1 -> $d100 bytes)" test "$d100" -lt $((2 * d1))
 
 # ---- refusals: nothing written, nothing lost -------------------------------------------------
 echo "keep me" >keep.html
