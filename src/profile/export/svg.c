@@ -36,16 +36,17 @@ static int write_svg(const hone_report *r, size_t section, const hone_export_opt
         out);
   fputs(reverse ? "Icicle graph: " : "Flame graph: ", out);
   hone__view_write_xml_text(out, title);
-  fputs("</text>\n"
-        "<text id=\"unzoom\" class=\"button\" x=\"10\" y=\"22\">Reset zoom</text>\n"
-        "<text id=\"search\" class=\"button\" x=\"1190\" y=\"22\" text-anchor=\"end\">Search</text>\n"
-        "<text id=\"matched\" x=\"1190\" y=\"40\" text-anchor=\"end\"> </text>\n"
-        "<text id=\"noscript\" x=\"600\" y=\"70\" text-anchor=\"middle\">This flame graph is drawn "
-        "by its embedded script: open the file in a web browser.</text>\n"
-        "<g id=\"frames\"></g>\n"
-        "<text id=\"details\" x=\"10\" y=\"110\"> </text>\n"
-        "<script type=\"application/json\" id=\"hone-data\"><![CDATA[\n",
-        out);
+  fputs(
+      "</text>\n"
+      "<text id=\"unzoom\" class=\"button\" x=\"10\" y=\"22\">Reset zoom</text>\n"
+      "<text id=\"search\" class=\"button\" x=\"1190\" y=\"22\" text-anchor=\"end\">Search</text>\n"
+      "<text id=\"matched\" x=\"1190\" y=\"40\" text-anchor=\"end\"> </text>\n"
+      "<text id=\"noscript\" x=\"600\" y=\"70\" text-anchor=\"middle\">This flame graph is drawn "
+      "by its embedded script: open the file in a web browser.</text>\n"
+      "<g id=\"frames\"></g>\n"
+      "<text id=\"details\" x=\"10\" y=\"110\"> </text>\n"
+      "<script type=\"application/json\" id=\"hone-data\"><![CDATA[\n",
+      out);
   hone__view_spec spec = {section, false, reverse ? "{\"reverse\":true}" : "{\"reverse\":false}"};
   int rc = hone__view_write_data(r, &spec, o, out, errbuf, errlen);
   if (rc) return rc;
