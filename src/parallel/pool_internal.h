@@ -18,10 +18,22 @@ typedef struct hone__task {
   hone_task_fn fn; /* exactly one of fn, batch is set */
   hone_task_batch_fn batch;
   size_t result_size;
+  uint64_t hash; /* hone__task_name_hash(name), computed once at registration */
 } hone__task;
 
 /* The registered task `id`, or NULL. Lock-free: entries never change once published. */
 const hone__task *hone__task_get(hone_task_id id);
+
+/* How a task crosses to a process that is not a fork image of this one (another MPI rank): as its
+ * name and this 64-bit FNV-1a hash of it, both checked on arrival. Stable across processes,
+ * builds and machines (it depends only on the name's bytes). */
+uint64_t hone__task_name_hash(const char *name);
+/* Resolves a task that arrived as (name, hash): 0 and *id; HONE_ENOENT when no task of that name
+ * is registered here; HONE_EINVAL when the hash does not match the name (a corrupt or foreign
+ * message). On failure, when msg is not NULL, writes a message naming the task (at most msg_size
+ * bytes, always terminated), e.g. "task 'primes.count' is not registered on this process". */
+int hone__task_resolve(const char *name, uint64_t hash, hone_task_id *id, char *msg,
+                       size_t msg_size);
 
 /* ---- the running task's context ---- */
 struct hone_task_ctx {

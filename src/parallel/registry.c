@@ -43,7 +43,11 @@ static int register_task(const char *name, hone_task_fn fn, hone_task_batch_fn b
     if (!copy) {
       rc = HONE_ENOMEM;
     } else {
-      reg[n] = (hone__task){.name = copy, .fn = fn, .batch = batch, .result_size = result_size};
+      reg[n] = (hone__task){.name = copy,
+                            .fn = fn,
+                            .batch = batch,
+                            .result_size = result_size,
+                            .hash = hone__task_name_hash(copy)};
       atomic_store_explicit(&reg_count, n + 1, memory_order_release);
       *id = n;
     }
@@ -67,6 +71,30 @@ int hone_task_lookup(const char *name, hone_task_id *id) {
   if (i < 0) return HONE_ENOENT;
   *id = i;
   return 0;
+}
+
+uint64_t hone__task_name_hash(const char *name) {
+  uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, 64 bit: offset basis and prime */
+  for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+    h ^= *c;
+    h *= 0x100000001b3u;
+  }
+  return h;
+}
+
+int hone__task_resolve(const char *name, uint64_t hash, hone_task_id *id, char *msg,
+                       size_t msg_size) {
+  int rc = 0;
+  if (hone__task_name_hash(name) != hash)
+    rc = HONE_EINVAL;
+  else if (hone_task_lookup(name, id) != 0)
+    rc = HONE_ENOENT;
+  if (rc != 0 && msg && msg_size)
+    snprintf(msg, msg_size,
+             rc == HONE_EINVAL ? "task '%s' arrived with a hash that does not match its name"
+                               : "task '%s' is not registered on this process",
+             name);
+  return rc;
 }
 
 const char *hone_task_name(hone_task_id id) {
