@@ -321,8 +321,12 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
     if (nnodes) memcpy(samples, b + sec[HONE__SEC_SAMPLES].offset, nnodes * sizeof *samples);
   }
   /* The CPU time samples stand for, against the run's length: a thread cannot have run longer
-   * than the recording (a tenth and 10 ms of slack for the clocks' disagreement). */
-  double max_samples = sampled ? ((double)in.total_ticks / in.ticks_per_second * 1.1 + 0.01) /
+   * than the recording. Slack: a tenth for the clocks' disagreement, and a second because a dump
+   * of a live process (hone_prof_dump) takes the run's length first and then reads each node's
+   * samples while it writes, as the threads go on (under ASan on a loaded machine, 20 dumps of
+   * three busy threads gave a thread 19.7 ms of samples in a file whose run had lasted less). The
+   * check is against corrupt counts, which are off by orders of magnitude. */
+  double max_samples = sampled ? ((double)in.total_ticks / in.ticks_per_second * 1.1 + 1.0) /
                                      p->info.sample_period_s
                                : 0;
 

@@ -329,9 +329,9 @@ static void test_bad_sampling(void **state) {
   buf = write_to_mem(&s, &len);
   expect_refused(buf, len, HONE_EFORMAT, "unknown clock choice 99");
   free(buf);
-  /* More samples than the run lasted: 1 ms of period over a 0.64 us run with 10 ms of slack. */
+  /* More samples than the run lasted: 1 s of period over a 0.64 us run with 1 s of slack. */
   s = sample_src();
-  s.sample_period_ns = 1000000;
+  s.sample_period_ns = 1000000000;
   buf = write_to_mem(&s, &len);
   expect_refused(buf, len, HONE_EFORMAT, "more than the run's length allows");
   free(buf);
