@@ -117,16 +117,25 @@ run "$HONE" bench --runs 2 'echo "open'
 expect_status 2; expect_err "double quote is not closed"
 run "$HONE" bench --runs 2 --show-output "printf '%s|' 'a b' \"c\\\"d\" e\\ f"
 expect_status 0; expect_out '^a b\|c"d\|e f\|'
-run "$HONE" bench --runs 20 --warmup 2 --json "$T/sh.json" --shell sh /bin/true
-expect_status 0; expect_out 'shell start-up subtracted from every run: [0-9.]+ [mu]s \(mean of 30 runs'
-run "$HONE" bench --runs 20 --warmup 2 --json "$T/nosh.json" /bin/true
-expect_status 0
-sh_med=$(jq '.commands[0].stats.wall_ns.median' "$T/sh.json")
-nosh_med=$(jq '.commands[0].stats.wall_ns.median' "$T/nosh.json")
+# The two figures come from two invocations, so a neighbour's load can fall on one only: each run
+# is compared by its fastest run, and up to three tries are made (a correction that is wrong
+# misses all three; one of 3 ms is off by the whole shell start-up).
+close=no
+for attempt in 1 2 3; do
+  run "$HONE" bench --runs 20 --warmup 2 --json "$T/sh.json" --shell sh /bin/true
+  expect_status 0; expect_out 'shell start-up subtracted from every run: [0-9.]+ [mu]s \(mean of 30 runs'
+  run "$HONE" bench --runs 20 --warmup 2 --json "$T/nosh.json" /bin/true
+  expect_status 0
+  sh_min=$(jq '.commands[0].stats.wall_ns.min' "$T/sh.json")
+  nosh_min=$(jq '.commands[0].stats.wall_ns.min' "$T/nosh.json")
+  if awk -v a="$sh_min" -v b="$nosh_min" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 0.5 * b + 1e6) }'; then
+    close=yes; break
+  fi
+done
 sh_cost=$(jq '.shell_startup_ns' "$T/sh.json")
 check "the shell's start-up was measured ($sh_cost ns)" awk -v s="$sh_cost" 'BEGIN { exit !(s > 1e5) }'
-check "/bin/true under --shell sh ($sh_med ns) reads close to /bin/true without ($nosh_med ns)" \
-  awk -v a="$sh_med" -v b="$nosh_med" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 0.5 * b + 1e6) }'
+check "/bin/true under --shell sh (fastest $sh_min ns) reads close to /bin/true without ($nosh_min ns), try $attempt" \
+  [ "$close" = yes ]
 check "JSON names the shell" [ "$(jq -r '.shell' "$T/sh.json")/$(jq -r '.shell' "$T/nosh.json")" = "sh/null" ]
 
 # ---- counters: available or said not to be, never a 0 passed off as counted ----
