@@ -18,7 +18,7 @@ typedef struct entry {
 } entry;
 
 static const entry formats[] = {
-#define HONE_EXPORT(name, fn, ext, binary, desc) {{#name, desc, ext, binary}, fn},
+#define HONE_EXPORT(name, fn, ext, binary, desc) {{name, desc, ext, binary}, fn},
 #include "formats.def"
 #undef HONE_EXPORT
 };
