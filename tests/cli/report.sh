@@ -231,18 +231,21 @@ run "$HONE" report --raw nos.prof
 expect_out '^   Times as measured \(--raw\)'
 # Sampled (where perf_event_open is allowed), the hooks read no clock: --raw says its times are the
 # samples as taken, and the JSON that the hooks were not timed.
-run "$HONE" report --json p.prof
+HONE_PROF_UNTIMED=1 run record "$T/unt.prof" ./prog
+run "$HONE" report --json unt.prof
 if grep -Eq '"times": ?"sampled-untimed"' <<<"$out"; then
   expect_out '"hooks_timed": ?false'
-  run "$HONE" report --raw p.prof
+  run "$HONE" report --raw unt.prof
   expect_out '^   Times as taken \(--raw\): the hooks of the 2 sampled thread\(s\) read no clock'
-  run "$HONE" report p.prof
+  run "$HONE" report unt.prof
   expect_out '^   The hooks of sampled threads read no clock: --raw shows their samples as taken\.$'
 else
   expect_out '"hooks_timed": ?true'
-  run "$HONE" report --raw p.prof
+  run "$HONE" report --raw unt.prof
   expect_out '^   Times as measured \(--raw\)'
 fi
+run "$HONE" report --json p.prof
+expect_out '"hooks_timed": ?true'
 run "$HONE" report --json nos.prof
 expect_out '"hooks_timed": ?true'
 run "$HONE" report --raw --json p.prof

@@ -171,7 +171,9 @@ int main(int argc, char **argv) {
       CHECK(secs > 0.29 && secs < 30, "total %f s for a 300 ms spin", secs);
       goto done_graph;
     }
-    CHECK(strcmp(in->times, "instrumented") == 0, "times %s", in->times);
+    CHECK(strcmp(in->times, "instrumented") == 0 || strcmp(in->times, "sampled") == 0, "times %s",
+          in->times);
+    CHECK(!getenv("PROF_CHECK_UNTIMED"), "HONE_PROF_UNTIMED=1 but times %s", in->times);
     double ratio = (double)sum / (double)in->total_ticks;
     CHECK(ratio > 0.95 && ratio <= 1.0, "sum of excl %" PRIu64 " / total %" PRIu64 " = %f", sum,
           in->total_ticks, ratio);
