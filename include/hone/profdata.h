@@ -99,8 +99,10 @@ typedef struct hone_prof_info {
    * says so: monotonic), "asked" (HONE_PROF_CLOCK=monotonic), "implausible" (the counter ticked
    * at an implausible rate: monotonic), or "unknown" (a version 1 file). */
   const char *clock_why;
-  /* How the times were taken: "instrumented" (the hooks' clock reads only) or "sampled" (also
-   * samples of the CPU time of each thread, perf's cpu-clock event; see hone_prof_thread). */
+  /* How the times were taken: "instrumented" (the hooks' clock reads only), "sampled" (also
+   * samples of the CPU time of each thread, perf's cpu-clock event; see hone_prof_thread) or
+   * "sampled-untimed" (samples, and the hooks of a sampled thread read no clock: that thread's
+   * incl and excl ticks are 0, not measured; its times are its samples). */
   const char *times;
   double sample_period_s; /* CPU seconds between two samples; 0 unless sampled */
   /* After a merge, pid/ppid/argv/start are the first file's. */

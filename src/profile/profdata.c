@@ -247,7 +247,8 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   if (in.argc && !str_ok(nstrs, in.argv_off)) return BAD("command line offset out of range");
   const char *why_clk = clock_why_name(h.version, in.clock_why);
   if (!why_clk) return BAD("unknown clock choice %u", in.clock_why);
-  bool sampled = h.version >= 2 && in.times == HONE__TIMES_SAMPLED;
+  bool untimed = h.version >= 2 && in.times == HONE__TIMES_SAMPLED_UNTIMED;
+  bool sampled = h.version >= 2 && (in.times == HONE__TIMES_SAMPLED || untimed);
   if (h.version >= 2 && in.times != HONE__TIMES_INSTRUMENTED && !sampled)
     return BAD("unknown time source %u", in.times);
   if (sampled && (in.sample_period_ns < 1000 || in.sample_period_ns > 1000000000))
@@ -302,7 +303,7 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   p->info.machine = s_copy + in.machine_off;
   p->info.nfiles = 1;
   p->info.clock_why = why_clk;
-  p->info.times = sampled ? "sampled" : "instrumented";
+  p->info.times = untimed ? "sampled-untimed" : sampled ? "sampled" : "instrumented";
   p->info.sample_period_s = sampled ? (double)in.sample_period_ns * 1e-9 : 0;
   uint64_t *samples = NULL;
   hone__prof_pc_rec *pcs = NULL;

@@ -49,6 +49,9 @@ enum {
 enum {
   HONE__TIMES_INSTRUMENTED = 0, /* only the hooks' clock reads (every v1 file) */
   HONE__TIMES_SAMPLED = 1,      /* also per-thread samples of perf's cpu-clock event */
+  /* Samples as with 1, but the hooks of a sampled thread read no clock: its nodes' incl and
+   * excl are 0 (not measured). Threads not sampled (sampled 0) are timed as with 0. */
+  HONE__TIMES_SAMPLED_UNTIMED = 2,
 };
 
 typedef struct hone__prof_header {

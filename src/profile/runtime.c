@@ -101,6 +101,10 @@ typedef struct tstate {
   node *cur;        /* node of the top frame, &root when the stack is empty */
   uint64_t skipped; /* frames not pushed (stack or node memory exhausted), awaiting their exits */
   int in_slow;      /* inside enter_slow: a signal handler's calls meanwhile are skipped */
+  /* 1: the thread is sampled, so its hooks read no clock (counts and the shadow stack only;
+   * its times come from the samples): frames' t0 and nodes' incl stay 0. Set at the thread's
+   * start, never changed. */
+  int untimed;
   /* Sampling (on_sample, in this thread only): samples no node holds. */
   uint64_t samples_own;     /* inside the runtime: its own cost */
   uint64_t samples_outside; /* with no recorded call on the stack */
@@ -158,6 +162,11 @@ static int g_inited;
  * delivered to that thread. g_sample_ok: 1 set up (the file says "sampled"), 0 not asked or
  * refused. g_text_*: the runtime's own code, where a sample is the profiler's cost. */
 static int g_sample_ok;
+/* HONE_PROF_UNTIMED=1: a sampled thread's hooks read no clock (times from the samples only).
+ * Not the default: measured on examples/profiling.c it moved that program's shares further from
+ * perf's (the cheaper hooks expose the cost of the instrumented calls themselves in the
+ * program's code), though it cut the hooks' cost per call about 5x (see docs/stats-format.md). */
+static int g_untimed;
 static uint64_t g_period_ns;
 static uintptr_t g_text_lo, g_text_hi;
 static struct sigaction g_prev_prof; /* the program's SIGPROF disposition before ours */
@@ -369,6 +378,8 @@ HONE__NOINST static int find_text(struct dl_phdr_info *info, size_t size, void *
 HONE__NOINST static void sample_init(void) {
   const char *want = getenv("HONE_PROF_SAMPLE");
   if (want && strcmp(want, "off") == 0) return;
+  const char *ut = getenv("HONE_PROF_UNTIMED");
+  g_untimed = ut && strcmp(ut, "1") == 0;
   unsigned long us = 100;
   if (want && *want) {
     char *end;
@@ -450,7 +461,8 @@ HONE__NOINST static void thread_ended(void *arg) {
   sigset_t old;
   lock_writer(&old);
   uint64_t t = now();
-  for (frame *f = s->sp - 1; f > s->base; f--) f->n->incl += t - f->t0;
+  if (!s->untimed)
+    for (frame *f = s->sp - 1; f > s->base; f--) f->n->incl += t - f->t0;
   s->skipped = UINT64_MAX / 2;
   frame *base = s->base;
   node **hash = s->hash;
@@ -473,6 +485,7 @@ HONE__NOINST __attribute__((noinline)) static tstate *thread_start(void) {
   tls = s;
   sample_thread_start(s);
   s->sampled_flag = s->perf_fd >= 0;
+  s->untimed = s->sampled_flag && g_untimed;
   publish(s);
   if (g_inited) pthread_setspecific(g_key, s);
   return s;
@@ -583,7 +596,7 @@ HONE__NOINST __attribute__((noinline)) static void enter_slow(tstate *s, node *p
   frame *f = s->sp;
   f->n = c;
   s->sp = f + 1;
-  f->t0 = now();
+  if (!s->untimed) f->t0 = now();
 }
 
 HONE__NOINST static void calibrated(void);
@@ -620,7 +633,7 @@ HONE__RT_INLINE void hook_enter(_Atomic int *on, void *fn) {
   s->cur = c;
   f->n = c;
   s->sp = f + 1;
-  f->t0 = now();
+  if (!s->untimed) f->t0 = now();
   return;
 slow:
   enter_slow(s, p, a);
@@ -642,7 +655,8 @@ HONE__NOINST __attribute__((noinline)) static frame *exit_slow(tstate *s, uint64
   frame *g = s->sp - 1;
   while (g > s->base && g->n->func != fn) g--;
   if (g == s->base) return NULL;
-  for (frame *f = s->sp - 1; f > g; f--) f->n->incl += t - f->t0;
+  if (!s->untimed)
+    for (frame *f = s->sp - 1; f > g; f--) f->n->incl += t - f->t0;
   return g;
 }
 
@@ -654,7 +668,7 @@ HONE__NOINST __attribute__((noinline)) static void exit_stopped(tstate *s, uint6
   frame *f = s->sp - 1;
   if (f <= s->base || f->n->func != fn) return;
   node *n = f->n;
-  n->incl += now() - f->t0;
+  if (!s->untimed) n->incl += now() - f->t0;
   s->cur = n->parent;
   s->sp = f;
 }
@@ -665,9 +679,19 @@ HONE__RT_INLINE void hook_exit(_Atomic int *on, void *fn) {
     if (UNLIKELY(s != NULL)) exit_stopped(s, (uint64_t)(uintptr_t)fn);
     return;
   }
-  uint64_t t = now();
   tstate *s = tls;
   if (UNLIKELY(!s)) return;
+  if (LIKELY(s->untimed)) { /* sampled: no clock read */
+    frame *f = s->sp - 1;
+    if (UNLIKELY(s->skipped || f->n->func != (uint64_t)(uintptr_t)fn)) {
+      f = exit_slow(s, (uint64_t)(uintptr_t)fn, 0);
+      if (!f) return;
+    }
+    s->cur = f->n->parent;
+    s->sp = f;
+    return;
+  }
+  uint64_t t = now();
   frame *f = s->sp - 1;
   if (UNLIKELY(s->skipped || f->n->func != (uint64_t)(uintptr_t)fn)) {
     f = exit_slow(s, (uint64_t)(uintptr_t)fn, t);
@@ -1056,8 +1080,9 @@ HONE__NOINST static void prepare_thread(tstate *s, uint32_t n, uint64_t at) {
     x->snap = x->incl;
     x->child = 0;
   }
-  /* An ended thread has no stack: its open calls were closed when it ended. */
-  if (s->base) {
+  /* An ended thread has no stack: its open calls were closed when it ended. An untimed one has
+   * no times. */
+  if (s->base && !s->untimed) {
     frame *top = s->sp;
     for (frame *f = s->base + 1; f < top && f < s->limit; f++) {
       node *x = f->n;
@@ -1134,7 +1159,9 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
       .overhead_inner_ticks = g_over_inner,
       .overhead_outer_ticks = g_over_outer,
       .clock_why = g_clock_why,
-      .times = g_sample_ok ? HONE__TIMES_SAMPLED : HONE__TIMES_INSTRUMENTED,
+      .times = !g_sample_ok ? HONE__TIMES_INSTRUMENTED
+               : g_untimed  ? HONE__TIMES_SAMPLED_UNTIMED
+                            : HONE__TIMES_SAMPLED,
       .sample_period_ns = g_sample_ok ? g_period_ns : 0,
       .argc = g_argc,
       .argv = g_argv,

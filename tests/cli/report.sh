@@ -227,8 +227,27 @@ run "$HONE" report --threads --json p.prof
 if command -v jq >/dev/null; then
   check "json threads" j '(.reports | length) == 2 and ([.reports[].total_calls] | sort) == [5, 193]'
 fi
-run "$HONE" report --raw p.prof
+run "$HONE" report --raw nos.prof
 expect_out '^   Times as measured \(--raw\)'
+# Sampled (where perf_event_open is allowed), the hooks read no clock: --raw says its times are the
+# samples as taken, and the JSON that the hooks were not timed.
+HONE_PROF_UNTIMED=1 run record "$T/unt.prof" ./prog
+run "$HONE" report --json unt.prof
+if grep -Eq '"times": ?"sampled-untimed"' <<<"$out"; then
+  expect_out '"hooks_timed": ?false'
+  run "$HONE" report --raw unt.prof
+  expect_out '^   Times as taken \(--raw\): the hooks of the 2 sampled thread\(s\) read no clock'
+  run "$HONE" report unt.prof
+  expect_out '^   The hooks of sampled threads read no clock: --raw shows their samples as taken\.$'
+else
+  expect_out '"hooks_timed": ?true'
+  run "$HONE" report --raw unt.prof
+  expect_out '^   Times as measured \(--raw\)'
+fi
+run "$HONE" report --json p.prof
+expect_out '"hooks_timed": ?true'
+run "$HONE" report --json nos.prof
+expect_out '"hooks_timed": ?true'
 run "$HONE" report --raw --json p.prof
 if command -v jq >/dev/null; then
   raw_total=$(jq '.reports[0].total_time' <<<"$out")

@@ -30,7 +30,17 @@ scenario() {
   fi
 }
 
+# graph: sampled where perf_event_open is allowed, timed by the hooks too; with HONE_PROF_UNTIMED=1
+# the hooks read no clock (the checker wants no ticks and the spin in the samples; where
+# perf_event_open is refused it is timed, which PROF_CHECK_UNTIMED then refuses only if sampling
+# works: perf's probe below); then timed by the hooks only (HONE_PROF_SAMPLE=off).
 scenario graph 0
+if perf stat -e cpu-clock -x, -o /dev/null -- true >/dev/null 2>&1; then
+  HONE_PROF_UNTIMED=1 PROF_CHECK_UNTIMED=1 scenario graph 0
+else
+  HONE_PROF_UNTIMED=1 scenario graph 0
+fi
+HONE_PROF_SAMPLE=off scenario graph 0
 scenario threads 0
 scenario fork 0
 scenario exit 3
@@ -39,7 +49,7 @@ scenario sigint $((128 + 2))
 scenario longjmp 0
 scenario deep 0
 scenario dlopen 0
-scenario running 0
+HONE_PROF_SAMPLE=off scenario running 0 # the open calls' times so far: timed hooks
 scenario dumpbusy 0
 
 # SIGTERM arrives while the exit file is being written: the file is still written whole and the
@@ -80,7 +90,7 @@ else bad "stopinside: checker failed"; grep -v '^ok:' "$T/stopinside.check" >&2;
 # The clock of machines without a usable cycle counter (HONE_PROF_CLOCK=monotonic forces it): the
 # same exact counts, and the times still add up.
 rm -f "$T"/mono*
-HONE_PROF_CLOCK=monotonic HONE_PROF_OUT="$T/mono.prof" "$fixture" graph "$T/mono.syms"
+HONE_PROF_SAMPLE=off HONE_PROF_CLOCK=monotonic HONE_PROF_OUT="$T/mono.prof" "$fixture" graph "$T/mono.syms"
 st=$?
 if [ "$st" -ne 0 ]; then bad "monotonic: exit status $st"
 elif PROF_CHECK_CLOCK=monotonic "$check" graph "$T/mono.prof" "$T/mono.syms" >"$T/mono.check" 2>&1; then pass

@@ -150,17 +150,36 @@ int main(int argc, char **argv) {
      * holds the moments before main and after it returns, where a preemption (one scheduler
      * slice, a few ms of this ~0.3 s run) lands outside every function. */
     const hone_prof_thread *th = hone_profile_thread(p, 0);
-    uint64_t sum = 0, main_incl = 0;
+    uint64_t sum = 0, main_incl = 0, nsamples = 0;
     for (size_t i = 0; i < th->nnodes; i++) {
       sum += th->nodes[i].excl;
       if (th->nodes[i].parent == HONE_PROF_NO_PARENT) main_incl += th->nodes[i].incl;
+      if (th->samples) nsamples += th->samples[i];
     }
+    double secs = (double)in->total_ticks / in->ticks_per_second;
+    if (strcmp(in->times, "sampled-untimed") == 0) {
+      /* Sampled: the hooks read no clock, so nothing is timed, and the samples hold the time:
+       * the CPU time of the 300 ms (wall-clock) spin, which a loaded machine shares, so only
+       * more than 20 ms of it, and no more than the run. */
+      CHECK(th->samples != NULL && sum == 0 && main_incl == 0,
+            "untimed thread: excl sum %" PRIu64 ", main incl %" PRIu64, sum, main_incl);
+      uint64_t all = nsamples + th->samples_own + th->samples_outside;
+      double ss = (double)all * th->sample_period_s;
+      CHECK(nsamples > 0 && ss > 0.02 && ss <= secs * 1.1 + 0.01,
+            "%" PRIu64 " samples (%" PRIu64 " in functions) = %f s, run %f s", all, nsamples, ss,
+            secs);
+      CHECK(secs > 0.29 && secs < 30, "total %f s for a 300 ms spin", secs);
+      goto done_graph;
+    }
+    CHECK(strcmp(in->times, "instrumented") == 0 || strcmp(in->times, "sampled") == 0, "times %s",
+          in->times);
+    CHECK(!getenv("PROF_CHECK_UNTIMED"), "HONE_PROF_UNTIMED=1 but times %s", in->times);
     double ratio = (double)sum / (double)in->total_ticks;
     CHECK(ratio > 0.95 && ratio <= 1.0, "sum of excl %" PRIu64 " / total %" PRIu64 " = %f", sum,
           in->total_ticks, ratio);
     CHECK(sum == main_incl, "sum %" PRIu64 " main %" PRIu64, sum, main_incl);
-    double secs = (double)in->total_ticks / in->ticks_per_second;
     CHECK(secs > 0.29 && secs < 30, "total %f s for a 300 ms spin", secs);
+  done_graph:;
   } else if (strcmp(mode, "race") == 0) {
     /* prof_fixture_race: 4 threads x 200000 leaf calls, their first recorded calls at once. */
     CHECK(hone_profile_thread_count(p) == 4, "%zu threads", hone_profile_thread_count(p));

@@ -304,6 +304,22 @@ static void test_version1(void **state) {
   free(buf);
 }
 
+/* times 2: sampled, the hooks of sampled threads read no clock; read as "sampled-untimed". */
+static void test_sampled_untimed(void **state) {
+  (void)state;
+  hone__prof_wsrc s = sample_src();
+  s.times = HONE__TIMES_SAMPLED_UNTIMED;
+  size_t len;
+  unsigned char *buf = write_to_mem(&s, &len);
+  hone_profile *p = NULL;
+  char msg[256] = "";
+  assert_int_equal(hone_profile_read_mem(buf, len, &p, msg, sizeof msg), 0);
+  assert_string_equal(hone_profile_info(p)->times, "sampled-untimed");
+  assert_memory_equal(hone_profile_thread(p, 0)->samples, samples0, sizeof samples0);
+  hone_profile_free(p);
+  free(buf);
+}
+
 /* The sampling fields of a version 2 file are checked like every other. */
 static void test_bad_sampling(void **state) {
   (void)state;
@@ -627,19 +643,13 @@ static void test_merge(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip),
-      cmocka_unit_test(test_empty_profile),
-      cmocka_unit_test(test_missing_file),
-      cmocka_unit_test(test_truncated_at_every_length),
-      cmocka_unit_test(test_wrong_magic),
-      cmocka_unit_test(test_other_version),
-      cmocka_unit_test(test_version1),
-      cmocka_unit_test(test_bad_sampling),
-      cmocka_unit_test(test_foreign),
-      cmocka_unit_test(test_corrupt_offsets),
-      cmocka_unit_test(test_every_byte_flipped),
-      cmocka_unit_test(test_write_errors),
-      cmocka_unit_test(test_merge),
+      cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_empty_profile),
+      cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_truncated_at_every_length),
+      cmocka_unit_test(test_wrong_magic),     cmocka_unit_test(test_other_version),
+      cmocka_unit_test(test_version1),        cmocka_unit_test(test_sampled_untimed),
+      cmocka_unit_test(test_bad_sampling),    cmocka_unit_test(test_foreign),
+      cmocka_unit_test(test_corrupt_offsets), cmocka_unit_test(test_every_byte_flipped),
+      cmocka_unit_test(test_write_errors),    cmocka_unit_test(test_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,9 @@ int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out 
   if (rc) return rc;
   const uint64_t *samples = in->thread ? in->thread->samples : in->samples;
   double period = in->thread ? in->thread->sample_period_s : in->sample_period_s;
+  bool untimed = in->untimed && samples && period > 0;
   bool sampled = !in->raw && samples && period > 0;
+  uint64_t own = in->thread ? in->thread->samples_own : in->samples_own;
   const hone_prof_sample_pc *pcs = in->thread ? in->thread->pcs : in->pcs;
   size_t npcs = in->thread ? in->thread->npcs : in->npcs;
   uint64_t *placed = NULL, moved = 0;
@@ -106,6 +108,14 @@ int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out 
   double spt = in->ticks_per_second > 0 ? 1.0 / in->ticks_per_second : 0;
   uint64_t nsamples = 0;
   size_t nunsure = 0;
+  /* Untimed: the hooks' cost per call, from the samples they took (the measured time of a
+   * node, had it been timed, is about its samples plus its calls times this). */
+  double hook_s = 0;
+  if (untimed) {
+    double allcalls = 0;
+    for (size_t i = 0; i < n; i++) allcalls += (double)nodes[i].calls;
+    if (allcalls > 0) hook_s = (double)own * period / allcalls;
+  }
   for (size_t i = n; i-- > 0;) {
     const hone_prof_node *nd = &nodes[i];
     double excl = (double)nd->excl * spt, incl = (double)nd->incl * spt;
@@ -120,9 +130,12 @@ int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out 
       /* Few samples where the measured time would have given more: the rest of the measured
        * time was the profiler's, and the little left is known only roughly. Needs no
        * calibration. */
-      double measured = (double)nd->excl * spt;
+      double measured = untimed ? excl + calls * hook_s : (double)nd->excl * spt;
       unsure = samples[i] < HONE__ESTIMATE_MIN_SAMPLES && measured >= period &&
                measured - excl >= 0.5 * measured;
+    } else if (untimed) { /* --raw of an untimed thread: the samples as taken */
+      excl = (double)samples[i] * period;
+      incl = excl + sumchild[i];
     } else if (!in->raw) {
       double measured = excl;
       excl -= cost;
@@ -142,6 +155,7 @@ int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out 
     }
   }
   hone__estimate_summary *s = out->summary;
+  if (s && untimed) s->untimed_threads++;
   if (s && !in->raw) {
     if (sampled) {
       s->sampled_threads++;

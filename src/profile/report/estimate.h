@@ -35,6 +35,11 @@ typedef struct hone__estimate_in {
   double inner;            /* calibrated cost per call inside the callee's interval, ticks */
   double outer;            /* calibrated cost per call charged to the caller's own time, ticks */
   bool raw;                /* true: times as measured, nothing removed */
+  /* The hooks of a sampled thread read no clock (info->times "sampled-untimed"): its ticks are
+   * 0, not measured. Its estimate is the samples as for any sampled thread; its raw times are
+   * the samples as taken (each on the node on top when it was taken, none moved). */
+  bool untimed;
+  uint64_t samples_own;    /* used when thread is NULL: samples inside the hooks */
   const uint64_t *samples; /* used when thread is NULL: n sample counts, or NULL */
   double sample_period_s;
   /* Where the samples were (optional; NULL: every sample stays on its top node). fid: each
@@ -51,6 +56,7 @@ typedef struct hone__estimate_in {
 /* How the times of the threads estimated so far were obtained (accumulated over calls). */
 typedef struct hone__estimate_summary {
   size_t sampled_threads, corrected_threads;
+  size_t untimed_threads; /* sampled threads whose hooks read no clock (also counted by --raw) */
   uint64_t samples;       /* samples that landed in the program's recorded functions */
   uint64_t samples_own;   /* samples inside the profiler's hooks */
   uint64_t samples_moved; /* samples given from a caller to the callee their address was in */

@@ -219,12 +219,22 @@ static void print_preamble(const hone_report *r, FILE *out) {
             " samples is uncertain by about 2*sqrt(k)\n   samples (95 %%); ? marks a time of fewer"
             " than %d, mostly the profiler's cost (--raw: as measured).\n",
             t->samples, p, t->samples_own, HONE__ESTIMATE_MIN_SAMPLES);
+    if (t->untimed_threads)
+      fprintf(out, "   The hooks of sampled threads read no clock: --raw shows their samples as"
+                   " taken.\n");
     if (t->corrected_threads)
       fprintf(out,
               "   %zu thread(s) were not sampled: their times are corrected by the calibrated cost,"
               " %s per call.\n",
               t->corrected_threads, range);
-  } else if (hi <= 0)
+  } else if (r->opt.raw && t->untimed_threads)
+    fprintf(out,
+            "   Times as taken (--raw): the hooks of the %zu sampled thread(s) read no clock, so"
+            " their times are\n   the samples, each on the function on top of the shadow stack"
+            " when it was taken (none\n   moved to a callee), without those in the profiler's"
+            " hooks.\n",
+            t->untimed_threads);
+  else if (hi <= 0)
     fprintf(out, "   Times as measured (no calibrated profiler cost was recorded).\n");
   else if (r->opt.raw)
     fprintf(out,
@@ -396,6 +406,8 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
                        ? "sampled and corrected"
                    : r->times.sampled_threads ? "sampled"
                                               : "corrected");
+  hone__jw_key(&w, "hooks_timed");
+  hone__jw_bool(&w, r->times.untimed_threads == 0);
   hone__jw_key(&w, "samples");
   hone__jw_u64(&w, r->times.samples);
   hone__jw_key(&w, "samples_profiler");

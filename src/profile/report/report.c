@@ -276,6 +276,7 @@ static int add_thread(hone_report *r, const hone_profile *p, addr_cache *c,
                           .inner = info->overhead_inner_ticks,
                           .outer = info->overhead_outer_ticks,
                           .raw = r->opt.raw,
+                          .untimed = info->times && !strcmp(info->times, "sampled-untimed"),
                           .fid = fids,
                           .pc_fid = pc_fid};
   hone__estimate_out eo = {self_s, total_s, unsure, &r->times};
