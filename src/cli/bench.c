@@ -152,6 +152,7 @@ static int add_expanded(hone_bench *b, cli *c, const char *tmpl, size_t depth, c
     if (rc < 0) return hone__cli_error(CMD, "%s", hone_strerror(rc));
     return 0;
   }
+  if (depth >= MAX_PARAMS) return hone__cli_error(CMD, "more than %d parameters", MAX_PARAMS);
   param *p = &c->params[depth];
   for (size_t k = 0; k < p->n; k++) {
     char *s;
