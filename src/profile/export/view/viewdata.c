@@ -208,7 +208,16 @@ int hone__view_write_data(const hone_report *r, const hone__view_spec *spec,
   const hone_report_file *f0 = hone_report_file_info(r, 0);
   jstr(out, o && o->title ? o->title : f0 ? f0->label : "");
   fputs(",\"note\":", out);
-  if (f0 && f0->cost_ns_per_call > 0) {
+  const hone_prof_info *in0 = f0 ? f0->info : NULL;
+  if (in0 && in0->times && strncmp(in0->times, "sampled", 7) == 0 && in0->sample_period_s > 0) {
+    /* Times from samples: say so, and how coarse they are (one sample is one period). */
+    char note[160];
+    snprintf(note, sizeof note,
+             "times sampled, one sample per %.0f us of CPU time (a time of k samples is uncertain "
+             "by about 2*sqrt(k)); counts exact",
+             in0->sample_period_s * 1e6);
+    jstr(out, note);
+  } else if (f0 && f0->cost_ns_per_call > 0) {
     char note[96];
     snprintf(note, sizeof note, "times exclude the profiler's cost, %.1f ns per call",
              f0->cost_ns_per_call);
