@@ -1081,7 +1081,8 @@ int hone__snippet_build(const char *cmd, const hone__snippet_spec *spec,
   }
   free(out->so_path);
   out->so_path = hone__path_join(out->entry_dir, "snippet.so");
-  rc = out->so_path ? HONE_EXIT_OK : HONE_EXIT_FAILURE;
+  if (!out->so_path) goto oom;
+  rc = HONE_EXIT_OK;
   goto out;
 oom:
   hone__cli_error(cmd, "out of memory");

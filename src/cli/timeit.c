@@ -211,30 +211,33 @@ static _Atomic int *child_phase;
 static int child_fd = -1;
 static hone_run *child_run;
 
-static void child_send(uint32_t type, const void *payload, uint32_t len) {
-  unsigned char *buf = malloc(8 + (size_t)len);
-  if (!buf) return;
-  memcpy(buf, &type, 4);
-  memcpy(buf + 4, &len, 4);
-  if (len) memcpy(buf + 8, payload, len);
-  size_t off = 0, total = 8 + (size_t)len;
+static void child_write(const void *data, size_t total) {
+  const unsigned char *b = data;
+  size_t off = 0;
   while (off < total) {
-    ssize_t w = write(child_fd, buf + off, total - off);
+    ssize_t w = write(child_fd, b + off, total - off);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) break;
     off += (size_t)w;
   }
-  free(buf);
+}
+
+/* Allocates nothing: a failed allocation in the child must still reach the parent as a message. */
+static void child_send(uint32_t type, const void *payload, uint32_t len) {
+  unsigned char head[8];
+  memcpy(head, &type, 4);
+  memcpy(head + 4, &len, 4);
+  child_write(head, sizeof head);
+  if (len) child_write(payload, len);
 }
 
 static void child_error(uint32_t kind, const char *msg) {
+  unsigned char p[4 + 1024];
   size_t l = strlen(msg);
-  unsigned char *p = malloc(4 + l);
-  if (!p) return;
+  if (l > sizeof p - 4) l = sizeof p - 4;
   memcpy(p, &kind, 4);
   memcpy(p + 4, msg, l);
   child_send(HONE__MSG_ERROR, p, (uint32_t)(4 + l));
-  free(p);
 }
 
 static uint64_t drv_next(void *run) {
@@ -274,7 +277,10 @@ static void send_result(hone_result *res) {
   size_t nl = note ? strlen(note) : 0;
   size_t len = 8 + 4 + (size_t)trials * 8 + 4 + sizeof values + 2 * HONE_COUNTER_COUNT + nl;
   unsigned char *p = malloc(len), *q = p;
-  if (!p) return;
+  if (!p) {
+    child_error(HONE__ERR_RUN, "out of memory");
+    _exit(4);
+  }
   memcpy(q, &number, 8), q += 8;
   memcpy(q, &trials, 4), q += 4;
   memcpy(q, hone_result_per_loop(res), (size_t)trials * 8), q += (size_t)trials * 8;
@@ -493,7 +499,10 @@ static int measure(const timeit_opts *o, variant *v, size_t nvar) {
       if (cap - have < 65536) {
         size_t ncap = cap ? cap * 2 : 65536 * 2;
         unsigned char *nb = realloc(buf, ncap);
-        if (!nb) break;
+        if (!nb) {
+          rep.oom = malformed = true;
+          break;
+        }
         buf = nb;
         cap = ncap;
       }
@@ -551,6 +560,8 @@ static int measure(const timeit_opts *o, variant *v, size_t nvar) {
   int outcome = FAILED;
   if (timed_out) {
     hone__cli_error(CMD, "%s%s timed out after %g s (--timeout)", prefix, where, o->timeout);
+  } else if (rep.oom) {
+    hone__cli_error(CMD, "%sout of memory reading the measuring child's report", prefix);
   } else if (malformed) {
     hone__cli_error(CMD,
                     "%sthe measuring child sent a malformed message (did the snippet write "

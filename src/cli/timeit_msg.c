@@ -41,7 +41,10 @@ static int parse_result(hone__timeit_report *r, const unsigned char *p, uint32_t
   size_t need = 12 + (size_t)trials * 8 + 4 + sizeof r->counters + 2 * HONE_COUNTER_COUNT;
   if (trials == 0 || number == 0 || len < need) return -1;
   double *per_loop = malloc((size_t)trials * sizeof *per_loop);
-  if (!per_loop) return -1;
+  if (!per_loop) {
+    r->oom = true;
+    return -1;
+  }
   memcpy(per_loop, p + 12, (size_t)trials * 8);
   for (uint32_t i = 0; i < trials; i++)
     if (!good_time(per_loop[i])) {
@@ -64,6 +67,7 @@ static int parse_result(hone__timeit_report *r, const unsigned char *p, uint32_t
   char *note = nl ? malloc(nl + 1) : NULL;
   if (nl && !note) {
     free(per_loop);
+    r->oom = true;
     return -1;
   }
   if (nl) {
@@ -96,7 +100,10 @@ int hone__timeit_msg_parse(hone__timeit_report *r, uint32_t type, const unsigned
   case HONE__MSG_ERROR: {
     if (len < 4) return -1;
     char *msg = malloc((size_t)len - 4 + 1);
-    if (!msg) return -1;
+    if (!msg) {
+      r->oom = true;
+      return -1;
+    }
     memcpy(msg, p + 4, (size_t)len - 4);
     msg[len - 4] = '\0';
     memcpy(&r->err_kind, p, 4);

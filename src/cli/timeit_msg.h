@@ -44,6 +44,7 @@ typedef struct hone__timeit_report {
   double auto_ns[64];
   char *err; /* an ERROR message, or NULL */
   uint32_t err_kind;
+  bool oom; /* a payload could not be kept for want of memory (the parse then returned -1) */
   /* The last AUTORANGE or TRIAL message, for progress. */
   uint32_t last_index, last_total;
   uint64_t last_number;

@@ -7,6 +7,7 @@
  * named by HONE_FAULT_COUNT at exit, so a driver knows when N has passed every point. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ extern void *__libc_calloc(size_t n, size_t m);
 extern void *__libc_realloc(void *p, size_t n);
 
 static long alloc_at, write_at, allocs, writes;
-static int armed;
+static int armed, trace;
 static char count_path[4096];
 
 static long env_long(const char *name) {
@@ -42,6 +43,7 @@ static void report(void) {
 __attribute__((constructor)) static void init(void) {
   alloc_at = env_long("HONE_FAULT_ALLOC");
   write_at = env_long("HONE_FAULT_WRITE");
+  trace = env_long("HONE_FAULT_TRACE") != 0;
   const char *c = getenv("HONE_FAULT_COUNT");
   if (c) snprintf(count_path, sizeof count_path, "%s", c);
   unsetenv("LD_PRELOAD");
@@ -55,7 +57,14 @@ __attribute__((constructor)) static void init(void) {
 static int fail_alloc(void) {
   if (!armed) return 0;
   allocs++;
-  return alloc_at > 0 && allocs == alloc_at;
+  if (!(alloc_at > 0 && allocs == alloc_at)) return 0;
+  if (trace) { /* HONE_FAULT_TRACE=1: where the failed allocation was made, on stderr */
+    armed = 0;
+    void *f[32];
+    backtrace_symbols_fd(f, backtrace(f, 32), 2);
+    armed = 1;
+  }
+  return 1;
 }
 
 void *malloc(size_t n) {
