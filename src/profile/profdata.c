@@ -327,9 +327,9 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
    * samples while it writes, as the threads go on (under ASan on a loaded machine, 20 dumps of
    * three busy threads gave a thread 19.7 ms of samples in a file whose run had lasted less). The
    * check is against corrupt counts, which are off by orders of magnitude. */
-  double max_samples = sampled ? ((double)in.total_ticks / in.ticks_per_second * 1.1 + 1.0) /
-                                     p->info.sample_period_s
-                               : 0;
+  double max_samples =
+      sampled ? ((double)in.total_ticks / in.ticks_per_second * 1.1 + 1.0) / p->info.sample_period_s
+              : 0;
 
   hone_prof_node *nodes = malloc(nnodes ? nnodes * sizeof *nodes : 1);
   if ((rc = own(p, nodes)) < 0) goto oom;
