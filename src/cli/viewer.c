@@ -2,6 +2,7 @@
  * and merges the files, the export registry writes the SVG or HTML. Nothing is computed here. */
 #include "viewer.h"
 
+#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static const char *program(const hone_report *r, size_t i, char *buf, size_t len
   return buf;
 }
 
-int hone__viewer_run(const hone__viewer_opts *o, char **files, int n) {
+static int run(const hone__viewer_opts *o, char **files, int n) {
   int rc = 0;
   warn_ctx wc = {o->cmd, NULL};
   hone_symbols *syms = hone_symbols_new(warn_cb, &wc);
@@ -91,4 +92,56 @@ out:
   hone_report_free(r);
   hone_symbols_free(syms);
   return rc;
+}
+
+enum { OPT_STRIP = 256, OPT_RAW };
+
+int hone__viewer_main(const hone__viewer_cmd *spec, int argc, char **argv) {
+  const struct option longopts[] = {{"output", required_argument, NULL, 'o'},
+                                    {spec->mode_long, no_argument, NULL, spec->mode_short},
+                                    {"title", required_argument, NULL, 't'},
+                                    {"strip-dirs", no_argument, NULL, OPT_STRIP},
+                                    {"raw", no_argument, NULL, OPT_RAW},
+                                    {"help", no_argument, NULL, 'h'},
+                                    {NULL, 0, NULL, 0}};
+  char shortopts[] = ":o:?t:h";
+  shortopts[3] = spec->mode_short;
+  hone__viewer_opts o = {.cmd = spec->cmd, .format = spec->format};
+  int c;
+  opterr = 0;
+  optind = 0;
+  while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    if (c == spec->mode_short) {
+      o.format = spec->mode_format;
+      o.diff = spec->mode_is_diff;
+      continue;
+    }
+    switch (c) {
+    case 'o':
+      o.output = optarg;
+      break;
+    case 't':
+      o.title = optarg;
+      break;
+    case OPT_STRIP:
+      o.strip_dirs = true;
+      break;
+    case OPT_RAW:
+      o.raw = true;
+      break;
+    case 'h':
+      spec->usage(stdout);
+      return HONE_EXIT_OK;
+    case ':':
+      return hone__cli_usage_error(spec->cmd, "option '%s' needs a value", argv[optind - 1]);
+    default:
+      return hone__cli_usage_error(spec->cmd, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  int n = argc - optind;
+  if (n < 1) return hone__cli_usage_error(spec->cmd, "no stats file given");
+  if (o.diff && n != 2)
+    return hone__cli_usage_error(spec->cmd, "--diff compares exactly two files (A B), got %d", n);
+  if (!o.output) return hone__cli_usage_error(spec->cmd, "no output given: -o %s", spec->out_hint);
+  return run(&o, argv + optind, n);
 }
