@@ -7,32 +7,7 @@
 CC=${CC:-cc}
 CHECK="python3 $HONE_SRC/tests/cli/export_check.py"
 
-cat >"$T/prog.c" <<'EOF2'
-#include <pthread.h>
-#include <stdio.h>
-
-static volatile int sink;
-static int fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
-static int odd(int n);
-static int even(int n) { return n == 0 ? 1 : odd(n - 1); }
-static int odd(int n) { return n == 0 ? 0 : even(n - 1); }
-static void leaf(int i) { sink += i; }
-static void caller_a(void) { for (int i = 0; i < 2; i++) leaf(i); }
-static void caller_b(void) { for (int i = 0; i < 3; i++) leaf(i); }
-static void *worker(void *arg) { for (int i = 0; i < 4; i++) leaf(i); return arg; }
-
-int main(void) {
-  pthread_t t;
-  pthread_create(&t, NULL, worker, NULL);
-  pthread_join(t, NULL);
-  sink += fib(10);
-  sink += even(7);
-  caller_a();
-  caller_b();
-  printf("%d\n", sink);
-  return 0;
-}
-EOF2
+cp "$HONE_SRC/tests/cli/fixtures/callgraph.c" "$T/prog.c"
 cd "$T"
 $CC -g -O0 -finstrument-functions -pthread prog.c -o prog || { echo "cannot build the fixture"; exit 1; }
 # Times by the calibrated correction, not by samples: this run lasts well under a millisecond, so

@@ -11,32 +11,7 @@ CC=${CC:-cc}
 #   main -> even(7) -> odd(6) -> even(5) ...: even 4/1, odd 4/1; even -> odd 4/1
 #   leaf: 2 calls from caller_a, 3 from caller_b, 4 from worker (another thread)
 # Totals: 198 calls, 16 primitive, 8 functions; the worker thread has 5 calls.
-cat >"$T/prog.c" <<'EOF'
-#include <pthread.h>
-#include <stdio.h>
-
-static volatile int sink;
-static int fib(int n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
-static int odd(int n);
-static int even(int n) { return n == 0 ? 1 : odd(n - 1); }
-static int odd(int n) { return n == 0 ? 0 : even(n - 1); }
-static void leaf(int i) { sink += i; }
-static void caller_a(void) { for (int i = 0; i < 2; i++) leaf(i); }
-static void caller_b(void) { for (int i = 0; i < 3; i++) leaf(i); }
-static void *worker(void *arg) { for (int i = 0; i < 4; i++) leaf(i); return arg; }
-
-int main(void) {
-  pthread_t t;
-  pthread_create(&t, NULL, worker, NULL);
-  pthread_join(t, NULL);
-  sink += fib(10);
-  sink += even(7);
-  caller_a();
-  caller_b();
-  printf("%d\n", sink);
-  return 0;
-}
-EOF
+cp "$HONE_SRC/tests/cli/fixtures/callgraph.c" "$T/prog.c"
 cd "$T"
 $CC -g -O0 -finstrument-functions -pthread prog.c -o prog || { echo "cannot build the fixture"; exit 1; }
 
