@@ -130,6 +130,7 @@ typedef struct pp_hdr {
   _Atomic uint32_t stop;        /* workers exit when idle */
   _Atomic uint32_t zyg_exit;    /* 1: the zygote exits once its workers have; 2: it kills them */
   _Atomic uint32_t ready_count; /* futex: workers past their initializer */
+  _Atomic uint64_t arena_top;   /* the parent's arena_top: what a task's child copies (below) */
   int parent_efd;
   pid_t parent_pid;
 } pp_hdr;
@@ -201,8 +202,13 @@ unsigned hone__process_test_fork_failures;
 static _Atomic uint32_t pp_fork_gen;
 static pthread_once_t pp_atfork_once = PTHREAD_ONCE_INIT;
 
+/* In a worker: its pool (see pp_privatize_region). NULL elsewhere. */
+static struct pp *pp_worker_pool;
+static void pp_privatize_region(struct pp *p);
+
 static void pp_on_fork_child(void) {
   atomic_fetch_add_explicit(&pp_fork_gen, 1, memory_order_relaxed);
+  if (pp_worker_pool) pp_privatize_region(pp_worker_pool);
 }
 
 static void pp_atfork_register(void) {
@@ -269,6 +275,8 @@ static int arena_alloc(pp *p, size_t n, uint64_t *off, uint32_t *cls) {
   if (p->arena_top + sz > p->arena_len) return HONE_EAGAIN;
   *off = p->arena_off + p->arena_top;
   p->arena_top += sz;
+  /* Published before the job that uses the block (the slot word's release orders it). */
+  atomic_store_explicit(&p->hdr->arena_top, p->arena_top, memory_order_relaxed);
   *cls = c;
   return 0;
 }
@@ -328,6 +336,31 @@ static int64_t claim(pp *p, unsigned w) {
 }
 
 /* ---- worker processes ---- */
+
+/* Runs in the child of a fork() made by a task in a worker (from pp_on_fork_child). That child
+ * is a copy of the worker with the pool's region still MAP_SHARED: whatever it writes (its copy
+ * of the task returning its result, say) would land in slots and arena blocks that the pool has
+ * since given to other jobs, perhaps long after the task ended — seen under TSan, where a child
+ * scheduled late overwrote a later job's argument, which then ran as another item. So the child
+ * gets a private copy instead: the region as it was at the fork, up to the arena's top (no job's
+ * block lies above it while a job runs), the rest zero. The copy costs a memcpy of the header,
+ * ring, records and slots plus the arena in use; a child that execs at once (or a posix_spawn,
+ * which runs no fork handlers) gives it back immediately. If no memory is left for the copy, the
+ * region is made inaccessible: the child faults instead of corrupting the pool. */
+static void pp_privatize_region(struct pp *p) {
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  size_t live =
+      p->arena_off + (size_t)atomic_load_explicit(&p->hdr->arena_top, memory_order_relaxed);
+  live = live > p->len ? p->len : (live + pg - 1) / pg * pg;
+  void *copy = mmap(NULL, p->len, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (copy != MAP_FAILED) {
+    memcpy(copy, p->base, live);
+    if (mremap(copy, p->len, p->len, MREMAP_MAYMOVE | MREMAP_FIXED, p->base) != MAP_FAILED) return;
+    munmap(copy, p->len);
+  }
+  mmap(p->base, p->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+}
 
 /* This worker's fork generation and the identity of its eventfd to the collector: a task may
  * close the worker's descriptors and reuse their numbers. */
@@ -455,6 +488,7 @@ static _Noreturn void worker_main(pp *p, unsigned w) {
   hone__tls_pool = NULL;
   hone__tls_worker = (int)w;
   pp_worker_gen = fork_gen();
+  pp_worker_pool = p;
   struct stat est;
   if (fstat(h->parent_efd, &est) == 0) {
     pp_efd_dev = est.st_dev;
@@ -735,6 +769,7 @@ static int64_t publish(pp *p, const pp_job *j, int64_t deadline, uint64_t *seq) 
           /* No job holds a block: start the arena afresh. Its free lists never merge blocks, so
            * a size class not yet carved could otherwise wait forever on an idle pool. */
           p->arena_top = 0;
+          atomic_store_explicit(&p->hdr->arena_top, 0, memory_order_relaxed);
           memset(p->arena_free, 0, sizeof p->arena_free);
           a = arena_alloc(p, need, &blk, &cls);
         }
