@@ -105,7 +105,7 @@ farm=$out/farm
 if [ $have_mpi = 0 ] || ! command -v mpicc >/dev/null 2>&1; then
   skip "farm shm" "no mpirun/mpicc"
   skip "farm tcp" "no mpirun/mpicc"
-elif [ "$farm" -nt "$src/bench/mpi/farm.c" ] ||
+elif { [ "$farm" -nt "$src/bench/mpi/farm.c" ] && [ "$farm" -nt "$src/bench/bench_util.h" ]; } ||
   mpicc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$src/include" -o "$farm" \
     "$src/bench/mpi/farm.c"; then
   echo "(farm: about 15 s a transport)"

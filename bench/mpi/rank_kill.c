@@ -2,9 +2,10 @@
  * itself after 1 s; rank 0 lives 4 s, then sends to rank 2 and (unless NORECV is set) receives
  * from the dead rank 1. Errors return (MPI_ERRORS_RETURN) and are printed.
  * Build: mpicc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o rank_kill bench/mpi/rank_kill.c
- * Run:   mpirun -np 3 ./rank_kill                      (defaults: the job is aborted)
- *        mpirun --mca orte_enable_recovery 1 --mca orte_abort_on_non_zero_status 0 -np 3 ./rank_kill
- *        (survivors go on; the receive from rank 1 hangs; with -x NORECV=1 the job exits 0) */
+ * Run:   mpirun -np 3 ./rank_kill  (Open MPI's defaults: the job is aborted)
+ *   and: mpirun --mca orte_enable_recovery 1 --mca orte_abort_on_non_zero_status 0 \
+ *          -np 3 ./rank_kill  (survivors go on; the receive from rank 1 hangs; with
+ *          -x NORECV=1 the job exits 0) */
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
