@@ -78,6 +78,7 @@ table() {
   done
 }
 
+load0=$(cut -d" " -f1 /proc/loadavg 2>/dev/null || echo "?") # a busy machine explains noisy figures
 mpirun_args=(--oversubscribe)
 [ "$(id -u)" = 0 ] && mpirun_args+=(--allow-run-as-root)
 have_mpi=1
@@ -122,6 +123,7 @@ fi
 echo
 table
 echo
-echo "(2 workers each: mpirun -np 3, rank 0 the master; machine: $(nproc) cores online;" \
+echo "(2 workers each: mpirun -np 3, rank 0 the master (mpi4py.futures on Open MPI's default" \
+  "transports); machine: $(nproc) cores online, load $load0 at the start;" \
   "$(mpirun --version 2>/dev/null | head -n 1 || echo 'no mpirun'); ${fig[mpi4py.futures|version]:-no mpi4py}," \
   "${fig[Dask|version]:-no dask}; the MPI ping-pong row is the transport's limit)"
