@@ -53,7 +53,7 @@ cell() { # cell TITLE ROW
       v="$(rate "${fig[$t|tps1]}") / $(rate "${fig[$t|tps2]:-0}") (1/2 in flight)"
     fi ;;
   rt_us | pingpong_us) [ -n "${fig[$t|$r]:-}" ] && v=$(dur_us "${fig[$t|$r]}") ;;
-  map1000_s | map1_s) [ -n "${fig[$t|$r]:-}" ] && v=$(dur_s "${fig[$t|$r]}") ;;
+  map1000_s | mapauto_s | map1_s) [ -n "${fig[$t|$r]:-}" ] && v=$(dur_s "${fig[$t|$r]}") ;;
   speedup)
     [ -n "${fig[$t|speedup]:-}" ] && v=$(printf '%.2fx' "${fig[$t|speedup]}")
     [ -n "${fig[$t|speedup_block]:-}" ] &&
@@ -64,9 +64,10 @@ cell() { # cell TITLE ROW
 }
 
 table() {
-  local rows=(tps rt_us map1000_s map1_s speedup pingpong_us)
+  local rows=(tps rt_us map1000_s mapauto_s map1_s speedup pingpong_us)
   local names=("empty tasks/s (submit+result)" "idle round trip" "map 10^5 tiny, chunk 1000"
-    "map 10^5 tiny, chunk 1" "primes < 2e6, 2 workers vs 1" "MPI ping-pong 16 B, one way")
+    "map 10^5 tiny, automatic chunks" "map 10^5 tiny, chunk 1" "primes < 2e6, 2 workers vs 1"
+    "MPI ping-pong 16 B, one way")
   local line="| |" sep="|---|" i t
   for t in "${titles[@]}"; do line+=" $t |"; sep+="---|"; done
   echo "$line"
@@ -117,8 +118,23 @@ else
   skip "farm shm" "mpicc failed"
   skip "farm tcp" "mpicc failed"
 fi
-# hone's MPI backend adds its columns here, e.g.
-#   column "hone shm" hone.shm 60 mpirun "${mpirun_args[@]}" -np 3 "$HONE_BUILD/bench/bench_mpi"
+# hone's MPI backend (bench/mpi/hone_mpi.c, built by CMake with libhone-mpi): 2 ranks of one
+# worker each, rank 0 dispatching only; the 1-worker primes time from a 2-rank run first.
+hone_bin=${HONE_BUILD:-$src/build/bench}/bench/mpi/bench_mpi_hone
+if [ $have_mpi = 0 ] || [ ! -x "$hone_bin" ]; then
+  skip "hone shm" "no mpirun or no $hone_bin (libhone-mpi not built)"
+  skip "hone tcp" "no mpirun or no $hone_bin (libhone-mpi not built)"
+else
+  echo "(hone: about 10 s a transport)"
+  for tr in shm tcp; do
+    btl=()
+    [ $tr = tcp ] && btl=(--mca btl self,tcp)
+    p1=$(timeout -k 5 60 mpirun "${mpirun_args[@]}" "${btl[@]}" -np 2 "$hone_bin" --primes-only \
+      --label $tr | awk '$1 ~ /primes1_s$/ { print $2 }')
+    column "hone $tr" hone.$tr 90 mpirun "${mpirun_args[@]}" "${btl[@]}" -np 3 "$hone_bin" \
+      --label $tr --primes1 "${p1:-0}"
+  done
+fi
 
 echo
 table

@@ -39,6 +39,13 @@ void hm_mpi_error(int err, char *buf, size_t size);
 /* True when err says a process failed (ULFM's MPIX_ERR_PROC_FAILED; false without ULFM). */
 bool hm_is_proc_failed(int err);
 
+/* How long rank 0's dispatcher (while other ranks hold jobs) and a serving rank (after its last
+ * message) test without sleeping. A sleeping virtual CPU takes 100-200 us to wake and notice a
+ * message (measured here: a 50 us nap between tests gave a 430-550 us idle round trip on 2 ranks,
+ * each direction 160-230 us); a test costs well under a microsecond, so spinning this long
+ * answers any job whose task is short, and a longer task lets the core go after 200 us. */
+#define HM_SPIN_NS 200000
+
 /* Heartbeat period of a rank that holds tasks: an eighth of the silence bound. */
 static inline int64_t hm_beat_ns(void) {
   return hm.opts.silence_ns / 8;

@@ -18,6 +18,7 @@
  * sleeps on a condition variable — 50 us at a time while other ranks hold jobs (to test for their
  * messages), without limit when no rank does (a submit, a map or a local completion wakes it). */
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,6 +688,7 @@ static void *dispatcher(void *arg) {
   enum { KEEP = 64 };
   void *keep[KEEP];
   int64_t last_progress = hm_now();
+  prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* see serve.c */
   bool stop_sent = false;
   int64_t stop_at = 0;
   pthread_mutex_lock(&R.mu);
@@ -851,7 +853,7 @@ static void *dispatcher(void *arg) {
       continue;
     }
     if (R.kicks != kicks || R.local_done || R.closes || (R.stop && !R.pools)) continue;
-    if (now - last_progress < 50000 && remote_busy) {
+    if (now - last_progress < HM_SPIN_NS && remote_busy) {
       pthread_mutex_unlock(&R.mu);
       for (int i = 0; i < 64; i++) __builtin_ia32_pause();
       pthread_mutex_lock(&R.mu);
