@@ -17,6 +17,12 @@ case $mode in
   recovery) args+=(--mca orte_enable_recovery 1 --mca orte_abort_on_non_zero_status 0) ;;
   *) echo "run.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
+# Under ThreadSanitizer (make check), reports from inside Open MPI are suppressed
+# (tests/mpi/tsan.supp); -x hands the setting to every rank.
+if [ -n "${TSAN_OPTIONS:-}" ]; then
+  export TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$(cd "$(dirname "$0")" && pwd)/tsan.supp"
+  args+=(-x TSAN_OPTIONS)
+fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 start=$(date +%s.%N)
