@@ -8,7 +8,10 @@
 set -uo pipefail
 np=$1 mode=$2
 shift 2
-command -v mpirun >/dev/null || { echo "run.sh: mpirun not found (scripts/install-deps installs openmpi-bin)" >&2; exit 1; }
+# Open MPI's launcher (the build's MPI; with MPICH installed too, plain mpirun is whichever the
+# alternatives system prefers, Open MPI on Debian).
+mpirun=$(command -v mpirun.openmpi || command -v mpirun) ||
+  { echo "run.sh: mpirun not found (scripts/install-deps installs openmpi-bin)" >&2; exit 1; }
 args=(-np "$np" --oversubscribe --bind-to none)
 [ "$(id -u)" -eq 0 ] && args+=(--allow-run-as-root)
 case $mode in
@@ -26,7 +29,7 @@ fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 start=$(date +%s.%N)
-timeout -k 5 240 mpirun "${args[@]}" "$@" 2>&1 | tee "$out"
+timeout -k 5 240 "$mpirun" "${args[@]}" "$@" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 end=$(date +%s.%N)
 echo "run.sh: mpirun exited $rc after $(echo "$end - $start" | bc 2>/dev/null || echo '?') s"
