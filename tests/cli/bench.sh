@@ -221,6 +221,16 @@ expect_status 0
 check "--until-significant ends with the comparison decided" \
   [ "$(jq '.comparison[0].significant' "$T/us.json")" = true ]
 expect_out "times faster than 'sleep 0.03'"
+# Two commands alike need not ever differ: --max-time bounds the whole benchmark.
+start=$(date +%s%N)
+run "$HONE" bench --runs 3 --until-significant --max-time 1 --json "$T/us2.json" 'sleep 0.01' 'sleep 0.01'
+end=$(date +%s%N)
+expect_status 0
+check "--until-significant stops at --max-time 1 (took $(((end - start) / 1000000)) ms)" \
+  [ $(((end - start) / 1000000)) -lt 3000 ]
+check "... after going on past --runs ($(jq '.commands[0].runs' "$T/us2.json") runs)" \
+  [ "$(jq '.commands[0].runs > 3 or .comparison[0].significant' "$T/us2.json")" = true ]
+expect_out "(no significant difference from|times faster than) 'sleep 0.01'"
 
 # ---- progress: on a terminal only ----
 run env -u HONE_NO_PROGRESS "$HONE" bench --runs 3 'sleep 0.01'
