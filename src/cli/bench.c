@@ -190,9 +190,9 @@ static char *fmt_bytes(double v, char *buf, size_t len) {
 }
 
 static void print_table(hone_bench *b) {
-  static const char *headers[] = {"command", "runs", "median", "mean ± σ", "min",
-                                  "max",     "user", "sys",    "peak RSS"};
-  hone__table *t = hone__table_new(9, headers, "lrrrrrrrr");
+  static const char *headers[] = {"command", "runs", "median", "MAD", "mean ± σ",
+                                  "min",     "max",  "user",   "sys", "peak RSS"};
+  hone__table *t = hone__table_new(10, headers, "lrrrrrrrrr");
   if (!t) return;
   for (size_t i = 0; i < hone_bench_count(b); i++) {
     hone_stats w, u, s, m;
@@ -201,13 +201,14 @@ static void print_table(hone_bench *b) {
         hone_bench_stats(b, i, HONE_BENCH_SYS, &s) < 0 ||
         hone_bench_stats(b, i, HONE_BENCH_RSS, &m) < 0)
       continue;
-    char a1[32], a2[32], a3[32], a4[32], a5[32], a6[32], a7[32], a8[32];
+    char a1[32], a2[32], a3[32], a4[32], a5[32], a6[32], a7[32], a8[32], a9[32];
     hone__table_addf(
-        t, "%s\t%zu\t%s\t%s ± %s\t%s\t%s\t%s\t%s\t%s", hone_bench_command(b, i), w.n,
-        hone__cli_fmt_ns(w.median, a1, sizeof a1), hone__cli_fmt_ns(w.mean, a2, sizeof a2),
-        hone__cli_fmt_ns(w.stdev, a3, sizeof a3), hone__cli_fmt_ns(w.min, a4, sizeof a4),
-        hone__cli_fmt_ns(w.max, a5, sizeof a5), hone__cli_fmt_ns(u.mean, a6, sizeof a6),
-        hone__cli_fmt_ns(s.mean, a7, sizeof a7), fmt_bytes(m.max, a8, sizeof a8));
+        t, "%s\t%zu\t%s\t%s\t%s ± %s\t%s\t%s\t%s\t%s\t%s", hone_bench_command(b, i), w.n,
+        hone__cli_fmt_ns(w.median, a1, sizeof a1), hone__cli_fmt_ns(w.mad, a9, sizeof a9),
+        hone__cli_fmt_ns(w.mean, a2, sizeof a2), hone__cli_fmt_ns(w.stdev, a3, sizeof a3),
+        hone__cli_fmt_ns(w.min, a4, sizeof a4), hone__cli_fmt_ns(w.max, a5, sizeof a5),
+        hone__cli_fmt_ns(u.mean, a6, sizeof a6), hone__cli_fmt_ns(s.mean, a7, sizeof a7),
+        fmt_bytes(m.max, a8, sizeof a8));
   }
   hone__table_print(t, stdout);
   hone__table_free(t);
@@ -438,7 +439,11 @@ static cJSON *hyperfine_json(hone_bench *b) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "command", hone_bench_command(b, i));
     cJSON_AddNumberToObject(o, "mean", w.mean / 1e9);
-    cJSON_AddNumberToObject(o, "stddev", w.stdev / 1e9);
+    /* hyperfine writes null for the deviation of a single run. */
+    if (w.n < 2)
+      cJSON_AddNullToObject(o, "stddev");
+    else
+      cJSON_AddNumberToObject(o, "stddev", w.stdev / 1e9);
     cJSON_AddNumberToObject(o, "median", w.median / 1e9);
     cJSON_AddNumberToObject(o, "user", u.mean / 1e9);
     cJSON_AddNumberToObject(o, "system", s.mean / 1e9);

@@ -5,12 +5,12 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -58,7 +58,9 @@ static int open_inherit(int id, int *err) {
   a.size = sizeof a;
   a.type = bc_events[id].type;
   a.config = bc_events[id].config;
-  a.disabled = 1;
+  /* Enabled from the start and never toggled: a run's count is the difference of two reads
+   * around it (see read3), so an ENABLE/DISABLE ioctl pair per run would only add two system
+   * calls to every run. */
   a.inherit = 1;
   a.exclude_hv = 1;
   a.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
@@ -122,7 +124,6 @@ static bool read3(int fd, uint64_t v[3]) {
 static void counters_start(hone__bench_counters *c) {
   for (int i = 0; i < HONE__BC_COUNT; i++) {
     if (c->fd[i] < 0) continue;
-    ioctl(c->fd[i], PERF_EVENT_IOC_ENABLE, 0);
     if (!read3(c->fd[i], c->before[i])) c->before[i][0] = UINT64_MAX;
   }
 }
@@ -134,7 +135,6 @@ static void counters_stop(hone__bench_counters *c, hone__run_result *r) {
     if (c->fd[i] < 0) continue;
     uint64_t v[3]; /* value, time enabled, time running */
     bool ok = read3(c->fd[i], v) && c->before[i][0] != UINT64_MAX;
-    ioctl(c->fd[i], PERF_EVENT_IOC_DISABLE, 0);
     if (!ok) continue;
     uint64_t val = v[0] - c->before[i][0], en = v[1] - c->before[i][1],
              run = v[2] - c->before[i][2];
@@ -239,9 +239,18 @@ int hone__bench_run_once(char *const *argv, double timeout_s, bool show_output,
   bool found = resolve(argv[0], exe, sizeof exe);
   if (counters) counters_start(counters);
   pid_t pid;
+  /* Signals wait (blocked in this thread) from before the spawn until the child's group is
+   * published: otherwise a SIGTERM arriving once the child runs but before the store would find
+   * no group to forward to in hone_bench_interrupt(), and the command would outlive its caller.
+   * The child starts with an empty mask (POSIX_SPAWN_SETSIGMASK). */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
   int64_t t0 = hone__bench_now_ns();
   int e = found ? posix_spawn(&pid, exe, &fa, &attr, argv, environ)
                 : posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+  if (e == 0) atomic_store_explicit(&running_group, pid, memory_order_release);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (e != 0) {
@@ -251,7 +260,6 @@ int hone__bench_run_once(char *const *argv, double timeout_s, bool show_output,
            : e == EACCES || e == EPERM || e == ENOEXEC ? HONE_EPERM
                                                        : HONE_ESYS;
   }
-  atomic_store_explicit(&running_group, pid, memory_order_release);
   int status = 0;
   struct rusage ru;
   memset(&ru, 0, sizeof ru);

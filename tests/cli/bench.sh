@@ -169,7 +169,7 @@ check "--step" [ "$(jq -r '[.commands[].command] | join(",")' "$T/d.json")" = "s
 # two samples apart and the summary's test decides.
 run "$HONE" bench --runs 6 --json "$T/o.json" --markdown "$T/o.md" --export-hyperfine "$T/hf.json" 'sleep 0.1' true
 expect_status 0
-expect_out '^command +runs +median +mean ± σ +min +max +user +sys +peak RSS$'
+expect_out '^command +runs +median +MAD +mean ± σ +min +max +user +sys +peak RSS$'
 expect_out "^Summary \\(two-sided Mann-Whitney U test on wall times, alpha 0.05\\)"
 expect_out "^  'true' ran$"
 expect_out "times faster than 'sleep 0.1' \\(p = "
@@ -182,6 +182,31 @@ check "--export-hyperfine: the mean is the mean of the times" \
   [ "$(jq '.results[1] | ((.times | add / length) - .mean) | fabs < 1e-9' "$T/hf.json")" = true ]
 check "--markdown: hyperfine's table" [ "$(head -1 "$T/o.md")" = "| Command | Mean [ms] | Min [ms] | Max [ms] | Relative |" ]
 check "--markdown: a row per command" [ "$(grep -c '^| `' "$T/o.md")" -eq 2 ]
+run "$HONE" bench --runs 1 --export-hyperfine "$T/hf1.json" true
+expect_status 0
+check "--export-hyperfine: a single run's stddev is null, as hyperfine writes it" \
+  [ "$(jq -c '.results[0].stddev' "$T/hf1.json")" = null ]
+if command -v hyperfine >/dev/null; then
+  hyperfine -N --runs 2 -P n 1 2 --export-json "$T/hfreal.json" 'sleep 0.00{n}' >/dev/null 2>&1
+  run "$HONE" bench --runs 2 -P n 1 2 --export-hyperfine "$T/hfhone.json" 'sleep 0.00{n}'
+  # hone may add fields (memory_usage_byte, which newer hyperfines write too); none may be missing
+  # or of another type.
+  shape='[.results[] | to_entries[] | {key, t: (.value | type)}] | unique'
+  missing=$(jq -n --slurpfile a "$T/hfreal.json" --slurpfile b "$T/hfhone.json" \
+    "(\$a[0] | $shape) - (\$b[0] | $shape) | map(.key)")
+  check "--export-hyperfine has every field of hyperfine's own --export-json, of its type (missing: $missing)" \
+    [ "$missing" = "[]" ]
+fi
+# ---- warnings: a cold first run, many outliers ----
+# The first run sleeps 0.3 s (a cache to fill), the others do not.
+run "$HONE" bench --runs 8 "sh -c 'if [ -e $T/warm ]; then :; else touch $T/warm; sleep 0.3; fi'"
+expect_status 0; expect_out "the first run was the slowest, well above the rest \\(a cold cache\\?\\): try --warmup"
+# Runs 3 and 9 of 12 sleep 0.3 s: 2 outliers of 12 (over one in ten), the first run is not slow.
+: >"$T/count"
+run "$HONE" bench --runs 12 "sh -c 'echo >> $T/count; n=\$(wc -l < $T/count); [ \$n -eq 3 ] || [ \$n -eq 9 ] && sleep 0.3; true'"
+expect_status 0; expect_out "[2-9] of 12 runs are outliers"
+check "no cold-cache warning when the first run was not the slow one" bash -c '! grep -q "cold cache" <<<"$1"' _ "$out"
+
 run "$HONE" bench --runs 3 --csv true
 expect_status 0
 expect_out '^command,runs,median_ns,mean_ns,stddev_ns,min_ns,max_ns,mad_ns,user_ns,system_ns,max_rss_bytes,outliers$'
@@ -196,6 +221,16 @@ expect_status 0
 check "--until-significant ends with the comparison decided" \
   [ "$(jq '.comparison[0].significant' "$T/us.json")" = true ]
 expect_out "times faster than 'sleep 0.03'"
+# Two commands alike need not ever differ: --max-time bounds the whole benchmark.
+start=$(date +%s%N)
+run "$HONE" bench --runs 3 --until-significant --max-time 1 --json "$T/us2.json" 'sleep 0.01' 'sleep 0.01'
+end=$(date +%s%N)
+expect_status 0
+check "--until-significant stops at --max-time 1 (took $(((end - start) / 1000000)) ms)" \
+  [ $(((end - start) / 1000000)) -lt 3000 ]
+check "... after going on past --runs ($(jq '.commands[0].runs' "$T/us2.json") runs)" \
+  [ "$(jq '.commands[0].runs > 3 or .comparison[0].significant' "$T/us2.json")" = true ]
+expect_out "(no significant difference from|times faster than) 'sleep 0.01'"
 
 # ---- progress: on a terminal only ----
 run env -u HONE_NO_PROGRESS "$HONE" bench --runs 3 'sleep 0.01'
