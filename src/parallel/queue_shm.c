@@ -486,6 +486,46 @@ static int block(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitsta
   return 0;
 }
 
+/* Without the lock: true when the queue is surely full for a record of len bytes (tail read
+ * before head: the pair then shows at least the fill of the moment head was read) or surely empty
+ * (rd before tail: equal, they were equal when rd was read), and not closed (closed is decided
+ * under the lock: a send may commit between these loads and the close). Such a call waits without
+ * taking the lock at all: a consumer ahead of its producer (or a producer ahead of its consumer)
+ * then only reads the lock's line while it waits, instead of taking it from the other side on
+ * every retry. */
+static bool surely_full(const hone__shq *q, size_t len) {
+  shq_hdr *h = q->h;
+  uint64_t tail = atomic_load(&h->tail), head = atomic_load(&h->head);
+  return tail - head > q->ring_size - len && !atomic_load(&h->closed);
+}
+
+static bool surely_empty(const hone__shq *q) {
+  shq_hdr *h = q->h;
+  uint64_t rd = atomic_load(&h->rd), tail = atomic_load(&h->tail);
+  return rd == tail && !atomic_load(&h->closed);
+}
+
+/* block() for a call that found the queue surely full or empty without the lock: the same
+ * timeouts and waits, but no checks for dead processes — when one is due it returns 1 and the
+ * caller retries under the lock, where block() makes it. Returns an error to give up with, 1 to
+ * retry under the lock, 0 after waiting. */
+static int block_unlocked(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitstate *w) {
+  if (timeout_ns == 0) return put ? HONE_EFULL : HONE_EAGAIN;
+  int64_t now = hone__now_ns();
+  if (!w->started) {
+    w->started = w->spin = true;
+    w->deadline = hone__deadline(timeout_ns);
+    w->poll = hone__shq_test_poll_ns > 0 ? hone__shq_test_poll_ns : POLL_MIN_NS;
+    w->next_reap = w->poll > INT64_MAX - now ? INT64_MAX : now + w->poll;
+  } else if (now >= w->next_reap) {
+    return 1;
+  }
+  if (now >= w->deadline) return HONE_ETIMEDOUT;
+  w->on_writing = false;
+  wait_for(q, put, len, w->next_reap < w->deadline ? w->next_reap : w->deadline, w);
+  return 0;
+}
+
 /* ---- the calls ---- */
 
 int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_ns) {
@@ -496,7 +536,12 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
   size_t len = len_of(q, size);
   waitstate w = {0};
   for (;;) {
-    int rc = shq_lock(q);
+    int rc;
+    if (surely_full(q, len) && (rc = block_unlocked(q, true, len, timeout_ns, &w)) <= 0) {
+      if (rc < 0) return rc;
+      continue;
+    }
+    rc = shq_lock(q);
     if (rc) return rc;
     if (LOAD(h->closed, relaxed)) {
       shq_unlock(q);
@@ -539,7 +584,12 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
   shq_hdr *h = q->h;
   waitstate w = {0};
   for (;;) {
-    int rc = shq_lock(q);
+    int rc;
+    if (surely_empty(q) && (rc = block_unlocked(q, false, 0, timeout_ns, &w)) <= 0) {
+      if (rc < 0) return rc;
+      continue;
+    }
+    rc = shq_lock(q);
     if (rc) return rc;
     uint64_t rd = LOAD(h->rd, relaxed), tail = LOAD(h->tail, relaxed);
     w.on_writing = false;
