@@ -1,9 +1,9 @@
 /* hone/pool.h: worker pools, futures, map and as_completed — concurrent.futures for C.
  *
  * One API whatever runs the work: the backend is chosen when the pool is created —
- * HONE_POOL_THREADS (threads of this process) or HONE_POOL_PROCESSES (worker processes); MPI ranks
- * are to plug in behind the same calls. Every call below behaves the same on every backend unless
- * a paragraph here says otherwise.
+ * HONE_POOL_THREADS (threads of this process), HONE_POOL_PROCESSES (worker processes) or
+ * HONE_POOL_MPI (the cores of every MPI rank: libhone-mpi, see hone/pool_mpi.h). Every call below
+ * behaves the same on every backend unless a paragraph here says otherwise.
  *
  * Tasks. A task is a function registered under a name (hone_task_register); pools run tasks by
  * id, never by raw function pointer, so that the same task means the same thing in another process
@@ -145,7 +145,8 @@ typedef struct hone_future hone_future;
 typedef enum hone_pool_backend {
   HONE_POOL_THREADS = 1,   /* workers are threads of this process (no copies are made for map) */
   HONE_POOL_PROCESSES = 2, /* workers are processes forked at creation (see above) */
-  HONE_POOL_MPI = 3,       /* reserved: MPI ranks (a later release) */
+  HONE_POOL_MPI = 3,       /* MPI ranks, each with a local pool (hone/pool_mpi.h; HONE_ENOTSUP
+                              until libhone-mpi's hone_mpi_init has run on rank 0) */
 } hone_pool_backend;
 
 /* Runs once in each worker before it takes any task (in each worker process, replacements

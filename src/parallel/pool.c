@@ -2,6 +2,7 @@
  * submit, map dispatch, the lazy map (imap, built on submit so every backend gets it), shutdown
  * and free. Everything that runs work is behind pool->ops (backend.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,20 @@ _Thread_local hone_pool *hone__tls_serving;
 
 #define HONE__DEFAULT_QUEUE 16384
 
+static const hone__pool_ops *_Atomic installed_mpi;
+
+void hone__pool_install_backend(hone_pool_backend b, const hone__pool_ops *ops) {
+  if (b == HONE_POOL_MPI) atomic_store_explicit(&installed_mpi, ops, memory_order_release);
+}
+
+void hone__pool_set_serving(hone_pool *pool) {
+  hone__tls_serving = pool;
+}
+
 static const hone__pool_ops *backend_for(hone_pool_backend b) {
   switch (b) {
+  case HONE_POOL_MPI:
+    return atomic_load_explicit(&installed_mpi, memory_order_acquire);
   case HONE_POOL_THREADS:
     return &hone__backend_thread;
   case HONE_POOL_PROCESSES:

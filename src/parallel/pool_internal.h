@@ -12,6 +12,11 @@
 #include "hone/pool.h"
 #include "parallel/backend.h"
 
+/* The few internals a backend built as a library of its own (libhone-mpi) calls: exported from
+ * libhone's shared object with the hone__ prefix, not declared in include/hone (not an API:
+ * such a library must come from the same build, which it checks with hone_version()). */
+#define HONE__BACKEND_API __attribute__((visibility("default")))
+
 /* ---- registry (registry.c) ---- */
 typedef struct hone__task {
   const char *name;
@@ -22,18 +27,20 @@ typedef struct hone__task {
 } hone__task;
 
 /* The registered task `id`, or NULL. Lock-free: entries never change once published. */
-const hone__task *hone__task_get(hone_task_id id);
+HONE__BACKEND_API const hone__task *hone__task_get(hone_task_id id);
+/* The id of a registered task (the inverse of hone__task_get). */
+HONE__BACKEND_API hone_task_id hone__task_id_of(const hone__task *t);
 
 /* How a task crosses to a process that is not a fork image of this one (another MPI rank): as its
  * name and this 64-bit FNV-1a hash of it, both checked on arrival. Stable across processes,
  * builds and machines (it depends only on the name's bytes). */
-uint64_t hone__task_name_hash(const char *name);
+HONE__BACKEND_API uint64_t hone__task_name_hash(const char *name);
 /* Resolves a task that arrived as (name, hash): 0 and *id; HONE_ENOENT when no task of that name
  * is registered here; HONE_EINVAL when the hash does not match the name (a corrupt or foreign
  * message). On failure, when msg is not NULL, writes a message naming the task (at most msg_size
  * bytes, always terminated), e.g. "task 'primes.count' is not registered on this process". */
-int hone__task_resolve(const char *name, uint64_t hash, hone_task_id *id, char *msg,
-                       size_t msg_size);
+HONE__BACKEND_API int hone__task_resolve(const char *name, uint64_t hash, hone_task_id *id,
+                                         char *msg, size_t msg_size);
 
 /* ---- the running task's context ---- */
 struct hone_task_ctx {
@@ -102,18 +109,19 @@ hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const voi
  * drop any reference. */
 void hone__future_execute(hone_future *f, hone_task_ctx *ctx);
 /* Marks a pending future cancelled (no-op otherwise). */
-void hone__future_cancel_pending(hone_future *f);
+HONE__BACKEND_API void hone__future_cancel_pending(hone_future *f);
 /* Completes a pending or running future whose task ran elsewhere (another process): code < 0
  * fails it with `message` (NULL: the code's text), else copies min(size, result_size) bytes of
  * data as its result. then(arg), if given, is called once the final state is published and
  * before the done callbacks run (a backend frees what the job held there, so that a callback may
  * shut the pool down). Does not drop any reference. */
-void hone__future_finish(hone_future *f, int code, const char *message, const void *data,
-                         size_t size, void (*then)(void *), void *arg);
+HONE__BACKEND_API void hone__future_finish(hone_future *f, int code, const char *message,
+                                           const void *data, size_t size, void (*then)(void *),
+                                           void *arg);
 /* hone__future_cancel_pending with the same `then` (called in any case). */
 void hone__future_cancel_then(hone_future *f, void (*then)(void *), void *arg);
 /* Moves a pending future to RUNNING (no-op otherwise). */
-void hone__future_mark_running(hone_future *f);
+HONE__BACKEND_API void hone__future_mark_running(hone_future *f);
 /* Pinning keeps a remote future's pool alive while a thread calls into it for that future: a
  * pin taken while the future is not done (hone__future_pin returns true) holds off the
  * completer, which calls hone__future_wait_unpinned after completing it and before releasing
@@ -124,6 +132,13 @@ void hone__future_unpin(hone_future *f);
 void hone__future_wait_unpinned(hone_future *f, uint32_t own);
 
 /* ---- the pool (pool.c) ---- */
+/* Installs the table of a backend built as its own library (libhone-mpi calls it for
+ * HONE_POOL_MPI when it is initialised); until then that backend is HONE_ENOTSUP. */
+HONE__BACKEND_API void hone__pool_install_backend(hone_pool_backend b, const hone__pool_ops *ops);
+/* Marks the calling thread as one of `pool`'s own non-worker threads (NULL: none), as the
+ * process pool's collector is: an external backend's thread that completes futures. */
+HONE__BACKEND_API void hone__pool_set_serving(hone_pool *pool);
+
 struct hone_pool {
   const hone__pool_ops *ops;
   hone_pool_backend backend;

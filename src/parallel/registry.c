@@ -73,6 +73,10 @@ int hone_task_lookup(const char *name, hone_task_id *id) {
   return 0;
 }
 
+hone_task_id hone__task_id_of(const hone__task *t) {
+  return (hone_task_id)(t - reg);
+}
+
 uint64_t hone__task_name_hash(const char *name) {
   uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, 64 bit: offset basis and prime */
   for (const unsigned char *c = (const unsigned char *)name; *c; c++) {

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# mpi.sh: task farms across MPI ranks (issue 12), 2 workers each, all measured in this run:
+# mpi4py.futures, Dask distributed (LocalCluster of 2 worker processes) and the hand-written C
+# farm (bench/mpi/farm.c, the transport's physical limit) on Open MPI's default transports
+# (shared memory) and on `--mca btl self,tcp` (the path between machines). A missing piece
+# (mpirun, mpicc, mpi4py, dask) drops its column with a message; it never fails the bench.
+#
+# A column is one call: `column TITLE PREFIX CAP CMD...` runs CMD (at most CAP seconds) and keeps
+# its stdout lines "PREFIX.KEY VALUE" (KEY.note VALUE: a label printed under the figure). Keys
+# the table reads: tps (or the farm's tps1/tps2: 1 and 2 tasks in flight a worker), rt_us,
+# map1000_s, map1_s, speedup (and speedup_block), pingpong_us.
+# Env: HONE_BUILD (absolute build dir), HONE_SRC.
+set -uo pipefail
+src=${HONE_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+out=${HONE_BUILD:-$src/build/bench}/bench/mpi
+mkdir -p "$out"
+py=/usr/bin/python3 # Debian's, where python3-mpi4py and python3-distributed install
+
+declare -A fig   # fig[TITLE|KEY] = VALUE
+titles=()
+column() {
+  local title=$1 prefix=$2 cap=$3 line key
+  shift 3
+  titles+=("$title")
+  local tmp
+  tmp=$(mktemp)
+  if ! timeout -k 5 "$cap" "$@" >"$tmp" 2>"$tmp.err"; then
+    echo "mpi: $title: $* failed or exceeded ${cap} s (status $?): $(tail -n 2 "$tmp.err" | tr '\n' ' ')"
+  fi
+  while read -r key line; do
+    case $key in "$prefix".*) fig["$title|${key#"$prefix".}"]=$line ;; esac
+  done <"$tmp"
+  rm -f "$tmp" "$tmp.err"
+}
+skip() { # a column that could not run: its reason is printed in every row
+  titles+=("$1")
+  fig["$1|skip"]=$2
+  echo "mpi: $1 skipped: $2"
+}
+
+# Number formats: tasks/s as k/M, times as us/ms/s.
+rate() { awk -v v="$1" 'BEGIN { if (v >= 1e6) printf "%.2f M", v / 1e6; else printf "%.3g k", v / 1e3 }'; }
+dur_s() { awk -v v="$1" 'BEGIN { if (v < 1e-3) printf "%.3g us", v * 1e6; else if (v < 1) printf "%.3g ms", v * 1e3; else printf "%.3g s", v }'; }
+dur_us() { dur_s "$(awk -v v="$1" 'BEGIN { print v / 1e6 }')"; }
+
+cell() { # cell TITLE ROW
+  local t=$1 r=$2 v note
+  [ -n "${fig[$t|skip]:-}" ] && { echo "(skipped)"; return; }
+  case $r in
+  tps)
+    if [ -n "${fig[$t|tps]:-}" ]; then v=$(rate "${fig[$t|tps]}")
+    elif [ -n "${fig[$t|tps1]:-}" ]; then
+      v="$(rate "${fig[$t|tps1]}") / $(rate "${fig[$t|tps2]:-0}") (1/2 in flight)"
+    fi ;;
+  rt_us | pingpong_us) [ -n "${fig[$t|$r]:-}" ] && v=$(dur_us "${fig[$t|$r]}") ;;
+  map1000_s | mapauto_s | map1_s) [ -n "${fig[$t|$r]:-}" ] && v=$(dur_s "${fig[$t|$r]}") ;;
+  speedup)
+    [ -n "${fig[$t|speedup]:-}" ] && v=$(printf '%.2fx' "${fig[$t|speedup]}")
+    [ -n "${fig[$t|speedup_block]:-}" ] &&
+      v="$v polling, $(printf '%.2fx' "${fig[$t|speedup_block]}") blocking master" ;;
+  esac
+  note=${fig[$t|$r.note]:-}
+  echo "${v:--}${note:+ ($note)}"
+}
+
+table() {
+  local rows=(tps rt_us map1000_s mapauto_s map1_s speedup pingpong_us)
+  local names=("empty tasks/s (submit+result)" "idle round trip" "map 10^5 tiny, chunk 1000"
+    "map 10^5 tiny, automatic chunks" "map 10^5 tiny, chunk 1" "primes < 2e6, 2 workers vs 1"
+    "MPI ping-pong 16 B, one way")
+  local line="| |" sep="|---|" i t
+  for t in "${titles[@]}"; do line+=" $t |"; sep+="---|"; done
+  echo "$line"
+  echo "$sep"
+  for i in "${!rows[@]}"; do
+    line="| ${names[$i]} |"
+    for t in "${titles[@]}"; do line+=" $(cell "$t" "${rows[$i]}") |"; done
+    echo "$line"
+  done
+}
+
+load0=$(cut -d" " -f1 /proc/loadavg 2>/dev/null || echo "?") # a busy machine explains noisy figures
+mpirun_args=(--oversubscribe)
+[ "$(id -u)" = 0 ] && mpirun_args+=(--allow-run-as-root)
+have_mpi=1
+if ! command -v mpirun >/dev/null 2>&1; then have_mpi=0; fi
+
+# The Python peers first and alone; each one's teardown ends before the next starts.
+if [ $have_mpi = 0 ]; then
+  skip mpi4py.futures "no mpirun"
+elif ! "$py" -c 'import mpi4py.futures' 2>/dev/null; then
+  skip mpi4py.futures "no mpi4py for $py (python3-mpi4py)"
+else
+  echo "(mpi4py.futures: about 10 s)"
+  column mpi4py.futures mpi4py 90 mpirun "${mpirun_args[@]}" -n 3 "$py" -m mpi4py.futures \
+    "$src/bench/mpi/peer_mpi4py.py"
+fi
+if ! "$py" -c 'import dask.distributed' 2>/dev/null; then
+  skip Dask "no dask.distributed for $py (python3-distributed)"
+else
+  echo "(Dask LocalCluster: about 15 s)"
+  column Dask dask 150 "$py" "$src/bench/mpi/peer_dask.py"
+fi
+
+# The farm, built here with mpicc (no CMake dependency on MPI for the rest of hone's benches).
+farm=$out/farm
+if [ $have_mpi = 0 ] || ! command -v mpicc >/dev/null 2>&1; then
+  skip "farm shm" "no mpirun/mpicc"
+  skip "farm tcp" "no mpirun/mpicc"
+elif { [ "$farm" -nt "$src/bench/mpi/farm.c" ] && [ "$farm" -nt "$src/bench/bench_util.h" ]; } ||
+  mpicc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$src/include" -o "$farm" \
+    "$src/bench/mpi/farm.c"; then
+  echo "(farm: about 15 s a transport)"
+  column "farm shm" farm.shm 60 mpirun "${mpirun_args[@]}" -np 3 "$farm" --label shm
+  column "farm tcp" farm.tcp 60 mpirun "${mpirun_args[@]}" --mca btl self,tcp -np 3 "$farm" \
+    --label tcp
+else
+  skip "farm shm" "mpicc failed"
+  skip "farm tcp" "mpicc failed"
+fi
+# hone's MPI backend (bench/mpi/hone_mpi.c, built by CMake with libhone-mpi): 2 ranks of one
+# worker each, rank 0 dispatching only; the 1-worker primes time from a 2-rank run first.
+hone_bin=${HONE_BUILD:-$src/build/bench}/bench/mpi/bench_mpi_hone
+if [ $have_mpi = 0 ] || [ ! -x "$hone_bin" ]; then
+  skip "hone shm" "no mpirun or no $hone_bin (libhone-mpi not built)"
+  skip "hone tcp" "no mpirun or no $hone_bin (libhone-mpi not built)"
+else
+  echo "(hone: about 10 s a transport)"
+  for tr in shm tcp; do
+    btl=()
+    [ $tr = tcp ] && btl=(--mca btl self,tcp)
+    p1=$(timeout -k 5 60 mpirun "${mpirun_args[@]}" "${btl[@]}" -np 2 "$hone_bin" --primes-only \
+      --label $tr | awk '$1 ~ /primes1_s$/ { print $2 }')
+    column "hone $tr" hone.$tr 90 mpirun "${mpirun_args[@]}" "${btl[@]}" -np 3 "$hone_bin" \
+      --label $tr --primes1 "${p1:-0}"
+  done
+fi
+
+echo
+table
+echo
+echo "(2 workers each: mpirun -np 3, rank 0 the master (mpi4py.futures on Open MPI's default" \
+  "transports); machine: $(nproc) cores online, load $load0 at the start;" \
+  "$(mpirun --version 2>/dev/null | head -n 1 || echo 'no mpirun'); ${fig[mpi4py.futures|version]:-no mpi4py}," \
+  "${fig[Dask|version]:-no dask}; the MPI ping-pong row is the transport's limit)"
