@@ -1,7 +1,8 @@
 /* pool_bench.c: hone's thread pool side by side with GLib's GThreadPool, OpenMP and (figures
  * passed in by pool.sh, measured in the same run) Python's ThreadPoolExecutor. Prints a table
  * with ratios and whether each target of issue 5 is met. Every figure is a median of several
- * runs; every pool has 2 workers.
+ * runs; every pool has 2 workers. hone's per-task costs are also given in cache-line round trips
+ * between two CPUs (cacheline.h, measured first in the same run): the machine's physical limit.
  * Usage: bench_pool [--python-tps X] [--python-rt-ns Y] [--quick] */
 #define _GNU_SOURCE /* clock_gettime, nanosleep under -std=c17 */
 #include <glib.h>
@@ -19,6 +20,7 @@
 #include "hone/pool.h"
 
 #include "bench_util.h"
+#include "cacheline.h"
 
 #define WORKERS 2
 
@@ -221,6 +223,7 @@ int main(int argc, char **argv) {
       hone_task_register_batch("bench.tiny_batch", tiny_batch, 8, &T_TINY_BATCH) ||
       hone_task_register("bench.primes", primes_task, 8, &T_PRIMES))
     return 1;
+  cacheline_rtt rtt = cacheline_measure(); /* first: before any pool's threads exist */
   int runs = quick ? 3 : 7;
   int ntasks = quick ? 100000 : 500000;
   double v[16], w[16];
@@ -321,6 +324,7 @@ int main(int argc, char **argv) {
   long rss1 = rss_kb();
   hone_pool_free(p);
 
+  cacheline_print(&rtt);
   printf("%-44s %14s %14s %10s  %-8s %s\n", "measure (2 workers each)", "hone", "other", "ratio",
          "target", "met");
   /* The target is "submit + result": GLib has no result, so each GLib task signals its own
@@ -359,6 +363,12 @@ int main(int argc, char **argv) {
          rss1, rss0, "", "no growth", yes(rss1 - rss0 < 1024));
   printf("ratio: hone's edge (throughput hone/other, times other/hone), except map: hone time /\n"
          "OpenMP time, and speedup: 1-worker time / 2-worker time.\n");
+  if (rtt.ns > 0)
+    printf("hone in cache-line round trips: %.2f per empty task (submit + result), %.2f per idle\n"
+           "round trip, %.3f per map item (batch task), %.3f per map item (a call per item)\n",
+           cacheline_multiple(&rtt, 1e9 / hone_tps), cacheline_multiple(&rtt, hone_rt),
+           cacheline_multiple(&rtt, hone_map * 1e9 / nmap),
+           cacheline_multiple(&rtt, hone_map1 * 1e9 / nmap));
   printf("(primes below 2e6: %llu; machine: %ld CPUs online, hone_cpu_count() = %u)\n",
          (unsigned long long)total, sysconf(_SC_NPROCESSORS_ONLN), hone_cpu_count());
   return 0;

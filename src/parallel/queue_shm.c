@@ -22,9 +22,10 @@
  *  - a record is written whole (header, and payload when copied under the lock) before tail moves
  *    past it, and its size never changes afterwards: every index always sits on a record boundary;
  *  - a consumer marks a record taken (READING or DONE) before moving rd, and rd before head;
- *  - nmsg (the records in [rd, tail)) is the one derived counter, and is recounted after a death.
+ *  - the number of records in [rd, tail), sent - taken, is the one derived count, and is recounted
+ *    after a death (sent := taken + the records counted).
  * Killed holding the lock: the next locker gets EOWNERDEAD and repairs (skips a record left taken
- * at rd, recounts nmsg, advances head) before marking the mutex consistent. Killed mid-copy: a
+ * at rd, recounts sent, advances head) before marking the mutex consistent. Killed mid-copy: a
  * WRITING record (consumers take records in order, so they wait on it) or a READING one (its space
  * is held) stays behind; a waiter that has waited a while checks the owner's pid, and drops the
  * record when that process is gone (or a zombie).
@@ -60,7 +61,7 @@
 #include "parallel/tsan.h"
 
 #define SHQ_MAGIC UINT64_C(0x31516575654e6f48) /* "HoNeueQ1" little-endian */
-#define SHQ_VERSION 2u
+#define SHQ_VERSION 3u /* 3: the lock and the indexes on one line, nmsg split into sent/taken */
 
 #define SPIN_NS 20000        /* spin this long before sleeping */
 #define POLL_MIN_NS 2000000  /* first check for dead owners after this long asleep */
@@ -91,14 +92,24 @@ typedef struct shq_hdr {
   uint32_t version, hdr_size;
   uint64_t ring_size, item_size, slot_size, capacity, max_message;
   uint32_t mutex_size, rec_size;
+  /* The lock and the indexes it guards share one cache line (glibc's mutex is 40 bytes on
+   * x86-64, the three indexes 24): every send and recv takes the lock and then reads and writes
+   * the indexes, so apart from the records themselves a message moves this one line to each side
+   * instead of two (the lock's and the indexes'). Guarded by mu (stored under it; loaded without
+   * it only as hints for spinning and waiting). */
   alignas(64) pthread_mutex_t mu;
-  /* Guarded by mu (stored under it; loaded without it only as hints for spinning and waiting). */
-  alignas(64) _Atomic uint64_t head, rd, tail, nmsg;
-  _Atomic uint32_t closed;
-  /* Futex words: bumped when a message may have become available (get) or space freed (put). */
+  _Atomic uint64_t head, rd, tail;
+  alignas(64) _Atomic uint32_t closed; /* written once: read-shared by every CPU */
+  /* Futex words: bumped when a message may have become available (get) or space freed (put).
+   * Each side's line also holds that side's count of records (guarded by mu: messages committed
+   * to [.., tail) by producers, taken past rd by consumers; queued = sent - taken), so that a
+   * producer writes only lines it already owns when no consumer waits, and likewise a consumer.
+   * (They were one shared counter, nmsg, on the indexes' line: a third line per message.) */
   alignas(64) _Atomic uint32_t get_seq, get_waiters;
   _Atomic uint32_t commits; /* bumped by each large send when its record becomes READY */
+  _Atomic uint64_t sent;
   alignas(64) _Atomic uint32_t put_seq, put_waiters;
+  _Atomic uint64_t taken;
   /* Registered waiters per process, so that a dead one's count can be taken back: a total left
    * too high would cost every later send or recv a wake-up system call. */
   alignas(64) _Atomic uint32_t wakes; /* wake-up calls made, to pace the checks */
@@ -220,8 +231,8 @@ static bool reap(hone__shq *q, bool check_pids) {
       set_rec_state(q, r, REC_DONE);
       rd += len_of(q, r->size);
       STORE(h->rd, rd, release);
-      uint64_t n = LOAD(h->nmsg, relaxed);
-      STORE(h->nmsg, n ? n - 1 : 0, relaxed);
+      uint64_t t = LOAD(h->taken, relaxed);
+      if (LOAD(h->sent, relaxed) != t) STORE(h->taken, t + 1, relaxed);
       changed = true;
       continue;
     }
@@ -276,7 +287,7 @@ static void repair(hone__shq *q) {
   uint64_t n = 0, tail = LOAD(h->tail, relaxed);
   for (uint64_t pos = LOAD(h->rd, relaxed); pos != tail; n++)
     pos += len_of(q, rec_at(q, pos)->size);
-  STORE(h->nmsg, n, relaxed);
+  STORE(h->sent, LOAD(h->taken, relaxed) + n, relaxed);
   reap_waiters(q, false);
   wake_all(q); /* the dead process may have changed the state without notifying */
 }
@@ -321,8 +332,8 @@ uint32_t hone__shq_test_waiters(hone__shq *q, int put) {
 static void notify(hone__shq *q, _Atomic uint32_t *seq, _Atomic uint32_t *waiters, int n) {
   if (atomic_fetch_add_explicit(waiters, 0, memory_order_seq_cst) == 0) return;
   if (n == 0) { /* getters: one per message not yet taken (see notify_getters) */
-    uint64_t m = LOAD(q->h->nmsg, relaxed);
-    n = m == 0 ? 1 : m > INT_MAX ? INT_MAX : (int)m;
+    int64_t m = (int64_t)(LOAD(q->h->sent, relaxed) - LOAD(q->h->taken, relaxed));
+    n = m <= 0 ? 1 : m > INT_MAX ? INT_MAX : (int)m;
   }
   atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
   hone__futex_wake_shared(seq, n);
@@ -345,9 +356,10 @@ static void notify(hone__shq *q, _Atomic uint32_t *seq, _Atomic uint32_t *waiter
 /* Wakes as many getters as there are messages not yet taken, not just one: a getter woken for a
  * message queued behind a large one still being copied in finds that one unfinished and sleeps
  * again, so when the large one is committed every message behind it may need a getter. (Getters
- * asleep with a backlog happen only then: otherwise the count is 1.) nmsg is read after the
+ * asleep with a backlog happen only then: otherwise the count is 1.) sent is read after the
  * waiters RMW, which synchronizes with the registration of any getter that went back to sleep,
- * so it includes every message that getter saw queued. */
+ * so it includes every message that getter saw queued (a newer `taken` counts only messages
+ * others have taken since). */
 static void notify_getters(hone__shq *q) {
   notify(q, &q->h->get_seq, &q->h->get_waiters, 0);
 }
@@ -474,6 +486,46 @@ static int block(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitsta
   return 0;
 }
 
+/* Without the lock: true when the queue is surely full for a record of len bytes (tail read
+ * before head: the pair then shows at least the fill of the moment head was read) or surely empty
+ * (rd before tail: equal, they were equal when rd was read), and not closed (closed is decided
+ * under the lock: a send may commit between these loads and the close). Such a call waits without
+ * taking the lock at all: a consumer ahead of its producer (or a producer ahead of its consumer)
+ * then only reads the lock's line while it waits, instead of taking it from the other side on
+ * every retry. */
+static bool surely_full(const hone__shq *q, size_t len) {
+  shq_hdr *h = q->h;
+  uint64_t tail = atomic_load(&h->tail), head = atomic_load(&h->head);
+  return tail - head > q->ring_size - len && !atomic_load(&h->closed);
+}
+
+static bool surely_empty(const hone__shq *q) {
+  shq_hdr *h = q->h;
+  uint64_t rd = atomic_load(&h->rd), tail = atomic_load(&h->tail);
+  return rd == tail && !atomic_load(&h->closed);
+}
+
+/* block() for a call that found the queue surely full or empty without the lock: the same
+ * timeouts and waits, but no checks for dead processes — when one is due it returns 1 and the
+ * caller retries under the lock, where block() makes it. Returns an error to give up with, 1 to
+ * retry under the lock, 0 after waiting. */
+static int block_unlocked(hone__shq *q, bool put, size_t len, int64_t timeout_ns, waitstate *w) {
+  if (timeout_ns == 0) return put ? HONE_EFULL : HONE_EAGAIN;
+  int64_t now = hone__now_ns();
+  if (!w->started) {
+    w->started = w->spin = true;
+    w->deadline = hone__deadline(timeout_ns);
+    w->poll = hone__shq_test_poll_ns > 0 ? hone__shq_test_poll_ns : POLL_MIN_NS;
+    w->next_reap = w->poll > INT64_MAX - now ? INT64_MAX : now + w->poll;
+  } else if (now >= w->next_reap) {
+    return 1;
+  }
+  if (now >= w->deadline) return HONE_ETIMEDOUT;
+  w->on_writing = false;
+  wait_for(q, put, len, w->next_reap < w->deadline ? w->next_reap : w->deadline, w);
+  return 0;
+}
+
 /* ---- the calls ---- */
 
 int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_ns) {
@@ -484,7 +536,12 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
   size_t len = len_of(q, size);
   waitstate w = {0};
   for (;;) {
-    int rc = shq_lock(q);
+    int rc;
+    if (surely_full(q, len) && (rc = block_unlocked(q, true, len, timeout_ns, &w)) <= 0) {
+      if (rc < 0) return rc;
+      continue;
+    }
+    rc = shq_lock(q);
     if (rc) return rc;
     if (LOAD(h->closed, relaxed)) {
       shq_unlock(q);
@@ -500,7 +557,7 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
         TEST_POINT(HONE__SHQ_AT_SEND_COMMIT);
         STORE(h->tail, tail + len, release);
         TEST_POINT(HONE__SHQ_AT_SEND_COUNT);
-        STORE(h->nmsg, LOAD(h->nmsg, relaxed) + 1, relaxed);
+        STORE(h->sent, LOAD(h->sent, relaxed) + 1, relaxed);
         shq_unlock(q);
         notify_getters(q);
         return 0;
@@ -509,7 +566,7 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
       STORE(r->state, REC_WRITING, relaxed);
       STORE(h->tail, tail + len, release);
       TEST_POINT(HONE__SHQ_AT_SEND_COUNT);
-      STORE(h->nmsg, LOAD(h->nmsg, relaxed) + 1, relaxed);
+      STORE(h->sent, LOAD(h->sent, relaxed) + 1, relaxed);
       shq_unlock(q);
       TEST_POINT(HONE__SHQ_AT_SEND_COPY);
       memcpy(r + 1, msg, size);
@@ -527,7 +584,12 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
   shq_hdr *h = q->h;
   waitstate w = {0};
   for (;;) {
-    int rc = shq_lock(q);
+    int rc;
+    if (surely_empty(q) && (rc = block_unlocked(q, false, 0, timeout_ns, &w)) <= 0) {
+      if (rc < 0) return rc;
+      continue;
+    }
+    rc = shq_lock(q);
     if (rc) return rc;
     uint64_t rd = LOAD(h->rd, relaxed), tail = LOAD(h->tail, relaxed);
     w.on_writing = false;
@@ -548,7 +610,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
           TEST_POINT(HONE__SHQ_AT_RECV_DONE);
           STORE(h->rd, rd + len, release);
           TEST_POINT(HONE__SHQ_AT_RECV_RD);
-          STORE(h->nmsg, LOAD(h->nmsg, relaxed) - 1, relaxed);
+          STORE(h->taken, LOAD(h->taken, relaxed) + 1, relaxed);
           int freed = advance_head(q);
           shq_unlock(q);
           notify_putters(q, freed);
@@ -558,7 +620,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         STORE(r->state, REC_READING, relaxed);
         TEST_POINT(HONE__SHQ_AT_CLAIM);
         STORE(h->rd, rd + len, release);
-        STORE(h->nmsg, LOAD(h->nmsg, relaxed) - 1, relaxed);
+        STORE(h->taken, LOAD(h->taken, relaxed) + 1, relaxed);
         shq_unlock(q);
         TEST_POINT(HONE__SHQ_AT_RECV_COPY);
         memcpy(buf, r + 1, sz);
@@ -607,8 +669,8 @@ void hone__shq_close(hone__shq *q) {
  * message queue or one of large items has such records to look for. */
 size_t hone__shq_size(hone__shq *q) {
   shq_hdr *h = q->h;
-  if (shq_lock(q) != 0) return (size_t)LOAD(h->nmsg, relaxed);
-  uint64_t n = LOAD(h->nmsg, relaxed), tail = LOAD(h->tail, relaxed);
+  if (shq_lock(q) != 0) return (size_t)(LOAD(h->sent, relaxed) - LOAD(h->taken, relaxed));
+  uint64_t n = LOAD(h->sent, relaxed) - LOAD(h->taken, relaxed), tail = LOAD(h->tail, relaxed);
   if (!q->item_size || q->item_size > HONE__SHQ_COPY_UNLOCKED) {
     for (uint64_t pos = LOAD(h->rd, relaxed); pos != tail && n;) {
       shq_rec *r = rec_at(q, pos);

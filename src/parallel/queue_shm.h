@@ -40,9 +40,9 @@ enum {
   HONE__SHQ_AT_SEND_COPY = 1, /* large send: reserved (WRITING), lock released, before the copy */
   HONE__SHQ_AT_RECV_COPY,     /* large recv: claimed (READING), lock released, before the copy */
   HONE__SHQ_AT_SEND_COMMIT,   /* small send, locked: record written, tail not yet moved */
-  HONE__SHQ_AT_SEND_COUNT,    /* send, locked: tail moved, nmsg not yet counted */
+  HONE__SHQ_AT_SEND_COUNT,    /* send, locked: tail moved, sent not yet counted */
   HONE__SHQ_AT_RECV_DONE,     /* small recv, locked: copied and marked DONE, rd not yet moved */
-  HONE__SHQ_AT_RECV_RD,       /* small recv, locked: rd moved, nmsg and head not yet */
+  HONE__SHQ_AT_RECV_RD,       /* small recv, locked: rd moved, taken and head not yet */
   HONE__SHQ_AT_CLAIM,         /* large recv, locked: marked READING, rd not yet moved */
 };
 extern void (*hone__shq_test_hook)(int point);
