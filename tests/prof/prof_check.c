@@ -175,7 +175,10 @@ int main(int argc, char **argv) {
           in->times);
     CHECK(!getenv("PROF_CHECK_UNTIMED"), "HONE_PROF_UNTIMED=1 but times %s", in->times);
     double ratio = (double)sum / (double)in->total_ticks;
-    CHECK(ratio > 0.95 && ratio <= 1.0, "sum of excl %" PRIu64 " / total %" PRIu64 " = %f", sum,
+    /* The thread's total also holds its time outside main's tree (start-up, exit), which a
+     * loaded machine stretches with the rest: 0.937 was measured in a make check's ASan phase
+     * where the 300 ms spin took 832 ms. A tree that lost a function's time misses by far more. */
+    CHECK(ratio > 0.90 && ratio <= 1.0, "sum of excl %" PRIu64 " / total %" PRIu64 " = %f", sum,
           in->total_ticks, ratio);
     CHECK(sum == main_incl, "sum %" PRIu64 " main %" PRIu64, sum, main_incl);
     CHECK(secs > 0.29 && secs < 30, "total %f s for a 300 ms spin", secs);
