@@ -41,7 +41,8 @@ for k in $(seq 0 $((K - 1))); do
   t0=$(now_ns); "$hone" bench --runs $N --no-counters --json "$work/ht.json" "$noop" >/dev/null; t1=$(now_ns)
   h_true_pr[k]=$(awk -v a="$t0" -v b="$t1" -v n=$N 'BEGIN { print (b - a) / n / 1e3 }')
   h_true_mean[k]=$(jq '.commands[0].stats.wall_ns.mean / 1e3' "$work/ht.json")
-  # hone's default: the task-clock counter inherited by every run (hardware ones where present)
+  # hone's defaults: cycles, instructions and task-clock inherited by every run where the machine
+  # has hardware events (none opened where it has not)
   t0=$(now_ns); "$hone" bench --runs $N --json "$work/hc.json" "$noop" >/dev/null; t1=$(now_ns)
   hc_true_pr[k]=$(awk -v a="$t0" -v b="$t1" -v n=$N 'BEGIN { print (b - a) / n / 1e3 }')
   hc_true_mean[k]=$(jq '.commands[0].stats.wall_ns.mean / 1e3' "$work/hc.json")
