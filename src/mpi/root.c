@@ -86,7 +86,8 @@ struct mctx {
 typedef struct rk {
   bool lost;
   unsigned inflight;
-  job *jobs; /* what it holds (doubly linked) */
+  double held_ns; /* running mean of how long it held a job (its queue and the task) */
+  job *jobs;      /* what it holds (doubly linked) */
   int64_t last_heard;
 } rk;
 
@@ -433,6 +434,19 @@ static outmsg *pack_for(int r, unsigned credit, job **dropped) {
   return o;
 }
 
+/* How many jobs rank r may hold: two per worker, so that a worker finds its next job there when
+ * it finishes one; more when jobs are short beside the round trip, so that the round trip is
+ * hidden: enough for a worker to be busy for two round trips (a rank's hold time includes its
+ * queue, so the figure settles where the queue covers them), at most 64 per worker. */
+static unsigned credit_of(int r) {
+  double per = 2;
+  if (R.ranks[r].held_ns > 0 && R.rt_ns > 0) {
+    per = 2 + 2 * R.rt_ns / R.ranks[r].held_ns;
+    if (per > 64) per = 64;
+  }
+  return (unsigned)per * hm.info[r].workers;
+}
+
 /* ---- MPI (the dispatcher, lock released) ---- */
 
 static void post(outmsg *o) {
@@ -537,6 +551,8 @@ static void on_results(int r, const unsigned char *buf, size_t len) {
     k->inflight--;
     double over = (double)(now - j->sent) - (double)w.elapsed_ns;
     if (over > 0) R.rt_ns = R.rt_ns > 0 ? 0.875 * R.rt_ns + 0.125 * over : over;
+    k->held_ns =
+        k->held_ns > 0 ? 0.875 * k->held_ns + 0.125 * (double)w.elapsed_ns : (double)w.elapsed_ns;
     if (j->kind == WJ_SUBMIT) {
       j->code = w.code;
       if (w.code < 0) j->msg = strndup(msg, w.msg_len);
@@ -757,7 +773,7 @@ static void *dispatcher(void *arg) {
     }
     for (int r = 1; r < hm.size; r++) {
       rk *k = &R.ranks[r];
-      unsigned credit = 2 * hm.info[r].workers;
+      unsigned credit = credit_of(r);
       if (k->lost || k->inflight >= credit) continue;
       outmsg *o = pack_for(r, credit - k->inflight, &dropped);
       if (o) {
