@@ -358,7 +358,7 @@ static job *take_chunk(int d) {
 
 /* One W_JOBS message for rank r with up to `credit` jobs; NULL when there is none. */
 static outmsg *pack_for(int r, unsigned credit, job **dropped) {
-  job *list = NULL;
+  job *list = NULL, **tail = &list;
   unsigned n = 0;
   size_t total = sizeof(uint64_t);
   while (n < credit) {
@@ -367,8 +367,9 @@ static outmsg *pack_for(int r, unsigned credit, job **dropped) {
     if (!j) break;
     j->id = ++R.next_job;
     j->rank = r;
-    j->next = list;
-    list = j;
+    j->next = NULL; /* in queue order: the rank starts them in the order they were submitted */
+    *tail = j;
+    tail = &j->next;
     n++;
     const char *name = j->kind == WJ_SUBMIT ? j->f->task->name : j->m->t->name;
     size_t payload = j->kind == WJ_SUBMIT ? j->f->arg_size : j->count * j->m->in_stride;
@@ -762,12 +763,13 @@ static void *dispatcher(void *arg) {
       progress = true;
     }
     /* jobs */
-    while (R.root_inflight < R.root_credit) {
+    for (job **tail = &local; R.root_inflight < R.root_credit;) {
       job *j = take_pending(0, &dropped);
       if (!j) break;
       j->rank = 0;
-      j->next = local;
-      local = j;
+      j->next = NULL; /* in queue order */
+      *tail = j;
+      tail = &j->next;
       R.root_inflight++;
       progress = true;
     }
