@@ -6,7 +6,8 @@
 # estimate) and by `hone report --raw` (as measured), the worst difference in points among the
 # functions with >= 5 % by perf or by hone, hone's header total against the plain run's CPU time
 # (perf stat task-clock), and whether the targets hold: every such function within 5 points,
-# the total within 25 %.
+# the total within 25 %. Beside them, the floor: perf on the instrumented build with hooks that
+# do nothing, which shows how far a share moves by the instrumentation's presence alone.
 #
 # perf's shares are made comparable with hone's: hone charges time spent in an uninstrumented
 # library (libc's strcoll, memcpy, malloc) to the program's function that called it, and samples
@@ -114,7 +115,11 @@ truth() {
   }
   "$hone" report "$out/hone.prof" | sed -n '2,4p' >"$out/header.txt"
   awk -F, -v name="$name" -v plain_s="$best" -v maxp="$POINTS" -v maxt="$TOTAL" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" '
-    FNR == 1 { file++; if (file < 3) next }
+    # Which file by its name, not by counting first lines: an empty file has none.
+    FNR == 1 && FILENAME == ARGV[1] { file = 1; next }
+    FNR == 1 && FILENAME == ARGV[2] { file = 2; next }
+    FNR == 1 && FILENAME == ARGV[3] { file = 3 }
+    FNR == 1 && FILENAME == ARGV[4] { file = 4 }
     file == 1 { f = $NF; est[f] += $4; est_t += $4; calls[f] += $2; fn[f] = 1; next }
     file == 2 { f = $NF; raw[f] += $4; raw_t += $4; next }
     file == 3 { split($0, a, " "); perfp[a[1]] = a[2]; next }
@@ -123,7 +128,7 @@ truth() {
       for (f in fn) if (f in perfp) perf_t += perfp[f]
       for (f in fn) if (f in floorp) floor_t += floorp[f]
       printf "%s (plain run %.1f ms of CPU; load %s)\n", name, plain_s * 1000, load
-      printf "  %-28s %12s %8s %8s %8s %8s\n", "function", "calls", "perf %", "hone %", "raw %", "diff",
+      printf "  %-28s %12s %8s %8s %8s %8s %8s %8s\n", "function", "calls", "perf %", "hone %", "raw %", "diff",
              "floor %", "diff"
       worst = 0
       fworst = 0
