@@ -110,12 +110,16 @@ def check_callgrind(rep, rep_callees, path, annotate):
     for k, r in rows.items():
         if r["ncalls"] != r["primitive_calls"]:
             continue  # recursive: callgrind's tools add the recursive calls again
-        ncallees = sum(1 for (a, b) in edges if a == r["function"])
+        # Each figure in the file is rounded to 1 ns on its own: callgrind_annotate sums a
+        # function's self cost and its calls' costs, and for a called function it takes the
+        # inclusive cost from its callers' call lines (920 from 915+2+3 where the self line says
+        # 921), so the error can reach half a nanosecond per edge on either side.
+        nedges = sum(1 for (a, b) in edges if r["function"] in (a, b))
         want = r["cumtime"] * 1e9
         have = incl.get(r["function"])
         if have is None:
             bad("callgrind_annotate lacks %s (%r)" % (r["function"], sorted(incl)))
-        elif abs(have - want) > 1 + ncallees:
+        elif abs(have - want) > 1 + nedges:
             bad("%s: callgrind_annotate inclusive %d ns, report cumtime %.1f ns" % (k, have, want))
 
 
