@@ -61,8 +61,9 @@ typedef struct hone_prof_thread {
    * sample_period_s seconds of CPU time. NULL and 0 when the thread was not sampled. */
   const uint64_t *samples;
   double sample_period_s;
-  uint64_t samples_own;           /* samples taken inside the profiler's hooks: its own cost */
-  uint64_t samples_outside;       /* samples taken with no recorded function on the stack */
+  double sample_scale;      /* of the file it came from (hone_prof_info's); 1 when not sampled */
+  uint64_t samples_own;     /* samples taken inside the profiler's hooks: its own cost */
+  uint64_t samples_outside; /* samples taken with no recorded function on the stack */
   const hone_prof_sample_pc *pcs; /* npcs records (a subset of the samples), NULL when none */
   size_t npcs;
 } hone_prof_thread;
@@ -105,6 +106,14 @@ typedef struct hone_prof_info {
    * incl and excl ticks are 0, not measured; its times are its samples). */
   const char *times;
   double sample_period_s; /* CPU seconds between two samples; 0 unless sampled */
+  /* The fraction of a sampled thread's sampled CPU time that was the program's own: the rest
+   * was the cost of taking the samples (each one interrupts the thread; about 25 us of a 100 us
+   * period on a KVM guest), measured by the runtime when the process first recorded. A
+   * sample's time, as the program would have spent it unsampled, is sample_period_s times this.
+   * 1 when not sampled or not known. sample_scale_how: "measured", "given"
+   * (HONE_PROF_SAMPLE_SCALE), "failed" (the calibration could not measure it: 1) or "none". */
+  double sample_scale;
+  const char *sample_scale_how;
   /* After a merge, pid/ppid/argv/start are the first file's. */
 } hone_prof_info;
 

@@ -91,6 +91,8 @@ static const char *sec_name(uint32_t id) {
     return "thread samples";
   case HONE__SEC_PCS:
     return "sample addresses";
+  case HONE__SEC_SAMPLING:
+    return "sampling";
   }
   return "unknown";
 }
@@ -199,16 +201,20 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
       sizeof(uint64_t),
       sizeof(hone__prof_tsamples_rec),
       sizeof(hone__prof_pc_rec),
+      sizeof(hone__prof_sampling_rec),
   };
-  hone__prof_section sec[HONE__SEC_LAST + 1];
-  bool have[HONE__SEC_LAST + 1] = {false};
+  /* Sections up to last_sec are required; later ones this reader knows are optional (a file of
+   * an earlier revision lacks them), unknown ones are skipped. */
+  const uint32_t last_opt = h.version >= 2 ? HONE__SEC_SAMPLING : HONE__SEC_LAST_V1;
+  hone__prof_section sec[HONE__SEC_SAMPLING + 1];
+  bool have[HONE__SEC_SAMPLING + 1] = {false};
   for (uint32_t i = 0; i < h.nsections; i++) {
     hone__prof_section s;
     memcpy(&s, b + h.header_size + (size_t)i * sizeof s, sizeof s);
     if (s.offset < table_end || s.offset > len || s.size > len - s.offset)
       return BAD("section %u (%s) at offset %llu size %llu lies outside the file", i,
                  sec_name(s.id), (unsigned long long)s.offset, (unsigned long long)s.size);
-    if (s.id < 1 || s.id > last_sec) continue; /* a later minor revision's section: skipped */
+    if (s.id < 1 || s.id > last_opt) continue; /* a later minor revision's section: skipped */
     if (have[s.id]) return BAD("section %s appears twice", sec_name(s.id));
     if (s.entsize != want_entsize[s.id])
       return BAD("section %s has entries of %u bytes, expected %u", sec_name(s.id), s.entsize,
@@ -258,6 +264,23 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
     return BAD("sample period %llu ns in a file that was not sampled",
                (unsigned long long)in.sample_period_ns);
 
+  double scale = 1;
+  uint32_t scale_how = HONE__SCALE_NONE;
+  if (have[HONE__SEC_SAMPLING]) {
+    if (sec[HONE__SEC_SAMPLING].size != sizeof(hone__prof_sampling_rec))
+      return BAD("sampling section has %llu bytes, expected %zu",
+                 (unsigned long long)sec[HONE__SEC_SAMPLING].size, sizeof(hone__prof_sampling_rec));
+    hone__prof_sampling_rec sr;
+    memcpy(&sr, b + sec[HONE__SEC_SAMPLING].offset, sizeof sr);
+    if (!isfinite(sr.scale) || sr.scale <= 0 || sr.scale > 1)
+      return BAD("sample scale %g out of range (0 to 1)", sr.scale);
+    if (sr.how > HONE__SCALE_MAX) return BAD("unknown sample scale origin %u", sr.how);
+    if (!sampled && sr.scale != 1)
+      return BAD("sample scale %g in a file that was not sampled", sr.scale);
+    scale = sr.scale;
+    scale_how = sr.how;
+  }
+
   /* Counts against the file size come first, so nothing below allocates more than the file. */
   uint64_t nthreads = sec[HONE__SEC_THREADS].size / sizeof(hone__prof_thread_rec);
   uint64_t nnodes = sec[HONE__SEC_NODES].size / sizeof(hone_prof_node);
@@ -305,6 +328,11 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   p->info.clock_why = why_clk;
   p->info.times = untimed ? "sampled-untimed" : sampled ? "sampled" : "instrumented";
   p->info.sample_period_s = sampled ? (double)in.sample_period_ns * 1e-9 : 0;
+  p->info.sample_scale = scale;
+  p->info.sample_scale_how = scale_how == HONE__SCALE_MEASURED ? "measured"
+                             : scale_how == HONE__SCALE_GIVEN  ? "given"
+                             : scale_how == HONE__SCALE_FAILED ? "failed"
+                                                               : "none";
   uint64_t *samples = NULL;
   hone__prof_pc_rec *pcs = NULL;
   uint64_t npcs = h.version >= 2 ? sec[HONE__SEC_PCS].size / sizeof(hone__prof_pc_rec) : 0,
@@ -401,6 +429,7 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
       if (ts.sampled) {
         p->threads[i].samples = samples + next;
         p->threads[i].sample_period_s = p->info.sample_period_s;
+        p->threads[i].sample_scale = p->info.sample_scale;
         p->threads[i].samples_own = ts.own;
         p->threads[i].samples_outside = ts.outside;
         p->threads[i].pcs = ts.npcs ? pcs + pc_next : NULL;

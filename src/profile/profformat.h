@@ -28,6 +28,9 @@ enum {
   HONE__SEC_SAMPLES = 6,  /* v2: uint64_t per node (as NODES): samples whose top frame it was */
   HONE__SEC_TSAMPLES = 7, /* v2: hone__prof_tsamples_rec[], one per thread (as THREADS) */
   HONE__SEC_PCS = 8,      /* v2: hone_prof_sample_pc[], every thread's one after the other */
+  /* v2, optional (a reader of an earlier revision skips it; a file without it has scale 1): one
+   * hone__prof_sampling_rec. */
+  HONE__SEC_SAMPLING = 9,
 };
 #define HONE__SEC_LAST_V1 5u
 #define HONE__SEC_LAST 8u
@@ -53,6 +56,23 @@ enum {
    * excl are 0 (not measured). Threads not sampled (sampled 0) are timed as with 0. */
   HONE__TIMES_SAMPLED_UNTIMED = 2,
 };
+
+/* How the sample scale was obtained (HONE__SEC_SAMPLING). */
+enum {
+  HONE__SCALE_NONE = 0,     /* not sampled, or a file without the section: scale 1 */
+  HONE__SCALE_MEASURED = 1, /* calibrated by the runtime at the first record */
+  HONE__SCALE_GIVEN = 2,    /* HONE_PROF_SAMPLE_SCALE */
+  HONE__SCALE_FAILED = 3,   /* the calibration could not measure it: scale 1 */
+  HONE__SCALE_MAX = 3,
+};
+
+/* The fraction of a sampled thread's counted CPU time that was the program's own, the rest
+ * being the cost of taking the samples (the runtime's calibrate_sampling). */
+typedef struct hone__prof_sampling_rec {
+  double scale; /* 0 < scale <= 1 */
+  uint32_t how; /* HONE__SCALE_* */
+  uint32_t reserved;
+} hone__prof_sampling_rec;
 
 typedef struct hone__prof_header {
   char magic[8];       /* "HONEPROF", no NUL */
@@ -171,6 +191,8 @@ typedef struct hone__prof_wsrc {
   double overhead_inner_ticks, overhead_outer_ticks;
   uint32_t clock_why, times;
   uint64_t sample_period_ns;
+  double sample_scale; /* HONE__SEC_SAMPLING, written when sampled */
+  uint32_t scale_how;
   size_t argc;
   const char *const *argv;
   size_t nthreads;

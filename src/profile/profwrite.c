@@ -89,7 +89,7 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
   }
   strs += 1; /* the final NUL that makes every offset a terminated string */
 
-  enum { NSEC = 8 };
+  enum { NSEC = 9 };
   uint64_t npcs = 0;
   for (size_t i = 0; i < src->nthreads; i++) npcs += src->thread(src->ctx, i)->npcs;
   uint64_t off = sizeof(hone__prof_header) + NSEC * sizeof(hone__prof_section);
@@ -104,6 +104,7 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
       {HONE__SEC_TSAMPLES, sizeof(hone__prof_tsamples_rec), 0,
        src->nthreads * sizeof(hone__prof_tsamples_rec)},
       {HONE__SEC_PCS, sizeof(hone__prof_pc_rec), 0, npcs * sizeof(hone__prof_pc_rec)},
+      {HONE__SEC_SAMPLING, sizeof(hone__prof_sampling_rec), 0, sizeof(hone__prof_sampling_rec)},
   };
   for (int i = 0; i < NSEC; i++) {
     off = align8(off);
@@ -229,6 +230,11 @@ __attribute__((no_instrument_function)) int hone__prof_write_fd(int fd,
       put(&w, pb, k * sizeof pb[0]);
     }
   }
+  pad8(&w);
+  /* A source that says nothing of the scale (0) has none: 1. */
+  hone__prof_sampling_rec sr = {src->sample_scale > 0 ? src->sample_scale : 1,
+                                src->sample_scale > 0 ? src->scale_how : HONE__SCALE_NONE, 0};
+  put(&w, &sr, sizeof sr);
   flush(&w);
   if (!w.err && w.written != h.file_size) w.err = HONE_EIO;
   return w.err;

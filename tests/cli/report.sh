@@ -21,7 +21,9 @@ record() {
   shift
   "$HONE" record -o "$outfile" -- "$@" >/dev/null
 }
-run record "$T/p.prof" ./prog
+# p.prof: the hooks timed as well (HONE_PROF_UNTIMED=0), as where sampling is refused; the default
+# (hooks that read no clock where the thread is sampled) is unt.prof below.
+HONE_PROF_UNTIMED=0 run record "$T/p.prof" ./prog
 expect_status 0
 check "the recording wrote p.prof" [ -s "$T/p.prof" ]
 
@@ -204,9 +206,9 @@ if command -v jq >/dev/null; then
 fi
 run "$HONE" report --raw nos.prof
 expect_out '^   Times as measured \(--raw\)'
-# Sampled (where perf_event_open is allowed), the hooks read no clock: --raw says its times are the
-# samples as taken, and the JSON that the hooks were not timed.
-HONE_PROF_UNTIMED=1 run record "$T/unt.prof" ./prog
+# By default, sampled (where perf_event_open is allowed), the hooks read no clock: --raw says its
+# times are the samples as taken, and the JSON that the hooks were not timed.
+run record "$T/unt.prof" ./prog
 run "$HONE" report --json unt.prof
 if grep -Eq '"times": ?"sampled-untimed"' <<<"$out"; then
   expect_out '"hooks_timed": ?false'

@@ -30,16 +30,17 @@ scenario() {
   fi
 }
 
-# graph: sampled where perf_event_open is allowed, timed by the hooks too; with HONE_PROF_UNTIMED=1
-# the hooks read no clock (the checker wants no ticks and the spin in the samples; where
-# perf_event_open is refused it is timed, which PROF_CHECK_UNTIMED then refuses only if sampling
-# works: perf's probe below); then timed by the hooks only (HONE_PROF_SAMPLE=off).
-scenario graph 0
+# graph: by default sampled where perf_event_open is allowed and the hooks read no clock (the
+# checker wants no ticks and the spin in the samples; where perf_event_open is refused it is timed,
+# which PROF_CHECK_UNTIMED then refuses only if sampling works: perf's probe below); with
+# HONE_PROF_UNTIMED=0 sampled and timed by the hooks too; then timed by the hooks only
+# (HONE_PROF_SAMPLE=off).
 if perf stat -e cpu-clock -x, -o /dev/null -- true >/dev/null 2>&1; then
-  HONE_PROF_UNTIMED=1 PROF_CHECK_UNTIMED=1 scenario graph 0
+  PROF_CHECK_UNTIMED=1 scenario graph 0
 else
-  HONE_PROF_UNTIMED=1 scenario graph 0
+  scenario graph 0
 fi
+HONE_PROF_UNTIMED=0 scenario graph 0
 HONE_PROF_SAMPLE=off scenario graph 0
 scenario threads 0
 scenario fork 0

@@ -33,10 +33,13 @@ typedef struct result {
   hone__estimate_summary sum;
 } result;
 
+static double g_scale; /* the next run()'s sample scale (0: none given) */
+
 static void run(const hone_prof_node *nodes, const uint64_t *samples, uint64_t own, bool raw,
                 bool untimed, result *r) {
   *r = (result){0};
   hone__estimate_in in = {.nodes = nodes,
+                          .sample_scale = g_scale,
                           .n = 3,
                           .ticks_per_second = 1e9,
                           .raw = raw,
@@ -68,6 +71,31 @@ static void test_untimed_estimate(void **state) {
   assert_int_equal(r.sum.samples, 602);
   assert_int_equal(r.sum.samples_moved, 40);
   assert_int_equal(r.unsure[0] | r.unsure[1] | r.unsure[2], 0); /* 42 samples: sure enough */
+}
+
+/* A sample scale (the part of each sampled period that was the program's, the rest the cost of
+ * taking it) multiplies every estimated time, and the summary states it; --raw shows the samples
+ * as taken, unscaled, and so does the estimate given no scale. */
+static void test_sample_scale(void **state) {
+  (void)state;
+  static const uint64_t samples[] = {100, 2, 500};
+  result r;
+  g_scale = 0.75;
+  run(untimed_nodes, samples, 1000, false, true, &r);
+  NEAR(r.self[0], 60 * P * 0.75);
+  NEAR(r.self[1], 42 * P * 0.75);
+  NEAR(r.self[2], 500 * P * 0.75);
+  NEAR(r.total[0], 602 * P * 0.75);
+  NEAR(r.sum.sample_scale_min, 0.75);
+  NEAR(r.sum.sample_scale_max, 0.75);
+  assert_int_equal(r.unsure[0] | r.unsure[1] | r.unsure[2], 0); /* as unscaled: 42 samples */
+  run(untimed_nodes, samples, 1000, true, true, &r);
+  NEAR(r.self[0], 100 * P);
+  NEAR(r.self[2], 500 * P);
+  g_scale = 0;
+  run(untimed_nodes, samples, 1000, false, true, &r);
+  NEAR(r.self[2], 500 * P);
+  NEAR(r.sum.sample_scale_max, 1);
 }
 
 /* --raw of an untimed thread: its samples as taken, nothing moved; not zeros. */
@@ -119,6 +147,7 @@ static void test_untimed_unsure(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_untimed_estimate),
+      cmocka_unit_test(test_sample_scale),
       cmocka_unit_test(test_untimed_raw),
       cmocka_unit_test(test_untimed_unsure),
   };

@@ -353,6 +353,64 @@ static void test_bad_sampling(void **state) {
   free(buf);
 }
 
+/* The sampling section: the scale and how it was obtained are read back, also onto each thread;
+ * a file without the section (an earlier writer's: its id unknown here stands for absent) has
+ * scale 1; a scale out of (0, 1], an unknown origin, or a scale in an unsampled file is refused. */
+static void test_sample_scale(void **state) {
+  (void)state;
+  hone__prof_wsrc s = sample_src();
+  s.sample_scale = 0.75;
+  s.scale_how = HONE__SCALE_MEASURED;
+  size_t len;
+  unsigned char *buf = write_to_mem(&s, &len);
+  hone_profile *p = NULL;
+  char msg[256] = "";
+  assert_int_equal(hone_profile_read_mem(buf, len, &p, msg, sizeof msg), 0);
+  assert_true(hone_profile_info(p)->sample_scale == 0.75);
+  assert_string_equal(hone_profile_info(p)->sample_scale_how, "measured");
+  assert_true(hone_profile_thread(p, 0)->sample_scale == 0.75);
+  hone_profile_free(p);
+  /* The section's id made unknown: skipped, so absent. */
+  hone__prof_header h;
+  memcpy(&h, buf, sizeof h);
+  int found = 0;
+  for (uint32_t i = 0; i < h.nsections; i++) {
+    hone__prof_section sec;
+    memcpy(&sec, buf + h.header_size + i * sizeof sec, sizeof sec);
+    if (sec.id != HONE__SEC_SAMPLING) continue;
+    sec.id = 200;
+    memcpy(buf + h.header_size + i * sizeof sec, &sec, sizeof sec);
+    found = 1;
+  }
+  assert_true(found);
+  assert_int_equal(hone_profile_read_mem(buf, len, &p, msg, sizeof msg), 0);
+  assert_true(hone_profile_info(p)->sample_scale == 1);
+  assert_string_equal(hone_profile_info(p)->sample_scale_how, "none");
+  hone_profile_free(p);
+  free(buf);
+
+  s = sample_src();
+  s.sample_scale = 1.5;
+  s.scale_how = HONE__SCALE_MEASURED;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "sample scale 1.5 out of range");
+  free(buf);
+  s = sample_src();
+  s.sample_scale = 0.5;
+  s.scale_how = 9;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "unknown sample scale origin 9");
+  free(buf);
+  s = sample_src();
+  s.times = HONE__TIMES_INSTRUMENTED;
+  s.sample_period_ns = 0;
+  s.sample_scale = 0.5;
+  s.scale_how = HONE__SCALE_GIVEN;
+  buf = write_to_mem(&s, &len);
+  expect_refused(buf, len, HONE_EFORMAT, "sample scale 0.5 in a file that was not sampled");
+  free(buf);
+}
+
 static void test_foreign(void **state) {
   (void)state;
   size_t len;
@@ -643,13 +701,21 @@ static void test_merge(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_empty_profile),
-      cmocka_unit_test(test_missing_file),    cmocka_unit_test(test_truncated_at_every_length),
-      cmocka_unit_test(test_wrong_magic),     cmocka_unit_test(test_other_version),
-      cmocka_unit_test(test_version1),        cmocka_unit_test(test_sampled_untimed),
-      cmocka_unit_test(test_bad_sampling),    cmocka_unit_test(test_foreign),
-      cmocka_unit_test(test_corrupt_offsets), cmocka_unit_test(test_every_byte_flipped),
-      cmocka_unit_test(test_write_errors),    cmocka_unit_test(test_merge),
+      cmocka_unit_test(test_round_trip),
+      cmocka_unit_test(test_empty_profile),
+      cmocka_unit_test(test_missing_file),
+      cmocka_unit_test(test_truncated_at_every_length),
+      cmocka_unit_test(test_wrong_magic),
+      cmocka_unit_test(test_other_version),
+      cmocka_unit_test(test_version1),
+      cmocka_unit_test(test_sampled_untimed),
+      cmocka_unit_test(test_sample_scale),
+      cmocka_unit_test(test_bad_sampling),
+      cmocka_unit_test(test_foreign),
+      cmocka_unit_test(test_corrupt_offsets),
+      cmocka_unit_test(test_every_byte_flipped),
+      cmocka_unit_test(test_write_errors),
+      cmocka_unit_test(test_merge),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,9 @@ int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out 
   if (rc) return rc;
   const uint64_t *samples = in->thread ? in->thread->samples : in->samples;
   double period = in->thread ? in->thread->sample_period_s : in->sample_period_s;
+  /* A sample's time as the program would have spent it unsampled (not for --raw). */
+  double scale = in->thread ? in->thread->sample_scale : in->sample_scale;
+  if (!(scale > 0 && scale <= 1) || in->raw) scale = 1;
   bool untimed = in->untimed && samples && period > 0;
   bool sampled = !in->raw && samples && period > 0;
   uint64_t own = in->thread ? in->thread->samples_own : in->samples_own;
@@ -124,15 +127,16 @@ int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out 
     double cost = (calls * in->inner + (double)childcalls[i] * in->outer) * spt;
     uint8_t unsure = 0;
     if (sampled) {
-      excl = (double)samples[i] * period;
+      double taken = (double)samples[i] * period;
+      excl = taken * scale;
       incl = excl + sumchild[i];
       nsamples += samples[i];
       /* Few samples where the measured time would have given more: the rest of the measured
        * time was the profiler's, and the little left is known only roughly. Needs no
        * calibration. */
-      double measured = untimed ? excl + calls * hook_s : (double)nd->excl * spt;
+      double measured = untimed ? taken + calls * hook_s : (double)nd->excl * spt;
       unsure = samples[i] < HONE__ESTIMATE_MIN_SAMPLES && measured >= period &&
-               measured - excl >= 0.5 * measured;
+               measured - taken >= 0.5 * measured;
     } else if (untimed) { /* --raw of an untimed thread: the samples as taken */
       excl = (double)samples[i] * period;
       incl = excl + sumchild[i];
@@ -163,6 +167,8 @@ int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out 
       s->samples_moved += moved;
       if (in->thread) s->samples_own += in->thread->samples_own;
       if (period > s->sample_period_s) s->sample_period_s = period;
+      if (s->sample_scale_min == 0 || scale < s->sample_scale_min) s->sample_scale_min = scale;
+      if (scale > s->sample_scale_max) s->sample_scale_max = scale;
     } else {
       s->corrected_threads++;
     }

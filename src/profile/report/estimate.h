@@ -42,6 +42,7 @@ typedef struct hone__estimate_in {
   uint64_t samples_own;    /* used when thread is NULL: samples inside the hooks */
   const uint64_t *samples; /* used when thread is NULL: n sample counts, or NULL */
   double sample_period_s;
+  double sample_scale; /* used when thread is NULL: the program's fraction of a sample (0: 1) */
   /* Where the samples were (optional; NULL: every sample stays on its top node). fid: each
    * node's function id; pcs (thread->pcs when thread is given): npcs records; pc_fid: the
    * function holding each record's address, UINT32_MAX when unknown. A sample whose address is
@@ -61,6 +62,7 @@ typedef struct hone__estimate_summary {
   uint64_t samples_own;   /* samples inside the profiler's hooks */
   uint64_t samples_moved; /* samples given from a caller to the callee their address was in */
   double sample_period_s; /* the largest period seen */
+  double sample_scale_min, sample_scale_max; /* of the sampled threads (0 when none) */
   size_t unsure_nodes;
 } hone__estimate_summary;
 

@@ -219,6 +219,20 @@ static void print_preamble(const hone_report *r, FILE *out) {
             " samples is uncertain by about 2*sqrt(k)\n   samples (95 %%); ? marks a time of fewer"
             " than %d, mostly the profiler's cost (--raw: as measured).\n",
             t->samples, p, t->samples_own, HONE__ESTIMATE_MIN_SAMPLES);
+    if (t->sample_scale_max > 0 && t->sample_scale_min < 1) {
+      char c[32];
+      fmt_ns((1 - t->sample_scale_max) * t->sample_period_s * 1e9, c, sizeof c);
+      if (t->sample_scale_max - t->sample_scale_min < 0.005)
+        fprintf(out,
+                "   Each sample counts %.3f of its period: taking it cost the program %s of CPU"
+                " time (measured\n   when the run started).\n",
+                t->sample_scale_min, c);
+      else
+        fprintf(out,
+                "   Each sample counts %.3f to %.3f of its period (the files' measured costs of"
+                " taking one).\n",
+                t->sample_scale_min, t->sample_scale_max);
+    }
     if (t->untimed_threads)
       fprintf(out, "   The hooks of sampled threads read no clock: --raw shows their samples as"
                    " taken.\n");
@@ -443,6 +457,10 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
     hone__jw_str(&w, in->times ? in->times : "instrumented");
     hone__jw_key(&w, "sample_period");
     hone__jw_num(&w, in->sample_period_s);
+    hone__jw_key(&w, "sample_scale");
+    hone__jw_num(&w, in->sample_scale > 0 ? in->sample_scale : 1);
+    hone__jw_key(&w, "sample_scale_how");
+    hone__jw_str(&w, in->sample_scale_how ? in->sample_scale_how : "none");
     hone__jw_end(&w);
   }
   hone__jw_end(&w);
