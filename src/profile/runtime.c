@@ -105,12 +105,14 @@ typedef struct tstate {
   /* Hot: the hooks touch these. */
   frame *sp;        /* next free slot; sp[-1] is the top frame (base[0] is a sentinel) */
   frame *limit;     /* end of the committed stack */
-  node *cur;        /* node of the top frame, &root when the stack is empty */
+  node *cur;        /* node of the top frame, &root when the stack is empty; in an untimed
+                     * thread, which pushes no frames, the top of the stack (its nodes' parent
+                     * chain is the stack) */
   uint64_t skipped; /* frames not pushed (stack or node memory exhausted), awaiting their exits */
   int in_slow;      /* inside enter_slow: a signal handler's calls meanwhile are skipped */
   /* 1: the thread is sampled, so its hooks read no clock (counts and the shadow stack only;
-   * its times come from the samples): frames' t0 and nodes' incl stay 0. Set at the thread's
-   * start, never changed. */
+   * its times come from the samples): it pushes no frames, and its nodes' incl stays 0. Set at
+   * the thread's start, never changed. */
   int untimed;
   /* Sampling (on_sample, in this thread only): samples no node holds. */
   uint64_t samples_own;     /* inside the runtime: its own cost */
@@ -702,7 +704,7 @@ HONE__NOINST __attribute__((noinline)) static void enter_slow(tstate *s, node *p
   s->in_slow = 1;
   __asm__ volatile("" ::: "memory");
   node *c = find_child(s, p, fn);
-  int full = c && s->sp == s->limit && grow_stack(s) != 0;
+  int full = c && !s->untimed && s->sp == s->limit && grow_stack(s) != 0;
   __asm__ volatile("" ::: "memory");
   s->in_slow = 0;
   if (!c || full) {
@@ -724,10 +726,11 @@ HONE__NOINST __attribute__((noinline)) static void enter_slow(tstate *s, node *p
   }
   c->calls++;
   s->cur = c;
+  if (s->untimed) return;
   frame *f = s->sp;
   f->n = c;
   s->sp = f + 1;
-  if (!s->untimed) f->t0 = now();
+  f->t0 = now();
 }
 
 HONE__NOINST static void calibrated(void);
@@ -738,6 +741,11 @@ HONE__NOINST __attribute__((noinline)) static void enter_first(uint64_t fn) {
   calibrated();
   tstate *s = thread_start();
   if (s) enter_slow(s, s->cur, fn);
+}
+
+/* The clock read of a timed entry, out of line (see exit_timed); a tail call. */
+HONE__NOINST __attribute__((noinline)) static void stamp(frame *f) {
+  f->t0 = now();
 }
 
 /* The hooks' bodies take the flag that says whether to record: the hooks read g_on, and the
@@ -752,7 +760,6 @@ HONE__RT_INLINE void hook_enter(_Atomic int *on, void *fn) {
     return;
   }
   node *p = s->cur, *c;
-  frame *f = s->sp;
   if (LIKELY(p->cf[0] == a))
     c = p->cn[0];
   else if (p->cf[1] == a)
@@ -763,12 +770,23 @@ HONE__RT_INLINE void hook_enter(_Atomic int *on, void *fn) {
     c = p->cn[3];
   else
     goto slow;
+  /* An untimed thread keeps no frames: its stack is the chain from s->cur up through the
+   * nodes' parents, which is the same path (perf put the frame stack's loads and stores at a
+   * third of these hooks' samples on examples/profiling.c, and an instrumented build's shares
+   * further from the plain build's the heavier its hooks are: bench/prof_truth.sh's floor). */
+  if (LIKELY(s->untimed)) {
+    if (UNLIKELY(s->skipped)) goto slow;
+    c->calls++;
+    s->cur = c;
+    return;
+  }
+  frame *f = s->sp;
   if (UNLIKELY(f == s->limit || s->skipped)) goto slow;
   c->calls++;
   s->cur = c;
   f->n = c;
   s->sp = f + 1;
-  if (!s->untimed) f->t0 = now();
+  stamp(f);
   return;
 slow:
   enter_slow(s, p, a);
@@ -790,9 +808,21 @@ HONE__NOINST __attribute__((noinline)) static frame *exit_slow(tstate *s, uint64
   frame *g = s->sp - 1;
   while (g > s->base && g->n->func != fn) g--;
   if (g == s->base) return NULL;
-  if (!s->untimed)
-    for (frame *f = s->sp - 1; f > g; f--) f->n->incl += t - f->t0;
+  for (frame *f = s->sp - 1; f > g; f--) f->n->incl += t - f->t0;
   return g;
+}
+
+/* exit_slow for an untimed thread, whose stack is the node chain: the nearest node of `fn` up
+ * from the top is closed with those above it (longjmp); none (entered before recording
+ * started): ignored. */
+HONE__NOINST __attribute__((noinline)) static void exit_untimed_slow(tstate *s, uint64_t fn) {
+  if (s->skipped) {
+    s->skipped--;
+    return;
+  }
+  node *g = s->cur;
+  while (g != &s->root && g->func != fn) g = g->parent;
+  if (g != &s->root) s->cur = g->parent;
 }
 
 /* An exit while recording is stopped: a call that was recorded (pushed while recording) and
@@ -800,42 +830,51 @@ HONE__NOINST __attribute__((noinline)) static frame *exit_slow(tstate *s, uint64
  * children. Calls entered while stopped were never pushed and are ignored. */
 HONE__NOINST __attribute__((noinline)) static void exit_stopped(tstate *s, uint64_t fn) {
   if (s->skipped) return;
+  if (s->untimed) {
+    if (s->cur != &s->root && s->cur->func == fn) s->cur = s->cur->parent;
+    return;
+  }
   frame *f = s->sp - 1;
   if (f <= s->base || f->n->func != fn) return;
   node *n = f->n;
-  if (!s->untimed) n->incl += now() - f->t0;
+  n->incl += now() - f->t0;
   s->cur = n->parent;
   s->sp = f;
 }
 
-HONE__RT_INLINE void hook_exit(_Atomic int *on, void *fn) {
-  if (UNLIKELY(!atomic_load_explicit(on, memory_order_relaxed))) {
-    tstate *s = tls; /* NULL in a thread that never recorded, and always with HONE_PROF=off */
-    if (UNLIKELY(s != NULL)) exit_stopped(s, (uint64_t)(uintptr_t)fn);
-    return;
-  }
-  tstate *s = tls;
-  if (UNLIKELY(!s)) return;
-  if (LIKELY(s->untimed)) { /* sampled: no clock read */
-    frame *f = s->sp - 1;
-    if (UNLIKELY(s->skipped || f->n->func != (uint64_t)(uintptr_t)fn)) {
-      f = exit_slow(s, (uint64_t)(uintptr_t)fn, 0);
-      if (!f) return;
-    }
-    s->cur = f->n->parent;
-    s->sp = f;
-    return;
-  }
+/* The exit of a timed thread, out of line: only the untimed path stays in the hook itself, which
+ * then saves no register and reserves no stack frame. */
+HONE__NOINST __attribute__((noinline)) static void exit_timed(tstate *s, uint64_t fn) {
   uint64_t t = now();
   frame *f = s->sp - 1;
-  if (UNLIKELY(s->skipped || f->n->func != (uint64_t)(uintptr_t)fn)) {
-    f = exit_slow(s, (uint64_t)(uintptr_t)fn, t);
+  if (UNLIKELY(s->skipped || f->n->func != fn)) {
+    f = exit_slow(s, fn, t);
     if (!f) return;
   }
   node *n = f->n;
   n->incl += t - f->t0;
   s->cur = n->parent;
   s->sp = f;
+}
+
+HONE__RT_INLINE void hook_exit(_Atomic int *on, void *fn) {
+  uint64_t a = (uint64_t)(uintptr_t)fn;
+  tstate *s = tls; /* NULL in a thread that never recorded, and always with HONE_PROF=off */
+  if (UNLIKELY(!atomic_load_explicit(on, memory_order_relaxed))) {
+    if (UNLIKELY(s != NULL)) exit_stopped(s, a);
+    return;
+  }
+  if (UNLIKELY(!s)) return;
+  if (LIKELY(s->untimed)) { /* sampled: no clock read, no frames */
+    node *c = s->cur;
+    if (UNLIKELY(s->skipped || c->func != a)) {
+      exit_untimed_slow(s, a);
+      return;
+    }
+    s->cur = c->parent;
+    return;
+  }
+  exit_timed(s, a);
 }
 
 HOOK void __cyg_profile_func_exit(void *fn, void *site) {
