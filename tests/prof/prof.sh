@@ -49,6 +49,9 @@ scenario sigterm $((128 + 15))
 scenario sigint $((128 + 2))
 scenario longjmp 0
 scenario deep 0
+# The same with the hooks timed, whose stack is a frame array (untimed ones walk the node chain).
+HONE_PROF_UNTIMED=0 scenario longjmp 0
+HONE_PROF_UNTIMED=0 scenario deep 0
 scenario dlopen 0
 HONE_PROF_SAMPLE=off scenario running 0 # the open calls' times so far: timed hooks
 scenario dumpbusy 0
