@@ -171,10 +171,8 @@ static int g_inited;
  * delivered to that thread. g_sample_ok: 1 set up (the file says "sampled"), 0 not asked or
  * refused. g_text_*: the runtime's own code, where a sample is the profiler's cost. */
 static int g_sample_ok;
-/* HONE_PROF_UNTIMED=1: a sampled thread's hooks read no clock (times from the samples only).
- * Not the default: measured on examples/profiling.c it moved that program's shares further from
- * perf's (the cheaper hooks expose the cost of the instrumented calls themselves in the
- * program's code), though it cut the hooks' cost per call about 5x (see docs/stats-format.md). */
+/* 1 (the default; HONE_PROF_UNTIMED=0 turns it off): a sampled thread's hooks read no clock
+ * and push no frames (times from the samples only; see sample_init and docs/stats-format.md). */
 static int g_untimed;
 static uint64_t g_period_ns;
 /* What a sample costs the program, as the fraction of a sampled thread's CPU time that is the
