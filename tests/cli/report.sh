@@ -216,6 +216,16 @@ if grep -Eq '"times": ?"sampled-untimed"' <<<"$out"; then
   expect_out '^   Times as taken \(--raw\): the hooks of the 2 sampled thread\(s\) read no clock'
   run "$HONE" report unt.prof
   expect_out '^   The hooks of sampled threads read no clock: --raw shows their samples as taken\.$'
+  expect_out '^   \((measured when the run started|given by HONE_PROF_SAMPLE_SCALE)\)\.$'
+  # A scale given: every sampled time is the samples times the period times it, and the header
+  # and the JSON say where it came from.
+  HONE_PROF_SAMPLE_SCALE=0.5 run record "$T/half.prof" ./prog
+  run "$HONE" report half.prof
+  expect_out '^   Each sample counts 0\.500 of its period: taking it cost the program 50\.00 us of CPU time$'
+  expect_out '^   \(given by HONE_PROF_SAMPLE_SCALE\)\.$'
+  run "$HONE" report --json half.prof
+  expect_out '"sample_scale": ?0\.5,'
+  expect_out '"sample_scale_how": ?"given"'
 else
   expect_out '"hooks_timed": ?true'
   run "$HONE" report --raw unt.prof

@@ -173,7 +173,8 @@ int main(int argc, char **argv) {
     }
     CHECK(strcmp(in->times, "instrumented") == 0 || strcmp(in->times, "sampled") == 0, "times %s",
           in->times);
-    CHECK(!getenv("PROF_CHECK_UNTIMED"), "sampling works, so the hooks should read no clock, but times %s", in->times);
+    CHECK(!getenv("PROF_CHECK_UNTIMED"),
+          "sampling works, so the hooks should read no clock, but times %s", in->times);
     double ratio = (double)sum / (double)in->total_ticks;
     /* The thread's total also holds its time outside main's tree (start-up, exit), which a
      * loaded machine stretches with the rest: 0.937 was measured in a make check's ASan phase

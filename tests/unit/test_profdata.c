@@ -122,6 +122,14 @@ static void expect_refused(const void *buf, size_t len, int code, const char *ne
   assert_null(p);
 }
 
+/* Writes src and expects its read to be refused as corrupt, with `needle` in the message. */
+static void expect_src_refused(const hone__prof_wsrc *src, const char *needle) {
+  size_t len;
+  unsigned char *buf = write_to_mem(src, &len);
+  expect_refused(buf, len, HONE_EFORMAT, needle);
+  free(buf);
+}
+
 static void check_sample(const hone_profile *p) {
   const hone_prof_info *in = hone_profile_info(p);
   assert_int_equal(in->version, 2);
@@ -324,33 +332,21 @@ static void test_sampled_untimed(void **state) {
 static void test_bad_sampling(void **state) {
   (void)state;
   hone__prof_wsrc s = sample_src();
-  size_t len;
-  unsigned char *buf;
   s.sample_period_ns = 10;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "sample period 10 ns out of range");
-  free(buf);
+  expect_src_refused(&s, "sample period 10 ns out of range");
   s = sample_src();
   s.times = 7;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "unknown time source 7");
-  free(buf);
+  expect_src_refused(&s, "unknown time source 7");
   s = sample_src();
   s.times = HONE__TIMES_INSTRUMENTED;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "not sampled");
-  free(buf);
+  expect_src_refused(&s, "not sampled");
   s = sample_src();
   s.clock_why = 99;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "unknown clock choice 99");
-  free(buf);
+  expect_src_refused(&s, "unknown clock choice 99");
   /* More samples than the run lasted: 1 s of period over a 0.64 us run with 1 s of slack. */
   s = sample_src();
   s.sample_period_ns = 1000000000;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "more than the run's length allows");
-  free(buf);
+  expect_src_refused(&s, "more than the run's length allows");
 }
 
 /* The sampling section: the scale and how it was obtained are read back, also onto each thread;
@@ -392,23 +388,17 @@ static void test_sample_scale(void **state) {
   s = sample_src();
   s.sample_scale = 1.5;
   s.scale_how = HONE__SCALE_MEASURED;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "sample scale 1.5 out of range");
-  free(buf);
+  expect_src_refused(&s, "sample scale 1.5 out of range");
   s = sample_src();
   s.sample_scale = 0.5;
   s.scale_how = 9;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "unknown sample scale origin 9");
-  free(buf);
+  expect_src_refused(&s, "unknown sample scale origin 9");
   s = sample_src();
   s.times = HONE__TIMES_INSTRUMENTED;
   s.sample_period_ns = 0;
   s.sample_scale = 0.5;
   s.scale_how = HONE__SCALE_GIVEN;
-  buf = write_to_mem(&s, &len);
-  expect_refused(buf, len, HONE_EFORMAT, "sample scale 0.5 in a file that was not sampled");
-  free(buf);
+  expect_src_refused(&s, "sample scale 0.5 in a file that was not sampled");
 }
 
 static void test_foreign(void **state) {

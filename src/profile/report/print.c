@@ -220,18 +220,24 @@ static void print_preamble(const hone_report *r, FILE *out) {
             " than %d, mostly the profiler's cost (--raw: as measured).\n",
             t->samples, p, t->samples_own, HONE__ESTIMATE_MIN_SAMPLES);
     if (t->sample_scale_max > 0 && t->sample_scale_min < 1) {
+      /* Where the scale came from: the runtime's measurement, unless a file's was given. */
+      bool given = false;
+      for (size_t i = 0; i < r->nfiles; i++) {
+        const char *how = r->files[i].info->sample_scale_how;
+        given |= how && strcmp(how, "given") == 0;
+      }
+      const char *from =
+          given ? "given by HONE_PROF_SAMPLE_SCALE" : "measured when the run started";
       char c[32];
       fmt_ns((1 - t->sample_scale_max) * t->sample_period_s * 1e9, c, sizeof c);
       if (t->sample_scale_max - t->sample_scale_min < 0.005)
         fprintf(out,
                 "   Each sample counts %.3f of its period: taking it cost the program %s of CPU"
-                " time (measured\n   when the run started).\n",
-                t->sample_scale_min, c);
+                " time\n   (%s).\n",
+                t->sample_scale_min, c, from);
       else
-        fprintf(out,
-                "   Each sample counts %.3f to %.3f of its period (the files' measured costs of"
-                " taking one).\n",
-                t->sample_scale_min, t->sample_scale_max);
+        fprintf(out, "   Each sample counts %.3f to %.3f of its period (%s, per file).\n",
+                t->sample_scale_min, t->sample_scale_max, from);
     }
     if (t->untimed_threads)
       fprintf(out, "   The hooks of sampled threads read no clock: --raw shows their samples as"
