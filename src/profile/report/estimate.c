@@ -5,7 +5,9 @@
  * its measured time and an error of 2 ns per call in the calibration is its whole time; the
  * issue's figures (less 0.000, bubble_sort 100 %) are that error. Samples of the CPU time that
  * land in the program's own code measure it directly, and those that land in the hooks are
- * recognised by their address and left out.
+ * recognised by their address and left out. Each sample stands for its period times the file's
+ * sample scale: the part of the period that was the program's, the rest being what taking the
+ * sample cost the thread (the runtime measures it; --raw leaves it out).
  *
  * The correction (threads without samples): the runtime calibrates what one call costs it:
  * `inner` ticks fall inside the callee's measured interval, `outer` ticks are charged to the
