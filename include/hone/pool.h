@@ -216,8 +216,9 @@ typedef struct hone_map_error {
 
 /* out[i] = task(in[i]) for i in [0, n): item i's argument is the in_stride bytes at
  * in + i*in_stride, its result goes to out + i*out_stride (out_stride >= the task's result size).
- * Blocks until done. chunk = items per scheduling step; 0 = automatic (threads: sized from a timed
- * probe so that scheduling costs well under 1 % of the work; processes: guided, each chunk about
+ * Blocks until done. chunk = items per scheduling step; 0 = automatic (threads: each worker takes
+ * an equal share of the items, claims from it in steps timed to about 20 us of work, and takes
+ * from the back of the fullest share left once its own is done; processes: guided, each chunk about
  * 1/(4 x workers) of the items left and at most ~1 MiB of in + out, and with a task timeout at
  * most an eighth of it by the items timed so far). On the first failing item it stops handing
  * out work and returns HONE_ETASK with *err (optional) filled. The thread backend reads `in` and

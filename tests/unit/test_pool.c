@@ -458,6 +458,25 @@ static void test_map_uses_every_worker(void **state) {
   hone_pool_free(p);
 }
 
+/* A worker busy elsewhere does not hold a map up: the other worker takes its share (threads: the
+ * share is stolen; processes: chunks go to whichever worker is free). */
+static void test_map_with_a_worker_busy(void **state) {
+  hone_pool *p = make_pool(2, 0);
+  hone_future *held;
+  assert_int_equal(hone_pool_submit(p, T_GATE, NULL, 0, HONE_WAIT_FOREVER, &held), 0);
+  wait_started(1);
+  check_map(p, 100000, 0);
+  check_map(p, 1001, 7);
+  check_map(p, 2, 0);
+  assert_false(hone_future_done(held));
+  atomic_store(&sh->gate_open, 1);
+  int r = 0;
+  assert_int_equal(hone_future_result(held, HONE_WAIT_FOREVER, &r, sizeof r), 0);
+  hone_future_release(held);
+  check_map(p, 100000, 0); /* the runner left queued behind the gate found nothing to do */
+  hone_pool_free(p);
+}
+
 static unsigned char pattern(int k, size_t i) {
   return (unsigned char)(i * 7 + (size_t)k * 13 + (i >> 8));
 }
@@ -1410,6 +1429,7 @@ int main(void) {
       cmocka_unit_test_setup(test_submit_result_copy_in, setup),
       cmocka_unit_test_setup(test_map_order, setup),
       cmocka_unit_test_setup(test_map_uses_every_worker, setup),
+      cmocka_unit_test_setup(test_map_with_a_worker_busy, setup),
       cmocka_unit_test_setup(test_task_pool_handle, setup),
       cmocka_unit_test_setup(test_large_arguments_and_results, setup),
       cmocka_unit_test_setup(test_batch_task, setup),
