@@ -63,7 +63,9 @@ acc_ok=$(awk -v r="$acc_ratio" 'BEGIN { d = r - 2; if (d < 0) d = -d; print (d <
 stab() {
   local stmt=$1 setup=$2 vals=()
   for _ in $(seq 15); do
-    vals+=("$("$hone" timeit --json - -s "$setup" "$stmt" 2>/dev/null | jq -r '.results[0].stats.min_ns')")
+    vals+=("$("$hone" timeit --json - -s "$setup" "$stmt" 2>/dev/null | jq -r '.results[0] |
+      [.stats.min_ns, (.machine_during_trials | (.pinned_cpu // -1), ((.clock_ghz | min) // 0),
+       ((.clock_ghz | max) // 0), ((.core_share | min) // 0))] | @tsv')")
   done
   printf '%s\n' "${vals[@]}" | awk '
     function median5(a, o,   i, j, t, w) {
@@ -71,7 +73,8 @@ stab() {
       for (i = 0; i < 5; i++) for (j = i + 1; j < 5; j++) if (w[j] < w[i]) { t = w[i]; w[i] = w[j]; w[j] = t }
       return w[2]
     }
-    { v[NR - 1] = $1 }
+    { v[NR - 1] = $1; cpus[$2] = 1; if (NR == 1 || $3 < glo) glo = $3; if ($4 > ghi) ghi = $4
+      if (NR == 1 || $5 < smin) smin = $5 }
     END {
       n = NR; for (i = 0; i < n; i++) s[i] = v[i]
       for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
@@ -79,12 +82,13 @@ stab() {
       for (i = 0; i < n; i++) { x = (v[i] - m) / m; if (x < 0) x = -x; if (x > d) d = x }
       m1 = median5(v, 0); m2 = median5(v, 5); m3 = median5(v, 10)
       lo = m1; hi = m1; if (m2 < lo) lo = m2; if (m3 < lo) lo = m3; if (m2 > hi) hi = m2; if (m3 > hi) hi = m3
-      printf "%.4g %.4g %.4g %.2f %.4g/%.4g/%.4g %.2f\n", s[0], m, s[n - 1], 100 * d, m1, m2, m3, 100 * (hi - lo) / m
+      c = ""; for (k in cpus) c = c (c == "" ? "" : ",") k
+      printf "%.4g %.4g %.4g %.2f %.4g/%.4g/%.4g %.2f %s %.3g-%.3g %.2f\n", s[0], m, s[n - 1], 100 * d, m1, m2, m3, 100 * (hi - lo) / m, c, glo, ghi, smin
     }'
 }
-read -r s1_min s1_med s1_max s1_dev s1_meds s1_spread < <(stab 'x = (x ^ (x >> 13)) * 2654435761u; keep(x);' 'unsigned x = 1;')
-read -r s2_min s2_med s2_max s2_dev s2_meds s2_spread < <(stab 'keep(strlen(s));' 'char s[64]; memset(s, 1, 40); s[40] = 0; clobber();')
-read -r s3_min s3_med s3_max s3_dev s3_meds s3_spread < <(stab 'x = sqrt(x + 1.0); keep(x);' 'double x = 2;')
+read -r s1_min s1_med s1_max s1_dev s1_meds s1_spread s1_cpus s1_ghz s1_share < <(stab 'x = (x ^ (x >> 13)) * 2654435761u; keep(x);' 'unsigned x = 1;')
+read -r s2_min s2_med s2_max s2_dev s2_meds s2_spread s2_cpus s2_ghz s2_share < <(stab 'keep(strlen(s));' 'char s[64]; memset(s, 1, 40); s[40] = 0; clobber();')
+read -r s3_min s3_med s3_max s3_dev s3_meds s3_spread s3_cpus s3_ghz s3_share < <(stab 'x = sqrt(x + 1.0); keep(x);' 'double x = 2;')
 # Python's own stability, for reference: the spread of 5 answers around their median (its answer
 # parsed from its first line).
 py_stab="n/a"
@@ -120,6 +124,10 @@ printf '  %-50s %s\n' "  dependent multiply chain" "$s1_min / $s1_med / $s1_max 
 printf '  %-50s %s\n' "  strlen of 40 bytes (information)" "$s2_min / $s2_med / $s2_max ns (one answer off by $s2_dev %); medians of 5: $s2_meds ns, $s2_spread % apart"
 printf '  %-50s %s\n' "  sqrt chain" "$s3_min / $s3_med / $s3_max ns (one answer off by $s3_dev %); medians of 5: $s3_meds ns, $s3_spread % apart"
 printf '  %-50s %s\n' "  python3 -m timeit 'x += 1' (for reference)" "$py_stab"
+echo "  the machine beside those trials (hone timeit --json: machine_during_trials): CPUs pinned to, clock, lowest core share"
+printf '  %-50s %s\n' "  dependent multiply chain" "CPU $s1_cpus, $s1_ghz GHz, core share >= $s1_share"
+printf '  %-50s %s\n' "  strlen of 40 bytes" "CPU $s2_cpus, $s2_ghz GHz, core share >= $s2_share"
+printf '  %-50s %s\n' "  sqrt chain" "CPU $s3_cpus, $s3_ghz GHz, core share >= $s3_share"
 echo
 echo "targets:"
 echo "  time to an answer under 0.25 s (well under half a second) with a warm cache: $(verdict "$time_ok")"

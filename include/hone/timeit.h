@@ -33,6 +33,27 @@ extern "C" {
 #define hone_clobber_memory() __asm__ volatile("" : : : "memory")
 #endif
 
+/* ---- The machine's speed ----
+ * Two short loops (about 0.5 ms in all, best of 3 runs each) on the calling thread's CPU:
+ *   clock_ghz: a chain of dependent 64-bit multiplications, 3 cycles each on every x86-64 core
+ *     since 2006, so the clock the thread ran at, whatever the frequency scaling;
+ *   core_share: the rate of a loop that issues two operations a cycle, divided by the clock:
+ *     1 when the core runs this thread alone, down to about 0.5 when it shares the core with a
+ *     busy sibling (SMT; on a virtual machine, another guest's work). Code that needs more of the
+ *     core than one chain of dependent operations runs slower by up to as much.
+ * HONE_ENOTSUP off x86-64. Plain data. */
+typedef struct hone_cpu_speed {
+  double clock_ghz;
+  double core_share;
+} hone_cpu_speed;
+HONE_API int hone_cpu_speed_probe(hone_cpu_speed *out);
+/* Probes each CPU the calling thread may run on (its affinity mask; at most the first 64) and
+ * pins the thread to the one with the highest core_share (the fastest clock among those within
+ * 2 % of it). *cpu (optional) gets it; speeds (optional, n of them) get each CPU's probe, indexed
+ * by CPU number, zero for CPUs not probed. HONE_ENOTSUP off x86-64, HONE_ESYS when the affinity
+ * cannot be read or set (the thread's affinity is then as it was). */
+HONE_API int hone_cpu_pin_fastest(int *cpu, hone_cpu_speed *speeds, size_t n);
+
 /* ---- Results ---- */
 
 /* One measurement: `trials` trials of `number` loops each. */
@@ -58,6 +79,14 @@ HONE_API int hone_result_counters(const hone_result *r, double values[HONE_COUNT
  * not requested. */
 HONE_API int hone_result_counters_counted(const hone_result *r, bool counted[HONE_COUNTER_COUNT]);
 
+/* The machine beside each trial, to tell a slower machine from slower code (below: the probe,
+ * run just before and just after each trial, the two averaged): `trials` values owned by r.
+ * HONE_ENOTSUP when the probe was not run (cfg.reference false, or not x86-64). */
+HONE_API int hone_result_machine(const hone_result *r, const hone_cpu_speed **speeds);
+/* The CPU each trial ran on (sched_getcpu at its start and end), -1 when it moved during the
+ * trial or the CPU is unknown: `trials` values owned by r, or NULL when r is NULL. */
+HONE_API const int *hone_result_cpus(const hone_result *r);
+
 /* ---- Configuration shared by the Timer and the driver ---- */
 
 typedef struct hone_timing_config {
@@ -66,6 +95,8 @@ typedef struct hone_timing_config {
   unsigned repeat;         /* trials (default 5) */
   double autorange_target; /* autorange: smallest trial length in seconds (default 0.2) */
   bool counters;           /* also count hardware/software events (default false) */
+  bool reference;          /* probe the machine's speed around each trial (default true; see
+                              hone_cpu_speed and hone_result_machine) */
   /* Called after each trial when not NULL (progress display): phase is "autorange" or "trial";
    * index counts from 0 within the phase; total is the number of trials (0 during autorange,
    * whose length is not known ahead); trial_ns is the trial's total time in ns (converted when

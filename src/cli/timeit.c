@@ -8,6 +8,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
@@ -67,7 +68,10 @@ typedef struct timeit_opts {
   bool compare, no_cache, csv;
   const char *json;
   double timeout; /* seconds; 0 = none */
+  int cpu;        /* CPU_BEST, CPU_ANY, or the CPU to pin the measuring child to */
 } timeit_opts;
+
+enum { CPU_BEST = -2, CPU_ANY = -1 };
 
 /* One combination of compiler, flags and statement, and what its measurement gave. */
 typedef struct variant {
@@ -88,6 +92,11 @@ typedef struct variant {
   bool counter_avail[HONE_COUNTER_COUNT];
   bool counter_counted[HONE_COUNTER_COUNT]; /* available and ran (not starved by multiplexing) */
   char *counter_note;
+  /* The machine beside each trial (hone_result_machine), or NULL; the CPU of each (-1: moved),
+   * or NULL; the CPU the first round's child pinned itself to (-1: none). */
+  double *clock_ghz, *core_share;
+  int32_t *cpus;
+  int pinned;
   size_t nauto;
   uint64_t auto_number[64];
   double auto_ns[64];
@@ -100,7 +109,7 @@ static void usage(FILE *out) {
       "                   [-u nsec|usec|msec|sec] [-v]\n"
       "                   [-x FILE.c]... [-i HEADER]... [-l LIB]... [-L DIR]... [-I DIR]...\n"
       "                   [--setup-file FILE] [--cc CC]... [--cflags FLAGS]... [--compare]\n"
-      "                   [--no-cache] [--timeout SECONDS] [--target SECONDS]\n"
+      "                   [--no-cache] [--timeout SECONDS] [--target SECONDS] [--cpu WHERE]\n"
       "                   [--json FILE] [--csv] [STMT...]\n"
       "\n"
       "Times a C statement, like python -m timeit: for each of R trials (and each autorange\n"
@@ -135,6 +144,9 @@ static void usage(FILE *out) {
       "  -u, --unit UNIT       nsec, usec, msec or sec for the output\n"
       "  -v, --verbose         print every autorange step and the raw times (-vv: 4 digits)\n"
       "      --timeout SECONDS stop a snippet that runs longer than this\n"
+      "      --cpu best|any|N  where the measuring child runs: the CPU whose core it has most to\n"
+      "                        itself (default best: probed at start), wherever the kernel puts\n"
+      "                        it (any), or CPU N\n"
       "\n"
       "Compilation:\n"
       "      --cc CC           the compiler (default $CC, else cc); repeat to compare\n"
@@ -293,6 +305,54 @@ static void send_result(hone_result *res) {
   free(p);
 }
 
+/* The machine beside the trials: the probe's figures and the CPU of each. */
+static void send_machine(hone_result *res, int32_t pinned) {
+  uint32_t trials = (uint32_t)hone_result_trials(res);
+  const hone_cpu_speed *m = NULL;
+  uint32_t probed = hone_result_machine(res, &m) == 0;
+  const int *cpus = hone_result_cpus(res);
+  size_t n = trials, len = 12 + n * 20;
+  unsigned char *p = calloc(1, len);
+  if (!p || !cpus) {
+    free(p);
+    return; /* the figures are for information: the result goes on without them */
+  }
+  memcpy(p, &trials, 4);
+  memcpy(p + 4, &probed, 4);
+  memcpy(p + 8, &pinned, 4);
+  for (size_t i = 0; i < n; i++) {
+    double g = probed ? m[i].clock_ghz : 0, sh = probed ? m[i].core_share : 0;
+    int32_t c = cpus[i];
+    memcpy(p + 12 + i * 8, &g, 8);
+    memcpy(p + 12 + n * 8 + i * 8, &sh, 8);
+    memcpy(p + 12 + n * 16 + i * 4, &c, 4);
+  }
+  child_send(HONE__MSG_MACHINE, p, (uint32_t)len);
+  free(p);
+}
+
+/* Where the child measures: --cpu best pins it to the CPU whose core it has most to itself (on a
+ * machine whose CPUs share cores with other work, one CPU can run a statement 10 % slower than
+ * another, and invocations landing on different CPUs disagree by that much); --cpu N to that CPU;
+ * --cpu any leaves it to the kernel. Returns the CPU pinned to, or -1. */
+static int32_t place_child(const timeit_opts *o) {
+  if (o->cpu == CPU_ANY) return -1;
+  if (o->cpu == CPU_BEST) {
+    int cpu = -1;
+    return hone_cpu_pin_fastest(&cpu, NULL, 0) == 0 ? cpu : -1;
+  }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(o->cpu, &one);
+  if (sched_setaffinity(0, sizeof one, &one) != 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "cannot run on CPU %d (--cpu): %s", o->cpu, strerror(errno));
+    child_error(HONE__ERR_RUN, msg);
+    _exit(4);
+  }
+  return o->cpu;
+}
+
 static void child_main(const timeit_opts *o, const char *so_path, pid_t parent) {
   /* A group of its own, so that the parent can end whatever the snippet forks along with it
    * (measure); and an end of its own when hone dies (Ctrl-C no longer reaches the group). */
@@ -324,6 +384,7 @@ static void child_main(const timeit_opts *o, const char *so_path, pid_t parent) 
     child_error(HONE__ERR_LOAD, "the object has no " HONE__SNIPPET_SYMBOL);
     _exit(3);
   }
+  int32_t pinned = place_child(o);
   hone_timing_config cfg;
   hone_timing_config_init(&cfg);
   cfg.clock = o->process ? HONE_CLOCK_PROCESS_CPU : HONE_CLOCK_MONOTONIC;
@@ -351,6 +412,7 @@ static void child_main(const timeit_opts *o, const char *so_path, pid_t parent) 
                                                  : hone_strerror(rc));
     _exit(4);
   }
+  send_machine(res, pinned);
   send_result(res);
   hone_result_free(res);
   hone_run_free(child_run);
@@ -393,10 +455,26 @@ static void on_seen(void *arg, int seen) {
 static void take_report(variant *v, hone__timeit_report *rep) {
   free(v->per_loop);
   free(v->counter_note);
+  free(v->clock_ghz);
+  free(v->core_share);
+  free(v->cpus);
   v->per_loop = rep->per_loop;
   v->counter_note = rep->counter_note;
   rep->per_loop = NULL;
   rep->counter_note = NULL;
+  v->clock_ghz = v->core_share = NULL;
+  v->cpus = NULL;
+  v->pinned = -1;
+  if (rep->machine_trials == rep->trials) {
+    v->cpus = rep->cpus;
+    rep->cpus = NULL;
+    v->pinned = rep->pinned;
+    if (rep->probed) {
+      v->clock_ghz = rep->clock_ghz;
+      v->core_share = rep->core_share;
+      rep->clock_ghz = rep->core_share = NULL;
+    }
+  }
   v->number = rep->number;
   v->trials = rep->trials;
   v->have_counters = rep->have_counters;
@@ -611,6 +689,20 @@ static unsigned round_trials(const timeit_opts *o, unsigned rounds, unsigned r) 
   return o->repeat / rounds + (r < o->repeat % rounds ? 1 : 0);
 }
 
+/* a's na items followed by b's nb, in a (reallocated); NULL, both freed, when either is NULL or
+ * memory runs out. */
+static void *append_trials(void *a, size_t na, void *b, size_t nb, size_t size) {
+  void *m = a && b ? realloc(a, (na + nb) * size) : NULL;
+  if (!m) {
+    free(a);
+    free(b);
+    return NULL;
+  }
+  memcpy((char *)m + na * size, b, nb * size);
+  free(b);
+  return m;
+}
+
 /* Measures a further round of v in a new child, with the loops of its first round, and appends its
  * trials to v's. A failure leaves v unmeasured, as a failure of the first round does. */
 static int measure_more(const timeit_opts *o, variant *v, size_t nvar, unsigned trials) {
@@ -621,6 +713,8 @@ static int measure_more(const timeit_opts *o, variant *v, size_t nvar, unsigned 
   v->per_loop = NULL;
   v->kept = NULL;
   v->counter_note = NULL;
+  v->clock_ghz = v->core_share = NULL;
+  v->cpus = NULL;
   int m = measure(&ro, v, nvar);
   double *merged = NULL;
   if (m == MEASURED) {
@@ -634,9 +728,16 @@ static int measure_more(const timeit_opts *o, variant *v, size_t nvar, unsigned 
     free(v->per_loop);
     free(v->kept);
     free(v->counter_note);
+    free(v->clock_ghz);
+    free(v->core_share);
+    free(v->cpus);
     v->per_loop = before.per_loop;
     v->kept = before.kept;
     v->counter_note = before.counter_note;
+    v->clock_ghz = before.clock_ghz;
+    v->core_share = before.core_share;
+    v->cpus = before.cpus;
+    v->pinned = before.pinned;
     v->trials = before.trials;
     v->measured = false;
     return m == LOAD_FAILED ? FAILED : m;
@@ -644,6 +745,18 @@ static int measure_more(const timeit_opts *o, variant *v, size_t nvar, unsigned 
   memcpy(merged + before.trials, v->per_loop, v->trials * sizeof *merged);
   free(v->per_loop);
   v->per_loop = merged;
+  /* The machine's figures stand only when every round has them. */
+  v->clock_ghz =
+      append_trials(before.clock_ghz, before.trials, v->clock_ghz, v->trials, sizeof *v->clock_ghz);
+  v->core_share = append_trials(before.core_share, before.trials, v->core_share, v->trials,
+                                sizeof *v->core_share);
+  if (!v->clock_ghz || !v->core_share) {
+    free(v->clock_ghz);
+    free(v->core_share);
+    v->clock_ghz = v->core_share = NULL;
+  }
+  v->cpus = append_trials(before.cpus, before.trials, v->cpus, v->trials, sizeof *v->cpus);
+  v->pinned = before.pinned; /* the first round's, as the calibration is */
   /* Every round runs the same loops per trial: the counters per loop of the whole are the rounds'
    * averaged by their number of trials. */
   double total = (double)before.trials + (double)v->trials;
@@ -678,6 +791,76 @@ static int measure_more(const timeit_opts *o, variant *v, size_t nvar, unsigned 
 
 /* ---- text output ---- */
 
+/* Lowest and highest of a per-trial figure: false without it. */
+static bool trial_range(const double *x, unsigned n, double *lo, double *hi) {
+  if (!x || n == 0) return false;
+  *lo = *hi = x[0];
+  for (unsigned i = 1; i < n; i++) {
+    if (x[i] < *lo) *lo = x[i];
+    if (x[i] > *hi) *hi = x[i];
+  }
+  return *lo > 0;
+}
+
+/* Above this, the machine's own speed moved more than the 2 % that repeated measurements of one
+ * statement should agree within, and the output says so. */
+#define MACHINE_SPREAD_NOTE 0.02
+/* Below this core share a trial's CPU shared its core with busy work (the probe read 0.55-0.65
+ * on such a CPU of the project's machines, 1.00 on the other). */
+#define CORE_SHARED_NOTE 0.9
+
+static void print_machine_note(const variant *v, const char *prefix) {
+  double lo, hi;
+  if (trial_range(v->clock_ghz, v->trials, &lo, &hi) && hi / lo - 1 > MACHINE_SPREAD_NOTE)
+    fprintf(stderr,
+            "hone timeit: %snote: the CPU's clock moved from %.3g to %.3g GHz between trials "
+            "(frequency scaling): the times moved with it.\n",
+            prefix, lo, hi);
+  if (trial_range(v->core_share, v->trials, &lo, &hi) && lo < CORE_SHARED_NOTE)
+    fprintf(stderr,
+            "hone timeit: %snote: the CPU shared its core with other work during %s trials (it "
+            "had %.0f %% of the core's issue rate%s): statements that need more of the core than "
+            "one chain of dependent operations run slower then.%s\n",
+            prefix, hi < CORE_SHARED_NOTE ? "all" : "some", 100 * lo,
+            hi < CORE_SHARED_NOTE ? "" : " at worst",
+            v->pinned >= 0 ? "" : " --cpu best picks the least shared CPU.");
+}
+
+/* "0", "0,1": the CPUs the trials ran on, "moved" added when one moved during a trial. */
+static void format_cpus(const variant *v, char *buf, size_t size) {
+  size_t at = 0;
+  bool moved = false;
+  buf[0] = '\0';
+  for (unsigned i = 0; i < v->trials; i++) {
+    int c = v->cpus[i];
+    if (c < 0) {
+      moved = true;
+      continue;
+    }
+    bool seen = false;
+    for (unsigned k = 0; k < i; k++) seen |= v->cpus[k] == c;
+    if (!seen && at < size) at += (size_t)snprintf(buf + at, size - at, "%s%d", at ? "," : "", c);
+  }
+  if (moved && at < size) snprintf(buf + at, size - at, "%smoved during a trial", at ? ", " : "");
+}
+
+static void add_machine_json(cJSON *r, const variant *v) {
+  cJSON *m = cJSON_AddObjectToObject(r, "machine_during_trials");
+  if (v->pinned >= 0)
+    cJSON_AddNumberToObject(m, "pinned_cpu", v->pinned);
+  else
+    cJSON_AddNullToObject(m, "pinned_cpu");
+  cJSON *cpus = cJSON_AddArrayToObject(m, "cpus");
+  for (unsigned k = 0; v->cpus && k < v->trials; k++)
+    cJSON_AddItemToArray(cpus, cJSON_CreateNumber(v->cpus[k]));
+  cJSON *g = cJSON_AddArrayToObject(m, "clock_ghz");
+  cJSON *sh = cJSON_AddArrayToObject(m, "core_share");
+  for (unsigned k = 0; v->clock_ghz && k < v->trials; k++) {
+    cJSON_AddItemToArray(g, cJSON_CreateNumber(v->clock_ghz[k]));
+    cJSON_AddItemToArray(sh, cJSON_CreateNumber(v->core_share[k]));
+  }
+}
+
 static void print_python_lines(const timeit_opts *o, const variant *v) {
   char b1[64];
   if (o->verbose) {
@@ -691,7 +874,19 @@ static void print_python_lines(const timeit_opts *o, const variant *v) {
     for (unsigned i = 0; i < v->trials; i++)
       printf("%s%s", i ? ", " : "",
              format_time(o, v->per_loop[i] * (double)v->number / 1e9, b1, sizeof b1));
-    printf("\n\n");
+    printf("\n");
+    char cpus[128] = "";
+    if (v->cpus) format_cpus(v, cpus, sizeof cpus);
+    double glo, ghi, slo, shi;
+    if (trial_range(v->clock_ghz, v->trials, &glo, &ghi) &&
+        trial_range(v->core_share, v->trials, &slo, &shi))
+      printf("machine: clock %.3g-%.3g GHz, core share %.2f-%.2f beside the trials", glo, ghi, slo,
+             shi);
+    else
+      printf("machine: no probe here");
+    printf("; CPU%s %s%s\n", strchr(cpus, ',') ? "s" : "", cpus[0] ? cpus : "unknown",
+           v->pinned >= 0 ? " (pinned: --cpu)" : "");
+    printf("\n");
   }
   printf("%llu loop%s, best of %u: %s per loop\n", (unsigned long long)v->number,
          v->number != 1 ? "s" : "", o->repeat, format_time(o, v->stats.min / 1e9, b1, sizeof b1));
@@ -708,6 +903,7 @@ static void print_warnings(const timeit_opts *o, const variant *v, size_t nvar) 
             "was more than four times slower than the best time (%s).\n",
             prefix, format_time(o, v->stats.max / 1e9, b1, sizeof b1),
             format_time(o, v->stats.min / 1e9, b2, sizeof b2));
+  print_machine_note(v, prefix);
   if (v->stats.min < OPTIMISED_AWAY_NS)
     fprintf(stderr,
             "hone timeit: %swarning: %s per loop: the statement was probably optimised away; "
@@ -971,6 +1167,7 @@ static int write_json(const timeit_opts *o, const char *setup, const char *teard
       cJSON_AddStringToObject(r, "counters_note", v->counter_note);
     else
       cJSON_AddNullToObject(r, "counters_note");
+    add_machine_json(r, v);
   }
   cJSON *cmp = cJSON_AddArrayToObject(root, "comparison");
   size_t best = n;
@@ -1037,7 +1234,8 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
     OPT_JSON,
     OPT_CSV,
     OPT_TARGET,
-    OPT_TEARDOWN
+    OPT_TEARDOWN,
+    OPT_CPU
   };
   static const struct option longopts[] = {
       {"number", required_argument, NULL, 'n'},
@@ -1059,6 +1257,7 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
       {"json", required_argument, NULL, OPT_JSON},
       {"csv", no_argument, NULL, OPT_CSV},
       {"teardown", required_argument, NULL, OPT_TEARDOWN},
+      {"cpu", required_argument, NULL, OPT_CPU},
       {NULL, 0, NULL, 0},
   };
   optind = 1;
@@ -1158,6 +1357,22 @@ static int parse_args(int argc, char **argv, timeit_opts *o, bool *help) {
     case OPT_NO_CACHE:
       o->no_cache = true;
       break;
+    case OPT_CPU:
+      if (!strcmp(optarg, "best")) {
+        o->cpu = CPU_BEST;
+      } else if (!strcmp(optarg, "any")) {
+        o->cpu = CPU_ANY;
+      } else {
+        char *end;
+        errno = 0;
+        long n = strtol(optarg, &end, 10);
+        if (errno || end == optarg || *end || n < 0 || n >= CPU_SETSIZE)
+          return hone__cli_usage_error(CMD,
+                                       "--cpu needs best, any or a CPU number (0 to %d), not '%s'",
+                                       CPU_SETSIZE - 1, optarg);
+        o->cpu = (int)n;
+      }
+      break;
     case OPT_TIMEOUT:
       if (!hone__cli_parse_double(optarg, &o->timeout) || o->timeout <= 0)
         return hone__cli_usage_error(CMD, "--timeout needs a positive number of seconds, not '%s'",
@@ -1208,6 +1423,9 @@ static void variants_free(variant *vs, size_t n) {
     free(vs[i].per_loop);
     free(vs[i].kept);
     free(vs[i].counter_note);
+    free(vs[i].clock_ghz);
+    free(vs[i].core_share);
+    free(vs[i].cpus);
   }
   free(vs);
 }
@@ -1215,6 +1433,7 @@ static void variants_free(variant *vs, size_t n) {
 int hone__cmd_timeit(int argc, char **argv) {
   timeit_opts o = {0};
   o.repeat = DEFAULT_REPEAT;
+  o.cpu = CPU_BEST;
   o.target = DEFAULT_TARGET;
   o.precision = 3;
   bool help = false;

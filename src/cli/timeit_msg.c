@@ -89,6 +89,46 @@ static int parse_result(hone__timeit_report *r, const unsigned char *p, uint32_t
   return HONE__MSG_SEEN_OTHER;
 }
 
+static int parse_machine(hone__timeit_report *r, const unsigned char *p, uint32_t len) {
+  if (len < 12) return -1;
+  uint32_t trials, probed;
+  int32_t pinned;
+  memcpy(&trials, p, 4);
+  memcpy(&probed, p + 4, 4);
+  memcpy(&pinned, p + 8, 4);
+  if (trials == 0 || (len - 12) / 20 != trials || (len - 12) % 20 || pinned < -1) return -1;
+  size_t n = trials;
+  double *clock = malloc(n * sizeof *clock), *share = malloc(n * sizeof *share);
+  int32_t *cpus = malloc(n * sizeof *cpus);
+  if (!clock || !share || !cpus) {
+    free(clock);
+    free(share);
+    free(cpus);
+    r->oom = true;
+    return -1;
+  }
+  memcpy(clock, p + 12, n * 8);
+  memcpy(share, p + 12 + n * 8, n * 8);
+  memcpy(cpus, p + 12 + n * 16, n * 4);
+  for (size_t i = 0; i < n; i++)
+    if (!good_time(clock[i]) || !(share[i] >= 0 && share[i] <= 1) || cpus[i] < -1) {
+      free(clock);
+      free(share);
+      free(cpus);
+      return -1;
+    }
+  free(r->clock_ghz);
+  free(r->core_share);
+  free(r->cpus);
+  r->clock_ghz = clock;
+  r->core_share = share;
+  r->cpus = cpus;
+  r->machine_trials = trials;
+  r->probed = probed != 0;
+  r->pinned = pinned;
+  return HONE__MSG_SEEN_OTHER;
+}
+
 int hone__timeit_msg_parse(hone__timeit_report *r, uint32_t type, const unsigned char *p,
                            uint32_t len) {
   switch (type) {
@@ -97,6 +137,8 @@ int hone__timeit_msg_parse(hone__timeit_report *r, uint32_t type, const unsigned
     return parse_progress(r, type, p, len);
   case HONE__MSG_RESULT:
     return parse_result(r, p, len);
+  case HONE__MSG_MACHINE:
+    return parse_machine(r, p, len);
   case HONE__MSG_ERROR: {
     if (len < 4) return -1;
     char *msg = malloc((size_t)len - 4 + 1);
@@ -145,6 +187,9 @@ void hone__timeit_report_free(hone__timeit_report *r) {
   if (!r) return;
   free(r->per_loop);
   free(r->counter_note);
+  free(r->clock_ghz);
+  free(r->core_share);
+  free(r->cpus);
   free(r->err);
   memset(r, 0, sizeof *r);
 }

@@ -22,6 +22,10 @@ enum {
    * u8 available [COUNT], u8 counted [COUNT], then the counters' note (the rest, maybe empty) */
   HONE__MSG_RESULT = 4,
   HONE__MSG_ERROR = 5, /* u32 kind (HONE__ERR_*), then the message (the rest) */
+  /* Beside a RESULT, before it: u32 trials, u32 probed, i32 CPU the child pinned itself to (-1:
+   * none), f64 clock GHz [trials], f64 core share [trials] (zeros unless probed), i32 CPU [trials]
+   * (-1: moved or unknown) */
+  HONE__MSG_MACHINE = 6,
 };
 enum { HONE__ERR_LOAD = 1, HONE__ERR_RUN = 2 };
 
@@ -39,6 +43,11 @@ typedef struct hone__timeit_report {
   bool counter_avail[HONE_COUNTER_COUNT];   /* the counter was opened */
   bool counter_counted[HONE_COUNTER_COUNT]; /* ... and ran in at least one trial */
   char *counter_note;
+  unsigned machine_trials; /* a MACHINE message arrived with this many trials (0: none) */
+  bool probed;
+  int32_t pinned;
+  double *clock_ghz, *core_share; /* beside each trial (hone_result_machine) */
+  int32_t *cpus;
   size_t nauto; /* autorange steps, the first 64 kept */
   uint64_t auto_number[64];
   double auto_ns[64];

@@ -119,5 +119,31 @@ fi
 run env -u HONE_NO_PROGRESS "$HONE" timeit -n 1000 -r 3 -s 'unsigned x = 1;' "$chain"
 # (Python's warning may come when a trial was held up on a busy machine; nothing else.)
 expect_status 0
-check "no progress line when stderr is not a terminal" test -z "$(printf '%s\n' "$err" | grep -v 'likely unreliable')"
+check "no progress line when stderr is not a terminal" test -z "$(printf '%s\n' "$err" | grep -v 'likely unreliable\|note: the CPU')"
+
+# The machine beside the trials: the child pins itself to the CPU whose core it has most to itself
+# (--cpu best, the default), to the CPU given, or nowhere; each trial's CPU, clock and core share
+# are in the JSON.
+ncpu=$(nproc)
+run "$HONE" timeit -n 1000 -r 4 --json - -s 'unsigned x = 1;' "$chain"
+expect_status 0
+check "pinned to an allowed CPU" test "$(printf '%s' "$out" | jq --argjson n "$ncpu" '.results[0].machine_during_trials.pinned_cpu | . >= 0 and . < $n')" = true
+check "every trial on the pinned CPU" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.pinned_cpu as $p | [.cpus[] == $p] | all) and (.cpus | length) == 4')" = true
+if [ "$(uname -m)" = x86_64 ]; then
+  check "a clock and a core share per trial" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.clock_ghz | length) == 4 and all(.clock_ghz[]; . > 0.3 and . < 10) and all(.core_share[]; . > 0 and . <= 1)')" = true
+fi
+run "$HONE" timeit -n 1000 -r 3 --cpu any --json - -s 'unsigned x = 1;' "$chain"
+expect_status 0
+check "--cpu any pins nothing" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials.pinned_cpu')" = null
+last=$((ncpu - 1))
+run "$HONE" timeit -n 1000 -r 3 --cpu "$last" --json - --compare -s 'unsigned x = 1;' "$chain" 'keep(x);'
+expect_status 0
+check "--cpu N in every round" test "$(printf '%s' "$out" | jq -c "[.results[].machine_during_trials.cpus[] == $last] | all")" = true
+run "$HONE" timeit -n 1000 -r 3 -v --cpu "$last" -s 'unsigned x = 1;' "$chain"
+expect_status 0; expect_out "^machine: .*CPU $last \\(pinned: --cpu\\)\$"
+run "$HONE" timeit -n 10 -r 1 --cpu fast 'keep(1);'
+expect_status 2; expect_err "--cpu needs best, any or a CPU number \\(0 to [0-9]+\\), not 'fast'"
+run "$HONE" timeit -n 10 -r 1 --cpu 1000 'keep(1);'
+expect_status 1; expect_err 'cannot run on CPU 1000 \(--cpu\): Invalid argument'
+
 done_testing

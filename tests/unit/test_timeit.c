@@ -8,7 +8,9 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sched.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -96,6 +98,7 @@ static void test_config_defaults(void **state) {
   assert_int_equal(cfg.repeat, 5);
   assert_true(cfg.autorange_target == 0.2);
   assert_false(cfg.counters);
+  assert_true(cfg.reference);
   assert_null(cfg.on_trial);
   hone_timing_config_init(NULL);
 }
@@ -244,6 +247,71 @@ static void test_driver(void **state) {
   assert_true(hone_result_per_loop(r)[0] == 40e6 && hone_result_per_loop(r)[1] == 40e6);
   hone_result_free(r);
   hone_run_free(run);
+}
+
+/* The probe runs beside every trial (not autorange's) and reads the machine's real speed: a clock
+ * of 0.3 to 10 GHz, a core share in (0, 1]. The CPUs are real ones (or -1: moved). Turned off,
+ * there is no probe. Pinning to the fastest CPU leaves the thread on one CPU it was allowed. */
+static void test_machine_beside_trials(void **state) {
+  (void)state;
+  for (int on = 0; on <= 1; on++) {
+    hone_timing_config cfg;
+    hone_timing_config_init(&cfg);
+    cfg.repeat = 3;
+    cfg.number = 1000;
+    cfg.reference = on;
+    hone_run *run;
+    assert_int_equal(hone_run_new(&cfg, &run), 0);
+    uint64_t n;
+    volatile unsigned x = 1;
+    while ((n = hone_run_next(run)) > 0) {
+      hone_run_start(run);
+      for (uint64_t k = 0; k < n; k++) x = x * 3 + 1;
+      hone_run_stop(run);
+    }
+    hone_result *r;
+    assert_int_equal(hone_run_finish(run, &r), 0);
+    const hone_cpu_speed *m = NULL;
+    const int *cpus = hone_result_cpus(r);
+    assert_non_null(cpus);
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+    for (int i = 0; i < 3; i++) assert_true(cpus[i] >= -1 && cpus[i] < ncpu);
+#if defined(__x86_64__)
+    if (!on) {
+      assert_int_equal(hone_result_machine(r, &m), HONE_ENOTSUP);
+      assert_null(m);
+    } else {
+      assert_int_equal(hone_result_machine(r, &m), 0);
+      for (int i = 0; i < 3; i++)
+        if (!(m[i].clock_ghz > 0.3 && m[i].clock_ghz < 10 && m[i].core_share > 0 &&
+              m[i].core_share <= 1))
+          fail_msg("trial %d: %g GHz, core share %g", i, m[i].clock_ghz, m[i].core_share);
+    }
+#else
+    assert_int_equal(hone_result_machine(r, &m), HONE_ENOTSUP);
+#endif
+    assert_int_equal(hone_result_machine(NULL, &m), HONE_EINVAL);
+    assert_null(hone_result_cpus(NULL));
+    hone_result_free(r);
+    hone_run_free(run);
+  }
+#if defined(__x86_64__)
+  cpu_set_t before, after;
+  assert_int_equal(sched_getaffinity(0, sizeof before, &before), 0);
+  hone_cpu_speed speeds[CPU_SETSIZE];
+  int cpu = -2;
+  assert_int_equal(hone_cpu_pin_fastest(&cpu, speeds, CPU_SETSIZE), 0);
+  assert_true(cpu >= 0 && CPU_ISSET(cpu, &before));
+  assert_int_equal(sched_getaffinity(0, sizeof after, &after), 0);
+  assert_int_equal(CPU_COUNT(&after), 1);
+  assert_true(CPU_ISSET(cpu, &after));
+  assert_true(speeds[cpu].clock_ghz > 0.3);
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &before) && speeds[c].core_share > speeds[cpu].core_share * 1.02)
+      fail_msg("CPU %d (share %g) beat the chosen %d (%g)", c, speeds[c].core_share, cpu,
+               speeds[cpu].core_share);
+  assert_int_equal(sched_setaffinity(0, sizeof before, &before), 0);
+#endif
 }
 
 static void test_driver_misuse(void **state) {
@@ -518,6 +586,7 @@ int main(void) {
       cmocka_unit_test(test_repeat_after_autorange),
       cmocka_unit_test(test_fixture_errors_stop_the_measurement),
       cmocka_unit_test(test_driver),
+      cmocka_unit_test(test_machine_beside_trials),
       cmocka_unit_test(test_driver_misuse),
       cmocka_unit_test(test_autorange_gives_up),
       cmocka_unit_test(test_bad_arguments),
