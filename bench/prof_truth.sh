@@ -121,13 +121,13 @@ truth() {
       return
     }
   done
-  "$hone" report "$out/hone.prof" | sed -n '2,4p' >"$out/header.txt"
+  "$hone" report "$out/hone.prof" | sed -n '2,/^$/p' | sed '/^$/d' >"$out/header.txt"
   local files=()
   for r in $(seq 1 "$RUNS"); do
     files+=("$out/est.$r.csv" "$out/raw.$r.csv" "$out/perf.$r.txt" "$out/floor.$r.txt")
   done
   awk -F, -v name="$name" -v plain_s="$best" -v maxp="$POINTS" -v maxt="$TOTAL" -v runs="$RUNS" \
-      -v load="$(cut -d' ' -f1-3 /proc/loadavg)" '
+      -v load="$(cut -d' ' -f1-3 /proc/loadavg)" -v pcfile="$out/percall" '
     # Which column and which run by the file name (KIND.RUN.csv|txt), not by counting first
     # lines: an empty file has none.
     FNR == 1 {
@@ -195,10 +195,27 @@ truth() {
       printf "  header total %.4f s (%.4f to %.4f) against the plain run %.4f s: %+.0f %%; bound within %s %%: %s\n",
              et, elo, ehi, plain_s, 100 * (ratio - 1), maxt, tot_ok ? "met" : "MISSED"
       printf "  raw total %.4f s (%.1fx the plain run)\n", rt, (plain_s > 0 ? rt / plain_s : 0)
+      nc = 0; for (f in fn) nc += calls[f]
+      if (nc > 0)
+        printf "  sampled program time per call %.1f ns (hone flags its times as unreliable below 10)\n", 1e9 * et / nc
+      if (nc > 0) printf "%.3f\n", 1e9 * et / nc > pcfile
       print worst > "/dev/stderr"
       exit !(worst <= maxp && tot_ok)
     }' "${files[@]}" 2>"$out/worst" || missed=1
   sed 's/^/  /' "$out/header.txt"
+  # The header flags the times as unreliable exactly when the program's sampled time per call is
+  # below 10 ns (the margin: this figure is the mean of the runs, the header's the last run's).
+  local pc
+  pc=$(cat "$out/percall" 2>/dev/null || echo "")
+  if [ -n "$pc" ]; then
+    if awk -v x="$pc" 'BEGIN { exit !(x < 9) }' && ! grep -q '! Unreliable' "$out/header.txt"; then
+      echo "  MISSED: $pc ns a call, and the header does not say its times are unreliable"
+      missed=1
+    elif awk -v x="$pc" 'BEGIN { exit !(x > 11) }' && grep -q '! Unreliable' "$out/header.txt"; then
+      echo "  MISSED: $pc ns a call, and the header says its times are unreliable"
+      missed=1
+    fi
+  fi
   local w
   w=$(cat "$out/worst" 2>/dev/null || echo 0)
   if awk -v a="$w" -v b="$worst_all" 'BEGIN { exit !(a > b) }'; then worst_all=$w; fi

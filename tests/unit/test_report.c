@@ -47,6 +47,24 @@ static const hone__prof_wmap *get_map(void *ctx, size_t i) {
   return &maps[i];
 }
 
+/* Writes src to a temporary file and reads it back as a profile. */
+static hone_profile *write_and_read(const hone__prof_wsrc *src) {
+  FILE *f = tmpfile();
+  assert_non_null(f);
+  assert_int_equal(hone__prof_write_fd(fileno(f), src), 0);
+  off_t end = lseek(fileno(f), 0, SEEK_END);
+  unsigned char *buf = malloc((size_t)end);
+  assert_non_null(buf);
+  assert_int_equal(pread(fileno(f), buf, (size_t)end, 0), end);
+  fclose(f);
+  hone_profile *p = NULL;
+  char msg[256] = "";
+  int rc = hone_profile_read_mem(buf, (size_t)end, &p, msg, sizeof msg);
+  free(buf);
+  if (rc) fail_msg("%s", msg);
+  return p;
+}
+
 static hone_profile *sample(void) {
   hone__prof_wsrc s = {.clock = HONE__CLOCK_TSC,
                        .ticks_per_second = 1e9,
@@ -60,18 +78,7 @@ static hone_profile *sample(void) {
                        .nodes = get_nodes,
                        .nmaps = 1,
                        .map = get_map};
-  FILE *f = tmpfile();
-  assert_non_null(f);
-  assert_int_equal(hone__prof_write_fd(fileno(f), &s), 0);
-  off_t end = lseek(fileno(f), 0, SEEK_END);
-  unsigned char *buf = malloc((size_t)end);
-  assert_non_null(buf);
-  assert_int_equal(pread(fileno(f), buf, (size_t)end, 0), end);
-  fclose(f);
-  hone_profile *p = NULL;
-  assert_int_equal(hone_profile_read_mem(buf, (size_t)end, &p, NULL, 0), 0);
-  free(buf);
-  return p;
+  return write_and_read(&s);
 }
 
 static int resolve(void *ctx, const hone_prof_mapping *m, uint64_t addr, hone_symbol *out) {
@@ -97,6 +104,85 @@ static hone_report *make(const hone_profile *p, bool per_thread) {
   assert_int_equal(hone_report_new(&o, &r), 0);
   assert_int_equal(hone_report_add(r, p, "s.prof"), 0);
   return r;
+}
+
+/* A sampled profile: main -> f, f called `f_calls` times, 10 samples of 100 us (2 on main, 8 on
+ * f), the hooks reading no clock. */
+static uint64_t f_calls;
+static const hone__prof_wthread sthread[] = {
+    {.tid = 201, .name = "main", .nnodes = 2, .samples_own = 5, .sampled = 1}};
+static const hone__prof_wthread *get_sthread(void *ctx, size_t i) {
+  (void)ctx;
+  return &sthread[i];
+}
+static void get_snodes(void *ctx, size_t t, uint64_t first, hone_prof_node *out, size_t n) {
+  (void)ctx;
+  (void)t;
+  const hone_prof_node all[] = {{0x1000, HONE_PROF_NO_PARENT, 0, 1, 0, 0},
+                                {0x2000, 0, 0, f_calls, 0, 0}};
+  memcpy(out, all + first, n * sizeof *out);
+}
+static void get_ssamples(void *ctx, size_t t, uint64_t first, uint64_t *out, size_t n) {
+  (void)ctx;
+  (void)t;
+  const uint64_t all[] = {2, 8};
+  memcpy(out, all + first, n * sizeof *out);
+}
+
+static hone_profile *sampled_profile(uint64_t calls) {
+  f_calls = calls;
+  hone__prof_wsrc s = {.clock = HONE__CLOCK_TSC,
+                       .ticks_per_second = 1e9,
+                       .pid = 4243,
+                       .ppid = 1,
+                       .total_ticks = 3000000,
+                       .times = HONE__TIMES_SAMPLED_UNTIMED,
+                       .sample_period_ns = 100000,
+                       .sample_scale = 1,
+                       .argc = 1,
+                       .argv = argv_,
+                       .nthreads = 1,
+                       .thread = get_sthread,
+                       .nodes = get_snodes,
+                       .samples = get_ssamples,
+                       .nmaps = 1,
+                       .map = get_map};
+  return write_and_read(&s);
+}
+
+/* Whether the header and the JSON say the times are unreliable, for calls and raw. */
+static void unreliable_case(uint64_t calls, bool raw, bool expect) {
+  hone_profile *p = sampled_profile(calls);
+  hone_report_options o = {.resolve = resolve, .raw = raw};
+  hone_report *r = NULL;
+  assert_int_equal(hone_report_new(&o, &r), 0);
+  assert_int_equal(hone_report_add(r, p, "s.prof"), 0);
+  char *text = NULL, *json = NULL;
+  size_t tlen = 0, jlen = 0;
+  FILE *out = open_memstream(&text, &tlen);
+  assert_int_equal(hone_report_print(r, out, NULL), 0);
+  fclose(out);
+  out = open_memstream(&json, &jlen);
+  assert_int_equal(hone_report_write_json(r, out, NULL), 0);
+  fclose(out);
+  assert_int_equal(strstr(text, "! Unreliable") != NULL, expect);
+  assert_non_null(
+      strstr(json, expect ? "\"times_unreliable\": true" : "\"times_unreliable\": false"));
+  if (expect) /* 10 samples of 100 us over 10^6 calls */
+    assert_non_null(strstr(text, "the program's sampled time is 1.000 ns per call"));
+  free(text);
+  free(json);
+  hone_report_free(r);
+  hone_profile_free(p);
+}
+
+/* 1 ms of samples over 10^6 calls (1 ns a call) is flagged; over 11 calls it is not; --raw never.
+ */
+static void test_unreliable(void **state) {
+  (void)state;
+  unreliable_case(999999, false, true);
+  unreliable_case(10, false, false);
+  unreliable_case(999999, true, false);
 }
 
 static void test_figures(void **state) {
@@ -294,7 +380,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_figures),  cmocka_unit_test(test_sort_and_restrict),
       cmocka_unit_test(test_resolver), cmocka_unit_test(test_diff),
-      cmocka_unit_test(test_exports),
+      cmocka_unit_test(test_exports),  cmocka_unit_test(test_unreliable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,6 +79,19 @@ typedef struct hone__estimate_out {
  * known only to be small, not how small. */
 #define HONE__ESTIMATE_MIN_SAMPLES 4
 
+/* Sampled program time per recorded call (nanoseconds) below which the report says its times
+ * are unreliable. Every instrumented call also runs the calls to the hooks and their argument
+ * set-up inside the program's own functions, where the samples count that time as the
+ * program's: no estimate from the samples can take it out. Measured on the 2-vCPU AMD EPYC KVM
+ * guests (perf stat task-clock): hooks that do nothing made examples/profiling.c (-O0, 26.9 M
+ * calls) run 162 ms against its plain build's 59 ms, 3.8 ns a call. bench/prof_truth.sh, hone
+ * against perf on the plain build: profiling.c at 4.6-5.3 ns a call sampled, total +95 to
+ * +145 %, shares off by 6.9-16 points; Lua at 5.1-5.4 ns, total -9 % (+40 % in another
+ * session), shares off by 4.4-10.1 points; bzip2 at 62 ns, total -20 to +15 %, shares within
+ * 3.2-4.1 points. At 10 ns a call the instrumentation's calls alone can be a third of what is
+ * sampled. */
+#define HONE__ESTIMATE_DENSE_NS 10.0
+
 /* Returns 0, HONE_EFORMAT for a malformed tree (a parent not before its child), HONE_ENOMEM. */
 int hone__estimate_thread(const hone__estimate_in *in, const hone__estimate_out *out);
 
