@@ -195,6 +195,14 @@ HONE_API HONE_NODISCARD int hone_report_func_edges(const hone_report *r, size_t 
 /* Builds the figures now (otherwise done by the first query): 0, HONE_ENOMEM, HONE_EFORMAT. */
 HONE_API HONE_NODISCARD int hone_report_build(hone_report *r);
 
+/* Whether the estimated times are unreliable because calls are too dense: true when every
+ * thread's times came from samples and the program's sampled time per recorded call, over every
+ * section, is below 10 ns. Each instrumented call also runs the calls to the hooks inside the
+ * program's own functions, and samples count that time as the program's (hone-report(1),
+ * "Truthful times"). *ns_per_call (may be NULL) gets that figure, 0 when it does not apply
+ * (--raw times, a thread not sampled, no calls, or a report that failed to build). */
+HONE_API bool hone_report_times_unreliable(const hone_report *r, double *ns_per_call);
+
 /* ---- sorting and restricting --------------------------------------------------------------- */
 
 /* Orders the rows by pstats' sort keys, given as a comma-separated list ("time,calls"); each may

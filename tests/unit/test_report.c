@@ -3,6 +3,7 @@
  * nodes, pstats figures under recursion, per-thread sections, Stats.add of a second profile,
  * sorting and restrictions, a failing resolver leaving the report as it was, the diff, and the
  * export registry. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,6 +169,12 @@ static void unreliable_case(uint64_t calls, bool raw, bool expect) {
   assert_int_equal(strstr(text, "! Unreliable") != NULL, expect);
   assert_non_null(
       strstr(json, expect ? "\"times_unreliable\": true" : "\"times_unreliable\": false"));
+  double ns = -1;
+  assert_int_equal(hone_report_times_unreliable(r, &ns), expect);
+  if (raw)
+    assert_true(ns == 0);
+  else /* 10 samples of 100 us over calls + 1 calls */
+    assert_true(fabs(ns - 1e6 / (double)(calls + 1)) < 1e-6 * ns);
   if (expect) /* 10 samples of 100 us over 10^6 calls */
     assert_non_null(strstr(text, "the program's sampled time is 1.000 ns per call"));
   free(text);

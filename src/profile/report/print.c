@@ -192,24 +192,6 @@ static void fmt_ns(double ns, char *buf, size_t len) {
   snprintf(buf, len, "%.*f %s", decimals, v, units[i].unit);
 }
 
-/* The sampled program time per recorded call over every section, and whether it is so small
- * that the times are unreliable (HONE__ESTIMATE_DENSE_NS). Only for estimates made from
- * samples alone: --raw says what it is, and a corrected thread's times are another method's. */
-static bool times_unreliable(const hone_report *r, double *ns_per_call) {
-  const hone__estimate_summary *t = &r->times;
-  *ns_per_call = 0;
-  if (r->opt.raw || !t->sampled_threads || t->corrected_threads) return false;
-  uint64_t calls = 0;
-  double s = 0;
-  for (size_t i = 0; i < r->nsecs; i++) {
-    calls += r->secs[i].info.total_calls;
-    s += r->secs[i].info.total_time;
-  }
-  if (!calls) return false;
-  *ns_per_call = s / (double)calls * 1e9;
-  return *ns_per_call < HONE__ESTIMATE_DENSE_NS;
-}
-
 static void print_preamble(const hone_report *r, FILE *out) {
   double lo = INFINITY, hi = 0;
   for (size_t i = 0; i < r->nfiles; i++) {
@@ -261,7 +243,7 @@ static void print_preamble(const hone_report *r, FILE *out) {
       fprintf(out, "   The hooks of sampled threads read no clock: --raw shows their samples as"
                    " taken.\n");
     double per_call;
-    if (times_unreliable(r, &per_call)) {
+    if (hone_report_times_unreliable(r, &per_call)) {
       char pc[32];
       fmt_ns(per_call, pc, sizeof pc);
       fprintf(
@@ -464,7 +446,7 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
   hone__jw_key(&w, "samples_profiler");
   hone__jw_u64(&w, r->times.samples_own);
   double per_call;
-  bool over = times_unreliable(r, &per_call);
+  bool over = hone_report_times_unreliable(r, &per_call);
   hone__jw_key(&w, "program_ns_per_call");
   hone__jw_num(&w, per_call);
   hone__jw_key(&w, "times_unreliable");

@@ -563,6 +563,24 @@ const hone__section *hone__report_section(const hone_report *r, size_t s) {
   return s < r->nsecs ? &r->secs[s] : NULL;
 }
 
+bool hone_report_times_unreliable(const hone_report *r, double *ns_per_call) {
+  double dummy;
+  if (!ns_per_call) ns_per_call = &dummy;
+  *ns_per_call = 0;
+  if (!r || (!r->built && hone_report_build((hone_report *)r))) return false;
+  const hone__estimate_summary *t = &r->times;
+  if (r->opt.raw || !t->sampled_threads || t->corrected_threads) return false;
+  uint64_t calls = 0;
+  double s = 0;
+  for (size_t i = 0; i < r->nsecs; i++) {
+    calls += r->secs[i].info.total_calls;
+    s += r->secs[i].info.total_time;
+  }
+  if (!calls) return false;
+  *ns_per_call = s / (double)calls * 1e9;
+  return *ns_per_call < HONE__ESTIMATE_DENSE_NS;
+}
+
 size_t hone_report_section_count(const hone_report *r) {
   if (!r || (!r->built && hone_report_build((hone_report *)r))) return 0;
   return r->nsecs;

@@ -211,11 +211,18 @@ int hone__view_write_data(const hone_report *r, const hone__view_spec *spec,
   const hone_prof_info *in0 = f0 ? f0->info : NULL;
   if (in0 && in0->times && strncmp(in0->times, "sampled", 7) == 0 && in0->sample_period_s > 0) {
     /* Times from samples: say so, and how coarse they are (one sample is one period). */
-    char note[160];
-    snprintf(note, sizeof note,
-             "times sampled, one sample per %.0f us of CPU time (a time of k samples is uncertain "
-             "by about 2*sqrt(k)); counts exact",
-             in0->sample_period_s * 1e6);
+    char note[320];
+    int len = snprintf(note, sizeof note,
+                       "times sampled, one sample per %.0f us of CPU time (a time of k samples is"
+                       " uncertain by about 2*sqrt(k)); counts exact",
+                       in0->sample_period_s * 1e6);
+    double per_call;
+    if (hone_report_times_unreliable(r, &per_call) && len > 0 && (size_t)len < sizeof note)
+      snprintf(note + len, sizeof note - (size_t)len,
+               "; unreliable: %.1f ns of program time per call (below 10 ns the"
+               " instrumentation's calls to the hooks, sampled as the program's, distort the"
+               " times)",
+               per_call);
     jstr(out, note);
   } else if (f0 && f0->cost_ns_per_call > 0) {
     char note[96];
