@@ -166,6 +166,10 @@ typedef struct pp {
   void **owner;                    /* per slot: the future or the map */
 
   _Atomic uint32_t closed, cancelling, submitting, active_maps;
+  /* What the last map learnt, for the first chunks of the next (its own first chunks return
+   * too late to size them): the least chunk overhead in ns, and the task and its ps per item. */
+  _Atomic int64_t map_over_ns, map_item_ps;
+  _Atomic int map_task;
   _Atomic uint64_t outstanding; /* published jobs whose slot is not yet freed */
   _Atomic int broken;           /* a replacement's initializer failed, or the zygote died */
   uint64_t *timeout_job;        /* collector only: per worker, the job killed for its time */
@@ -1467,6 +1471,34 @@ static void pp_destroy(hone_pool *pool) {
 
 /* ---- map ---- */
 
+/* The automatic chunk size for the next chunk of a map with rem items left on W workers.
+ * Guided: a quarter of an even share of what is left, so chunks shrink and the last ones even out
+ * the workers' finishing times. Once a chunk has come back, the per-item time (timed_ns over
+ * timed_items) and the least overhead seen for a chunk (over_ns: from its publication to its
+ * result in the map's hands, less the task's own run) are known, and no chunk is made smaller
+ * than the one whose work equals that overhead, so dispatch costs at most as much as the work.
+ * That floor is at most guided's first chunk (a quarter of an even share of the whole map), so
+ * a worker that loses its CPU for a while delays the map by at most a small chunk; and a map
+ * whose whole work is below one chunk's overhead goes in a single chunk, as splitting it could
+ * save less than the dispatch it adds.
+ * (Measured here, items of ~1 ns: 1000 on 1 worker took 190-210 us in ~30 guided chunks down to
+ * one item each, against 15-20 us for one chunk of 1000; 10^5 on 2 workers, median of 41 maps:
+ * guided 1.27-1.36 ms, the floor capped at an even share 0.34-0.67 ms with a p75 of 0.9-1.4 ms,
+ * capped at a quarter of it 0.27-0.30 ms with a p75 of 0.31-0.33 ms.) */
+static size_t auto_chunk(size_t n, size_t rem, unsigned W, size_t timed_items, int64_t timed_ns,
+                         int64_t over_ns) {
+  size_t w = W ? W : 1;
+  size_t c = (rem + 4 * w - 1) / (4 * w);
+  if (timed_items && over_ns > 0) {
+    double item_ns = (double)(timed_ns > 0 ? timed_ns : 1) / (double)timed_items;
+    double least = (double)over_ns / item_ns;
+    size_t first = (n + 4 * w - 1) / (4 * w);
+    size_t floor_c = least >= (double)n ? n : least >= (double)first ? first : (size_t)least + 1;
+    if (c < floor_c) c = floor_c;
+  }
+  return c < rem ? c : rem;
+}
+
 static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_t in_stride,
                   void *out, size_t out_stride, size_t n, size_t chunk, hone_map_error *err) {
   pp *p = pool->impl;
@@ -1480,14 +1512,16 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
   m.done = malloc(m.cap * sizeof *m.done);
   uint32_t *mine = malloc(m.cap * sizeof *mine); /* slots in flight */
   uint64_t *mine_seq = malloc(m.cap * sizeof *mine_seq);
+  int64_t *mine_t = malloc(m.cap * sizeof *mine_t); /* when each was published */
   if (atomic_load_explicit(&p->closed, memory_order_seq_cst))
     rc = HONE_ESHUTDOWN;
-  else if (!m.done || !mine || !mine_seq)
+  else if (!m.done || !mine || !mine_seq || !mine_t)
     rc = HONE_ENOMEM;
   if (rc < 0) {
     free(m.done);
     free(mine);
     free(mine_seq);
+    free(mine_t);
     if (atomic_fetch_sub_explicit(&p->active_maps, 1, memory_order_seq_cst) == 1 &&
         atomic_load_explicit(&p->closed, memory_order_seq_cst))
       collector_kick(p);
@@ -1502,12 +1536,20 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
   size_t cap_items = per ? (PP_CHUNK_BYTES / per ? PP_CHUNK_BYTES / per : 1) : n;
   size_t next = 0, inflight = 0, fail = SIZE_MAX, timed_items = 0;
   int64_t timed_ns = 0;
+  int64_t over_ns = -1; /* the least cost of a chunk beyond its task's run, seen so far */
   bool stop = false, cancelled = false;
   int id = task_id_of(task);
+  /* Until a chunk of this map is back, size chunks from the pool's last map of the same task. */
+  int64_t prior_over = atomic_load_explicit(&p->map_over_ns, memory_order_relaxed);
+  int64_t prior_ps = atomic_load_explicit(&p->map_item_ps, memory_order_relaxed);
+  bool prior = prior_over > 0 && prior_ps > 0 &&
+               atomic_load_explicit(&p->map_task, memory_order_relaxed) == id;
   for (;;) {
     while (!stop && next < n && inflight < m.cap - 2) {
       size_t rem = n - next;
-      size_t c = chunk ? chunk : (rem + 4 * (size_t)p->W - 1) / (4 * (size_t)p->W);
+      size_t c = chunk                   ? chunk
+                 : timed_items || !prior ? auto_chunk(n, rem, p->W, timed_items, timed_ns, over_ns)
+                                         : auto_chunk(n, rem, p->W, 1000, prior_ps, prior_over);
       if (!chunk && p->timeout_ns > 0) {
         /* The timeout applies to a chunk: keep chunks to a small part of it, sized from the
          * items timed so far (one item per chunk until a first chunk is back). */
@@ -1534,6 +1576,7 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
                   .count = c,
                   .first = next};
       uint64_t seq = 0;
+      int64_t t_pub = hone__now_ns();
       int64_t s = publish(p, &j, INT64_MAX, &seq);
       if (s < 0) {
         if (s == HONE_ECANCELED)
@@ -1545,6 +1588,7 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
       }
       mine[inflight] = (uint32_t)s;
       mine_seq[inflight] = seq;
+      mine_t[inflight] = t_pub;
       inflight++;
       next += c;
     }
@@ -1569,6 +1613,13 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
       if (sl->code == 0) {
         timed_items += cnt;
         timed_ns += sl->run_ns;
+        for (size_t i = 0; i < inflight; i++)
+          if (mine[i] == s) {
+            int64_t o = hone__now_ns() - mine_t[i] - sl->run_ns;
+            if (o < 0) o = 0;
+            if (over_ns < 0 || o < over_ns) over_ns = o;
+            break;
+          }
       }
       if (sl->code == PP_CANCEL_CODE) {
         cancelled = true;
@@ -1599,16 +1650,26 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
         if (mine[i] == s) {
           mine[i] = mine[inflight - 1];
           mine_seq[i] = mine_seq[inflight - 1];
+          mine_t[i] = mine_t[inflight - 1];
           break;
         }
       inflight--;
       slot_release(p, s);
     }
   }
+  if (timed_items && over_ns > 0) {
+    atomic_store_explicit(&p->map_task, id, memory_order_relaxed);
+    atomic_store_explicit(
+        &p->map_item_ps,
+        (int64_t)((double)(timed_ns > 0 ? timed_ns : 1) * 1000.0 / (double)timed_items) + 1,
+        memory_order_relaxed);
+    atomic_store_explicit(&p->map_over_ns, over_ns, memory_order_relaxed);
+  }
   pthread_mutex_destroy(&m.mu);
   free(m.done);
   free(mine);
   free(mine_seq);
+  free(mine_t);
   if (atomic_fetch_sub_explicit(&p->active_maps, 1, memory_order_seq_cst) == 1 &&
       atomic_load_explicit(&p->closed, memory_order_seq_cst))
     collector_kick(p);
