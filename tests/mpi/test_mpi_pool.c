@@ -272,6 +272,18 @@ static void test_task_unknown_to_a_rank(void **state) {
 static void test_cancel_pending_and_shutdown(void **state) {
   (void)state;
   hone_pool *p = make_pool(0);
+  /* Quick tasks first, many in flight: their hold times let a rank's credit grow far beyond
+   * two jobs a worker, which must not carry over to the long tasks below. */
+  enum { Q = 3000 };
+  hone_future **q = malloc(Q * sizeof *q);
+  assert_non_null(q);
+  for (int64_t i = 0; i < Q; i++)
+    assert_int_equal(hone_pool_submit(p, T_DOUBLE, &i, sizeof i, HONE_WAIT_FOREVER, &q[i]), 0);
+  for (int i = 0; i < Q; i++) {
+    assert_int_equal(hone_future_result(q[i], HONE_WAIT_FOREVER, NULL, 0), 0);
+    hone_future_release(q[i]);
+  }
+  free(q);
   enum { N = 200 };
   hone_future *f[N];
   for (int i = 0; i < N; i++) {
@@ -294,8 +306,13 @@ static void test_cancel_pending_and_shutdown(void **state) {
       done++;
     hone_future_release(f[i]);
   }
+  /* Two jobs a worker were held when f[0] came back, and each worker may have been given one
+   * more since: the credit the quick tasks earned must not have sent more of these long ones to
+   * the ranks, beyond cancelling (it did: 68-134 done on 16 workers, 2 W + 1 now). */
+  unsigned w = hone_pool_workers(p);
+  print_message("cancel: %d done, %d cancelled of %d on %u workers\n", done, cancelled, N, w);
   assert_int_equal(done + cancelled, N);
-  assert_true(cancelled > N / 2);
+  assert_true(done <= 3 * (int)w + 4);
   hone_future *g;
   int64_t x = 1;
   assert_int_equal(hone_pool_submit(p, T_DOUBLE, &x, sizeof x, 0, &g), HONE_ESHUTDOWN);
