@@ -359,91 +359,6 @@ static job *take_chunk(int d) {
   return NULL;
 }
 
-static unsigned credit_of(int r, const hone__task *t);
-static void untake(job *j);
-
-/* The task of the job take_pending(d) or else take_chunk(d) would give next, or NULL. */
-static const hone__task *next_task_for(int d) {
-  for (const job *j = R.pend_head; j; j = j->next)
-    if (j->mp->ready[d] == 1) return j->f->task;
-  for (const mctx *m = R.maps; m; m = m->next)
-    if (m->mp->ready[d] == 1 && !m->stop && (m->retry || m->next_item < m->n)) return m->t;
-  return NULL;
-}
-
-/* One W_JOBS message for rank r with the jobs its credit allows; NULL when there is none. */
-static outmsg *pack_for(int r, job **dropped) {
-  job *list = NULL, **tail = &list;
-  unsigned n = 0;
-  size_t total = sizeof(uint64_t);
-  for (;;) {
-    const hone__task *t = next_task_for(r);
-    if (!t || R.ranks[r].inflight + n >= credit_of(r, t)) break;
-    job *j = take_pending(r, dropped);
-    if (!j) j = take_chunk(r);
-    if (!j) break;
-    j->id = ++R.next_job;
-    j->rank = r;
-    j->next = NULL; /* in queue order: the rank starts them in the order they were submitted */
-    *tail = j;
-    tail = &j->next;
-    n++;
-    const char *name = j->kind == WJ_SUBMIT ? j->f->task->name : j->m->t->name;
-    size_t payload = j->kind == WJ_SUBMIT ? j->f->arg_size : j->count * j->m->in_stride;
-    total += sizeof(wire_job) + wire_pad8(strlen(name)) + wire_pad8(payload);
-  }
-  if (!n) return NULL;
-  outmsg *o = malloc(sizeof *o);
-  unsigned char *buf = malloc(total);
-  if (!o || !buf || total > (size_t)INT32_MAX) {
-    /* Cannot send them now: back where they came from (tried again next round). */
-    free(o);
-    free(buf);
-    for (job *j = list, *next; j; j = next) {
-      next = j->next;
-      untake(j);
-    }
-    return NULL;
-  }
-  uint64_t n64 = n;
-  memcpy(buf, &n64, sizeof n64);
-  size_t off = sizeof n64;
-  int64_t now = hm_now();
-  rk *k = &R.ranks[r];
-  for (job *j = list, *next; j; j = next) {
-    next = j->next;
-    const hone__task *t = j->kind == WJ_SUBMIT ? j->f->task : j->m->t;
-    size_t nl = strlen(t->name);
-    wire_job w = {.id = j->id,
-                  .hash = t->hash,
-                  .pool = j->mp->id,
-                  .kind = j->kind,
-                  .name_len = (uint32_t)nl,
-                  .count = j->kind == WJ_SUBMIT ? 1 : j->count,
-                  .in_stride = j->kind == WJ_SUBMIT ? j->f->arg_size : j->m->in_stride};
-    w.payload = j->kind == WJ_SUBMIT ? j->f->arg_size : j->count * j->m->in_stride;
-    memcpy(buf + off, &w, sizeof w);
-    off += sizeof w;
-    memcpy(buf + off, t->name, nl);
-    off += wire_pad8(nl);
-    if (w.payload)
-      memcpy(buf + off,
-             j->kind == WJ_SUBMIT ? (const void *)j->f->arg
-                                  : (const void *)(j->m->in + j->first * j->m->in_stride),
-             (size_t)w.payload);
-    off += wire_pad8(w.payload);
-    j->sent = now;
-    list_push(&k->jobs, j);
-    k->inflight++;
-  }
-  if (k->inflight == n) k->last_heard = now; /* silence counts from its first job */
-  o->rank = r;
-  o->tag = W_JOBS;
-  o->buf = buf;
-  o->len = total;
-  return o;
-}
-
 /* How many jobs rank r may hold while its next one is of task t: two per worker, so that a
  * worker finds its next job there when it finishes one; more when t's jobs are short beside the
  * round trip, so that the round trip is hidden: enough for a worker to be busy for two round
@@ -492,6 +407,88 @@ static void note_held(const hone__task *t, double ns) {
   }
   double *h = &R.held_ns[id];
   *h = *h > 0 ? 0.875 * *h + 0.125 * ns : ns;
+}
+
+/* The task of the job take_pending(d) or else take_chunk(d) would give next, or NULL. */
+static const hone__task *next_task_for(int d) {
+  for (const job *j = R.pend_head; j; j = j->next)
+    if (j->mp->ready[d] == 1) return j->f->task;
+  for (const mctx *m = R.maps; m; m = m->next)
+    if (m->mp->ready[d] == 1 && !m->stop && (m->retry || m->next_item < m->n)) return m->t;
+  return NULL;
+}
+
+/* One W_JOBS message for rank r with the jobs its credit allows; NULL when there is none. */
+static outmsg *pack_for(int r, job **dropped) {
+  job *list = NULL, **tail = &list;
+  unsigned n = 0;
+  size_t total = sizeof(uint64_t);
+  for (;;) {
+    const hone__task *t = next_task_for(r);
+    if (!t || R.ranks[r].inflight + n >= credit_of(r, t)) break;
+    job *j = take_pending(r, dropped);
+    if (!j) j = take_chunk(r);
+    if (!j) break;
+    j->id = ++R.next_job;
+    j->rank = r;
+    j->next = NULL; /* in queue order: the rank starts them in the order they were submitted */
+    *tail = j;
+    tail = &j->next;
+    n++;
+    const char *name = task_of(j)->name;
+    size_t payload = j->kind == WJ_SUBMIT ? j->f->arg_size : j->count * j->m->in_stride;
+    total += sizeof(wire_job) + wire_pad8(strlen(name)) + wire_pad8(payload);
+  }
+  if (!n) return NULL;
+  outmsg *o = malloc(sizeof *o);
+  unsigned char *buf = malloc(total);
+  if (!o || !buf || total > (size_t)INT32_MAX) {
+    /* Cannot send them now: back where they came from (tried again next round). */
+    free(o);
+    free(buf);
+    for (job *j = list, *next; j; j = next) {
+      next = j->next;
+      untake(j);
+    }
+    return NULL;
+  }
+  uint64_t n64 = n;
+  memcpy(buf, &n64, sizeof n64);
+  size_t off = sizeof n64;
+  int64_t now = hm_now();
+  rk *k = &R.ranks[r];
+  for (job *j = list, *next; j; j = next) {
+    next = j->next;
+    const hone__task *t = task_of(j);
+    size_t nl = strlen(t->name);
+    wire_job w = {.id = j->id,
+                  .hash = t->hash,
+                  .pool = j->mp->id,
+                  .kind = j->kind,
+                  .name_len = (uint32_t)nl,
+                  .count = j->kind == WJ_SUBMIT ? 1 : j->count,
+                  .in_stride = j->kind == WJ_SUBMIT ? j->f->arg_size : j->m->in_stride};
+    w.payload = j->kind == WJ_SUBMIT ? j->f->arg_size : j->count * j->m->in_stride;
+    memcpy(buf + off, &w, sizeof w);
+    off += sizeof w;
+    memcpy(buf + off, t->name, nl);
+    off += wire_pad8(nl);
+    if (w.payload)
+      memcpy(buf + off,
+             j->kind == WJ_SUBMIT ? (const void *)j->f->arg
+                                  : (const void *)(j->m->in + j->first * j->m->in_stride),
+             (size_t)w.payload);
+    off += wire_pad8(w.payload);
+    j->sent = now;
+    list_push(&k->jobs, j);
+    k->inflight++;
+  }
+  if (k->inflight == n) k->last_heard = now; /* silence counts from its first job */
+  o->rank = r;
+  o->tag = W_JOBS;
+  o->buf = buf;
+  o->len = total;
+  return o;
 }
 
 /* ---- MPI (the dispatcher, lock released) ---- */

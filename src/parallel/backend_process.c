@@ -1610,16 +1610,14 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
       if (!more) break;
       pp_slot *sl = slot_at(p, s);
       size_t first = sl->first, cnt = sl->count;
+      size_t at_i = 0; /* its place among those in flight */
+      while (at_i < inflight - 1 && mine[at_i] != s) at_i++;
       if (sl->code == 0) {
         timed_items += cnt;
         timed_ns += sl->run_ns;
-        for (size_t i = 0; i < inflight; i++)
-          if (mine[i] == s) {
-            int64_t o = hone__now_ns() - mine_t[i] - sl->run_ns;
-            if (o < 0) o = 0;
-            if (over_ns < 0 || o < over_ns) over_ns = o;
-            break;
-          }
+        int64_t o = hone__now_ns() - mine_t[at_i] - sl->run_ns;
+        if (o < 0) o = 0;
+        if (over_ns < 0 || o < over_ns) over_ns = o;
       }
       if (sl->code == PP_CANCEL_CODE) {
         cancelled = true;
@@ -1646,13 +1644,9 @@ static int pp_map(hone_pool *pool, const hone__task *task, const void *in, size_
             }
         }
       }
-      for (size_t i = 0; i < inflight; i++)
-        if (mine[i] == s) {
-          mine[i] = mine[inflight - 1];
-          mine_seq[i] = mine_seq[inflight - 1];
-          mine_t[i] = mine_t[inflight - 1];
-          break;
-        }
+      mine[at_i] = mine[inflight - 1];
+      mine_seq[at_i] = mine_seq[inflight - 1];
+      mine_t[at_i] = mine_t[inflight - 1];
       inflight--;
       slot_release(p, s);
     }
