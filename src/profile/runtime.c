@@ -35,6 +35,7 @@
 #include "hone/prof.h"
 #include "common/cycles.h"
 #include "runtime.h"
+#include "runtime_stub.h"
 
 #define HONE__RT_INLINE static inline __attribute__((always_inline, no_instrument_function))
 
@@ -363,7 +364,8 @@ HONE__NOINST static void on_sample(int sig, siginfo_t *si, void *uc) {
   }
   uintptr_t pc = context_pc(uc);
   node *top = s->cur;
-  if (s->in_slow || (pc >= g_text_lo && pc < g_text_hi))
+  if (s->in_slow || (pc >= g_text_lo && pc < g_text_hi) ||
+      hone__rt_hook_stub(pc, g_text_lo, g_text_hi))
     s->samples_own++;
   else if (top == &s->root)
     s->samples_outside++;
