@@ -62,7 +62,7 @@ typedef struct hone_prof_thread {
   const uint64_t *samples;
   double sample_period_s;
   double sample_scale;      /* of the file it came from (hone_prof_info's); 1 when not sampled */
-  uint64_t samples_own;     /* samples taken inside the profiler's hooks: its own cost */
+  uint64_t samples_own;     /* samples in the profiler's hooks or their PLT stubs: its cost */
   uint64_t samples_outside; /* samples taken with no recorded function on the stack */
   const hone_prof_sample_pc *pcs; /* npcs records (a subset of the samples), NULL when none */
   size_t npcs;
