@@ -65,7 +65,8 @@ stab() {
   for _ in $(seq 15); do
     vals+=("$("$hone" timeit --json - -s "$setup" "$stmt" 2>/dev/null | jq -r '.results[0] |
       [.stats.min_ns, (.machine_during_trials | (.pinned_cpu // -1), ((.clock_ghz | min) // 0),
-       ((.clock_ghz | max) // 0), ((.core_share | min) // 0))] | @tsv')")
+       ((.clock_ghz | max) // 0), ((.core_share | min) // 0),
+       (if (.clock_ghz | length) > 0 then (.clock_ghz | add / length) else 0 end))] | @tsv')")
   done
   printf '%s\n' "${vals[@]}" | awk '
     function median5(a, o,   i, j, t, w) {
@@ -73,7 +74,7 @@ stab() {
       for (i = 0; i < 5; i++) for (j = i + 1; j < 5; j++) if (w[j] < w[i]) { t = w[i]; w[i] = w[j]; w[j] = t }
       return w[2]
     }
-    { v[NR - 1] = $1; cpus[$2] = 1; if (NR == 1 || $3 < glo) glo = $3; if ($4 > ghi) ghi = $4
+    { v[NR - 1] = $1; cy[NR - 1] = $1 * $6; cpus[$2] = 1; if (NR == 1 || $3 < glo) glo = $3; if ($4 > ghi) ghi = $4
       if (NR == 1 || $5 < smin) smin = $5 }
     END {
       n = NR; for (i = 0; i < n; i++) s[i] = v[i]
@@ -83,12 +84,16 @@ stab() {
       m1 = median5(v, 0); m2 = median5(v, 5); m3 = median5(v, 10)
       lo = m1; hi = m1; if (m2 < lo) lo = m2; if (m3 < lo) lo = m3; if (m2 > hi) hi = m2; if (m3 > hi) hi = m3
       c = ""; for (k in cpus) c = c (c == "" ? "" : ",") k
-      printf "%.4g %.4g %.4g %.2f %.4g/%.4g/%.4g %.2f %s %.3g-%.3g %.2f\n", s[0], m, s[n - 1], 100 * d, m1, m2, m3, 100 * (hi - lo) / m, c, glo, ghi, smin
+      # The same medians in cycles (each answer times the clock the probe read beside its
+      # trials): what is left of the spread once the machine'"'"'s clock is taken out.
+      y1 = median5(cy, 0); y2 = median5(cy, 5); y3 = median5(cy, 10)
+      ylo = y1; yhi = y1; if (y2 < ylo) ylo = y2; if (y3 < ylo) ylo = y3; if (y2 > yhi) yhi = y2; if (y3 > yhi) yhi = y3
+      printf "%.4g %.4g %.4g %.2f %.4g/%.4g/%.4g %.2f %s %.3g-%.3g %.2f %.4g/%.4g/%.4g %.2f\n", s[0], m, s[n - 1], 100 * d, m1, m2, m3, 100 * (hi - lo) / m, c, glo, ghi, smin, y1, y2, y3, (ylo > 0 ? 100 * (yhi - ylo) / ylo : 0)
     }'
 }
-read -r s1_min s1_med s1_max s1_dev s1_meds s1_spread s1_cpus s1_ghz s1_share < <(stab 'x = (x ^ (x >> 13)) * 2654435761u; keep(x);' 'unsigned x = 1;')
-read -r s2_min s2_med s2_max s2_dev s2_meds s2_spread s2_cpus s2_ghz s2_share < <(stab 'keep(strlen(s));' 'char s[64]; memset(s, 1, 40); s[40] = 0; clobber();')
-read -r s3_min s3_med s3_max s3_dev s3_meds s3_spread s3_cpus s3_ghz s3_share < <(stab 'x = sqrt(x + 1.0); keep(x);' 'double x = 2;')
+read -r s1_min s1_med s1_max s1_dev s1_meds s1_spread s1_cpus s1_ghz s1_share s1_cyc s1_cspread < <(stab 'x = (x ^ (x >> 13)) * 2654435761u; keep(x);' 'unsigned x = 1;')
+read -r s2_min s2_med s2_max s2_dev s2_meds s2_spread s2_cpus s2_ghz s2_share s2_cyc s2_cspread < <(stab 'keep(strlen(s));' 'char s[64]; memset(s, 1, 40); s[40] = 0; clobber();')
+read -r s3_min s3_med s3_max s3_dev s3_meds s3_spread s3_cpus s3_ghz s3_share s3_cyc s3_cspread < <(stab 'x = sqrt(x + 1.0); keep(x);' 'double x = 2;')
 # Python's own stability, for reference: the spread of 5 answers around their median (its answer
 # parsed from its first line).
 py_stab="n/a"
@@ -128,8 +133,14 @@ echo "  the machine beside those trials (hone timeit --json: machine_during_tria
 printf '  %-50s %s\n' "  dependent multiply chain" "CPU $s1_cpus, $s1_ghz GHz, core share >= $s1_share"
 printf '  %-50s %s\n' "  strlen of 40 bytes" "CPU $s2_cpus, $s2_ghz GHz, core share >= $s2_share"
 printf '  %-50s %s\n' "  sqrt chain" "CPU $s3_cpus, $s3_ghz GHz, core share >= $s3_share"
+echo "  the same medians of 5 in cycles (each answer times the clock probed beside its trials: the spread left once the clock's moves are taken out)"
+printf '  %-50s %s\n' "  dependent multiply chain" "$s1_cyc cycles, $s1_cspread % apart"
+printf '  %-50s %s\n' "  strlen of 40 bytes (information)" "$s2_cyc cycles, $s2_cspread % apart"
+printf '  %-50s %s\n' "  sqrt chain" "$s3_cyc cycles, $s3_cspread % apart"
 echo
 echo "targets:"
 echo "  time to an answer under 0.25 s (well under half a second) with a warm cache: $(verdict "$time_ok")"
 echo "  accuracy: 2N/N ratio 2.00 ± 0.03 through the CLI ($(printf '%.3f' "$acc_ratio")): $(verdict "$acc_ok")"
 echo "  stability: medians of 5 invocations within 2 % of each other (multiply and sqrt chains): $(verdict "$stab_ok")"
+cyc_ok=$(awk -v a="$s1_cspread" -v c="$s3_cspread" 'BEGIN { print (a < 2 && c < 2) ? 1 : 0 }')
+echo "    (information, not the target: the same in cycles, $s1_cspread and $s3_cspread % apart: $([ "$cyc_ok" = 1 ] && echo "within 2 %: the rest of the spread in time is the machine's clock" || echo "not within 2 % either"))"

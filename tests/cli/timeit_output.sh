@@ -132,6 +132,13 @@ last=$(printf '%s' "$out" | jq '.results[0].machine_during_trials.pinned_cpu')
 check "every trial on the pinned CPU" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.pinned_cpu as $p | [.cpus[] == $p] | all) and (.cpus | length) == 4')" = true
 if [ "$(uname -m)" = x86_64 ]; then
   check "a clock and a core share per trial" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.clock_ghz | length) == 4 and all(.clock_ghz[]; . > 0.3 and . < 10) and all(.core_share[]; . > 0 and . <= 1)')" = true
+  # The best trial in cycles at its probed clock: the chain's latency on x86-64 is a shift, an
+  # xor and a multiplication, 1 + 1 + 3 cycles (5.02-5.04 measured on the project's machines).
+  cyc=$(printf '%s' "$out" | jq '.results[0].machine_during_trials.best_cycles_per_loop')
+  check "the best trial is about 5 cycles per loop (got $cyc)" awk -v c="$cyc" 'BEGIN { exit !(c >= 4.5 && c <= 7) }'
+  run "$HONE" timeit -n 1000 -r 4 -s 'unsigned x = 1;' "$chain"
+  expect_status 0
+  check "the text says the best trial in cycles" grep -Eq '^  clock: +best [0-9.]+ cycles per loop at the [0-9.]+ GHz probed beside it' <<<"$out"
 fi
 run "$HONE" timeit -n 1000 -r 3 --cpu any --json - -s 'unsigned x = 1;' "$chain"
 expect_status 0
