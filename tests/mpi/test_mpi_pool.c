@@ -286,6 +286,8 @@ static void test_cancel_pending_and_shutdown(void **state) {
   free(q);
   enum { N = 200 };
   hone_future *f[N];
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (int i = 0; i < N; i++) {
     int ms = 30;
     assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &f[i]), 0);
@@ -296,6 +298,7 @@ static void test_cancel_pending_and_shutdown(void **state) {
   assert_int_equal(hone_future_result(f[N - 1], 0, NULL, 0), HONE_ECANCELED);
   assert_int_equal(hone_future_result(f[0], HONE_WAIT_FOREVER, NULL, 0), 0);
   assert_int_equal(hone_future_cancel(f[0]), HONE_EBUSY);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
   assert_int_equal(hone_pool_shutdown(p, true, true), 0);
   int done = 0, cancelled = 0;
   for (int i = 0; i < N; i++) {
@@ -309,10 +312,16 @@ static void test_cancel_pending_and_shutdown(void **state) {
   /* Two jobs a worker were held when f[0] came back, and each worker may have been given one
    * more since: the credit the quick tasks earned must not have sent more of these long ones to
    * the ranks, beyond cancelling (it did: 68-134 done on 16 workers, 2 W + 1 now). */
+  /* A worker also finishes a task each 30 ms between the first submit and the shutdown, past the
+   * first 30 ms (f[0]'s): on a quick machine none (the bound is 3 W + 4), under ThreadSanitizer
+   * with 16 ranks on 2 CPUs that took long enough for 79 to be done, within the credit. */
   unsigned w = hone_pool_workers(p);
-  print_message("cancel: %d done, %d cancelled of %d on %u workers\n", done, cancelled, N, w);
+  double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  int rounds = ms > 60 ? (int)(ms / 30) - 1 : 0;
+  print_message("cancel: %d done, %d cancelled of %d on %u workers; shut down after %.0f ms\n",
+                done, cancelled, N, w, ms);
   assert_int_equal(done + cancelled, N);
-  assert_true(done <= 3 * (int)w + 4);
+  assert_true(done <= 3 * (int)w + 4 + (int)w * rounds);
   hone_future *g;
   int64_t x = 1;
   assert_int_equal(hone_pool_submit(p, T_DOUBLE, &x, sizeof x, 0, &g), HONE_ESHUTDOWN);
