@@ -169,7 +169,7 @@ if [ -n "$cum" ]; then
   echo "    (information: against the HONE_PROF=off run, issue 4's baseline, $(printf '%.3f' "$o") s: $(awk -v c="$cum" -v o="$o" 'BEGIN { printf "%+.1f %%", (c - o) / o * 100 }'); each the fastest of $((REPS + TRUTH_REPS)) runs)"
 
 else
-  echo "  corrected cumtime of main: hone report gave no figure"
+  echo "  estimated cumtime of main: hone report gave no figure"
 fi
 load1=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v a="$load0" -v b="$load1" -v n="$(nproc)" 'BEGIN { exit !(a > n / 2 || b > n / 2) }'; then

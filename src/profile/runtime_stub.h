@@ -10,7 +10,7 @@
  * A call of a hook from the program goes through its stub (`jmp *GOT(%rip)`, after `endbr64`
  * and with a `bnd` prefix in the .plt.sec form); while it runs, the caller is still the top on
  * the enter side and the callee on the exit side, so a sample there would be charged to the
- * program although it is the profiler's cost, as the hook is (examples/profiling.c: 2.8 % of the
+ * program although it is the profiler's cost, as the hook is (examples/profiling.c: 2.6 % of the
  * samples were in enter's stub, all charged to bubble_sort). Reads only bytes of the instruction
  * the CPU was about to run (pc is an instruction's start, so a 6-byte jump's bytes are mapped)
  * and the slot that instruction jumps through. Async-signal-safe. x86-64 only: 0 elsewhere. */

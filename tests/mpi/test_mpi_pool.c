@@ -311,10 +311,9 @@ static void test_cancel_pending_and_shutdown(void **state) {
   }
   /* Two jobs a worker were held when f[0] came back, and each worker may have been given one
    * more since: the credit the quick tasks earned must not have sent more of these long ones to
-   * the ranks, beyond cancelling (it did: 68-134 done on 16 workers, 2 W + 1 now). */
-  /* A worker also finishes a task each 30 ms between the first submit and the shutdown, past the
-   * first 30 ms (f[0]'s): on a quick machine none (the bound is 3 W + 4), under ThreadSanitizer
-   * with 16 ranks on 2 CPUs that took long enough for 79 to be done, within the credit. */
+   * the ranks, beyond cancelling (it did: 68-134 done on 16 workers within ~31 ms, 2 W + 1 now).
+   * Each further 30 ms before the shutdown lets every worker finish one more and be given the
+   * next (a slow machine: 79 done under ThreadSanitizer with other tests beside it). */
   unsigned w = hone_pool_workers(p);
   double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
   int rounds = ms > 60 ? (int)(ms / 30) - 1 : 0;
