@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/buf.h"
 #include "mpi/mpi_internal.h"
 #include "mpi/wire.h"
 #include "parallel/pool_internal.h"
@@ -80,7 +81,7 @@ struct mctx {
   size_t fail_index;
   int fail_code;
   char fail_msg[HONE_TASK_MESSAGE_MAX];
-  double item_ns; /* measured time per item (running mean), 0 until measured */
+  double item_ns; /* an item's run time on one worker (busy_ns / count, running mean), 0 before */
 };
 
 typedef struct rk {
@@ -118,10 +119,15 @@ static struct {
   job *local_done;
   outmsg *closes; /* W_CLOSE messages queued by destroy */
   double rt_ns;   /* measured round trip beyond the task's own time (running mean) */
-  /* per task id: running mean of how long a rank held one of its jobs (its queue and the task),
-   * 0 until one came back */
-  double *held_ns;
-  size_t nheld;
+  /* the round trip's last samples, oldest overwritten first; rt_ns is their median */
+  double rt_ring[16];
+  unsigned rt_samples;
+  /* per task id, running means, 0 until measured: a job's run time on one worker
+   * (wire_result.busy_ns) and, for a batch task, an item's */
+  struct tstat {
+    double run_ns, item_ns;
+  } * tstats;
+  size_t ntstats;
   uint64_t kicks; /* bumped (lock held) by whoever gives the dispatcher something to do */
   /* the dispatcher's own */
   rsend *sends;
@@ -203,15 +209,20 @@ static unsigned live_workers(const mpool *mp) {
 }
 
 /* Guided: about 1/(4 x cores) of what is left, no smaller than what keeps the measured round
- * trip under 5 % of a chunk's time (20 round trips of work), at most ~1 MiB of in + out. */
+ * trip under 5 % of a chunk's time (20 round trips of work), no larger than a worker's even
+ * share of the whole map (a map with less work than that in all is split evenly: given to one
+ * rank whole it ran on that rank alone), at most ~1 MiB of in + out. */
 static size_t chunk_size(mctx *m) {
   size_t left = m->n - m->next_item;
   if (m->chunk) return m->chunk < left ? m->chunk : left;
-  size_t c = left / (4 * (size_t)live_workers(m->mp));
+  size_t w = live_workers(m->mp);
+  size_t c = left / (4 * w);
   if (m->item_ns > 0 && R.rt_ns > 0) {
     double need = 20.0 * R.rt_ns / m->item_ns;
     size_t min = need > (double)left ? left : (size_t)need + 1;
     if (c < min) c = min;
+    size_t share = (m->n + w - 1) / w;
+    if (c > share) c = share;
   }
   size_t per = m->in_stride + m->rsz;
   if (per && c > ((size_t)1 << 20) / per) c = ((size_t)1 << 20) / per;
@@ -249,8 +260,26 @@ static void map_fail(mctx *m, size_t index, int code, const char *msg) {
   }
 }
 
+/* The statistics of task id, NULL when out of memory (nothing is then learnt about it). */
+static struct tstat *tstat_of(hone_task_id id) {
+  if (id < 0) return NULL;
+  if ((size_t)id >= R.ntstats) {
+    size_t n = (size_t)id + 16;
+    struct tstat *h = realloc(R.tstats, n * sizeof *h);
+    if (!h) return NULL; /* credit stays at two a worker for it */
+    for (size_t i = R.ntstats; i < n; i++) h[i] = (struct tstat){0};
+    R.tstats = h;
+    R.ntstats = n;
+  }
+  return &R.tstats[id];
+}
+
+/* Per map and per task: an automatic map starts from what the task's last automatic maps
+ * measured (a chunk the caller chose, 1 say, gives items times that are mostly per-job costs). */
 static void note_item_time(mctx *m, double ns_per_item) {
   m->item_ns = m->item_ns > 0 ? 0.75 * m->item_ns + 0.25 * ns_per_item : ns_per_item;
+  struct tstat *st = m->chunk ? NULL : tstat_of(m->tid);
+  if (st) st->item_ns = m->item_ns;
 }
 
 /* ---- losing a rank ---- */
@@ -360,18 +389,20 @@ static job *take_chunk(int d) {
 }
 
 /* How many jobs rank r may hold while its next one is of task t: two per worker, so that a
- * worker finds its next job there when it finishes one; more when t's jobs are short beside the
- * round trip, so that the round trip is hidden: enough for a worker to be busy for two round
- * trips (a hold time includes the rank's queue, so the figure settles where the queue covers
- * them), at most 64 per worker. Hold times are the task's own: a rank's, of whatever it ran
- * last, let a burst of 30 ms tasks after quick ones go nearly all (68-134 of 200 on 16 ranks)
- * to the ranks at once, beyond cancelling, before the first result corrected it. */
+ * worker finds its next job there when it finishes one, plus what the rank runs in two round
+ * trips, so that the round trip is hidden: 2 x rt / (t's run time on one worker) per worker, at
+ * most 64 per worker. The run time is the ranks' busy_ns (wire.h), not how long a rank held the
+ * job: a hold time grows with the queue the credit itself builds, and sized by it the credit
+ * settled at 4-5 jobs a worker for empty tasks, 79 k tasks/s on 2 ranks here, where 64 gave
+ * 640-725 k. Run times are the task's own: a rank's, of whatever it ran last, let a burst of
+ * 30 ms tasks after quick ones go nearly all (68-134 of 200 on 16 ranks) to the ranks at once,
+ * beyond cancelling, before the first result corrected it. */
 static unsigned credit_of(int r, const hone__task *t) {
   double per = 2;
   hone_task_id id = hone__task_id_of(t);
-  double held = id >= 0 && (size_t)id < R.nheld ? R.held_ns[id] : 0;
-  if (held > 0 && R.rt_ns > 0) {
-    per = 2 + 2 * R.rt_ns / held;
+  double run = id >= 0 && (size_t)id < R.ntstats ? R.tstats[id].run_ns : 0;
+  if (run > 0 && R.rt_ns > 0) {
+    per = 2 + 2 * R.rt_ns / run;
     if (per > 64) per = 64;
   }
   return (unsigned)per * hm.info[r].workers;
@@ -394,19 +425,27 @@ static void untake(job *j) {
   }
 }
 
-static void note_held(const hone__task *t, double ns) {
-  hone_task_id id = hone__task_id_of(t);
-  if (id < 0) return;
-  if ((size_t)id >= R.nheld) {
-    size_t n = (size_t)id + 16;
-    double *h = realloc(R.held_ns, n * sizeof *h);
-    if (!h) return; /* credit stays at two a worker for it */
-    for (size_t i = R.nheld; i < n; i++) h[i] = 0;
-    R.held_ns = h;
-    R.nheld = n;
-  }
-  double *h = &R.held_ns[id];
-  *h = *h > 0 ? 0.875 * *h + 0.125 * ns : ns;
+static void note_run(const hone__task *t, double ns) {
+  struct tstat *st = tstat_of(hone__task_id_of(t));
+  if (st) st->run_ns = st->run_ns > 0 ? 0.875 * st->run_ns + 0.125 * ns : ns;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* One round trip's overhead (a result's time from its send, less the rank's hold). The median of
+ * the last 16, not a mean: the first job a napping rank receives waits for its nap (up to 5 ms,
+ * serve.c), and that one sample in a running mean (the previous estimator) made the round trip
+ * 5.6 ms for the next thousand results here, so map chunks 20 times too large. */
+static void note_rt(double ns) {
+  R.rt_ring[R.rt_samples++ % 16] = ns;
+  unsigned k = R.rt_samples < 16 ? R.rt_samples : 16;
+  double v[16];
+  memcpy(v, R.rt_ring, k * sizeof *v);
+  qsort(v, k, sizeof *v, cmp_double);
+  R.rt_ns = k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
 }
 
 /* The task of the job take_pending(d) or else take_chunk(d) would give next, or NULL. */
@@ -441,11 +480,11 @@ static outmsg *pack_for(int r, job **dropped) {
   }
   if (!n) return NULL;
   outmsg *o = malloc(sizeof *o);
-  unsigned char *buf = malloc(total);
+  unsigned char *buf = hm_buf_alloc(total);
   if (!o || !buf || total > (size_t)INT32_MAX) {
     /* Cannot send them now: back where they came from (tried again next round). */
     free(o);
-    free(buf);
+    hm_buf_free(buf);
     for (job *j = list, *next; j; j = next) {
       next = j->next;
       untake(j);
@@ -516,7 +555,7 @@ static void post(outmsg *o) {
     pthread_mutex_lock(&R.mu);
     lose_rank(o->rank, why);
     pthread_mutex_unlock(&R.mu);
-    free(o->buf);
+    hm_buf_free(o->buf);
   } else {
     s->buf = o->buf;
     s->rank = o->rank;
@@ -554,7 +593,7 @@ static bool test_sends(void) {
       continue;
     }
     if (done) {
-      free(s->buf);
+      hm_buf_free(s->buf);
       *s = R.sends[--R.nsends];
       any = true;
     } else {
@@ -594,8 +633,8 @@ static void on_results(int r, const unsigned char *buf, size_t len) {
     list_remove(&k->jobs, j);
     k->inflight--;
     double over = (double)(now - j->sent) - (double)w.elapsed_ns;
-    if (over > 0) R.rt_ns = R.rt_ns > 0 ? 0.875 * R.rt_ns + 0.125 * over : over;
-    note_held(task_of(j), (double)w.elapsed_ns);
+    if (over > 0) note_rt(over);
+    note_run(task_of(j), (double)w.busy_ns);
     if (j->kind == WJ_SUBMIT) {
       j->code = w.code;
       if (w.code < 0) j->msg = strndup(msg, w.msg_len);
@@ -615,7 +654,7 @@ static void on_results(int r, const unsigned char *buf, size_t len) {
       snprintf(mb, sizeof mb, "%.*s", (int)w.msg_len, msg);
       map_fail(m, j->first + done, w.code, mb);
     } else if (j->count) {
-      note_item_time(m, (double)w.elapsed_ns / (double)j->count);
+      note_item_time(m, (double)w.busy_ns / (double)j->count);
     }
     m->outstanding--;
     free(j);
@@ -650,7 +689,7 @@ static bool receive_all(void **keep, size_t *nkeep, size_t capkeep) {
     if (rc != MPI_SUCCESS || !flag) break;
     int cnt = 0;
     MPI_Get_count(&st, MPI_BYTE, &cnt);
-    unsigned char *buf = malloc(cnt > 0 ? (size_t)cnt : 1);
+    unsigned char *buf = hm_buf_alloc(cnt > 0 ? (size_t)cnt : 1);
     if (!buf) break;
     rc = MPI_Recv(buf, cnt, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, hm.comm, MPI_STATUS_IGNORE);
     int r = st.MPI_SOURCE;
@@ -672,7 +711,7 @@ static bool receive_all(void **keep, size_t *nkeep, size_t capkeep) {
     if (st.MPI_TAG == W_RESULTS && *nkeep < capkeep) {
       keep[(*nkeep)++] = buf;
     } else {
-      free(buf);
+      hm_buf_free(buf);
     }
     if (*nkeep == capkeep) break; /* complete these first */
   }
@@ -776,10 +815,10 @@ static void *dispatcher(void *arg) {
           continue;
         }
         outmsg *o = malloc(sizeof *o);
-        wire_open *b = malloc(sizeof *b);
+        wire_open *b = hm_buf_alloc(sizeof *b);
         if (!o || !b) {
           free(o);
-          free(b);
+          hm_buf_free(b);
           mp->ready[r] = 2;
           continue;
         }
@@ -796,7 +835,7 @@ static void *dispatcher(void *arg) {
       outmsg *o = R.closes;
       R.closes = o->next;
       if (o->rank > 0 && R.ranks[o->rank].lost) {
-        free(o->buf);
+        hm_buf_free(o->buf);
         free(o);
         continue;
       }
@@ -872,7 +911,7 @@ static void *dispatcher(void *arg) {
     pthread_mutex_unlock(&R.mu);
     complete_fin(fin);
     complete_fin(more);
-    for (size_t i = 0; i < nkeep; i++) free(keep[i]);
+    for (size_t i = 0; i < nkeep; i++) hm_buf_free(keep[i]);
     if (fin || more) progress = true;
 
     if (finishing) {
@@ -885,10 +924,10 @@ static void *dispatcher(void *arg) {
           pthread_mutex_unlock(&R.mu);
           if (lost) continue;
           outmsg *o = malloc(sizeof *o);
-          uint64_t *b = calloc(1, sizeof *b);
+          uint64_t *b = hm_buf_alloc(sizeof *b);
           if (!o || !b) {
             free(o);
-            free(b);
+            hm_buf_free(b);
             continue;
           }
           *b = atomic_load(&hm.lost); /* then nobody may finalize: it would wait for the lost */
@@ -1068,6 +1107,8 @@ static int op_map(hone_pool *pool, const hone__task *t, const void *in, size_t i
     pthread_mutex_unlock(&R.mu);
     return HONE_ESHUTDOWN;
   }
+  struct tstat *st = chunk ? NULL : tstat_of(m.tid);
+  if (st) m.item_ns = st->item_ns;
   m.next = R.maps;
   R.maps = &m;
   mp->maps++;
@@ -1091,7 +1132,8 @@ static int op_map(hone_pool *pool, const hone__task *t, const void *in, size_t i
       } else if (rc < 0) {
         map_fail(&m, j->first, rc, NULL);
       } else {
-        note_item_time(&m, (double)(t1 - t0) / (double)j->count);
+        /* its local map ran on all of the local pool's workers: per item on one, as a rank's */
+        note_item_time(&m, (double)(t1 - t0) * hone_pool_workers(mp->local) / (double)j->count);
       }
       free(j);
     }
@@ -1180,10 +1222,10 @@ static void op_destroy(hone_pool *pool) {
   for (int r = 1; r < hm.size && !R.stopped; r++) {
     if (mp->ready[r] != 1 || R.ranks[r].lost) continue;
     outmsg *o = malloc(sizeof *o);
-    wire_open *b = malloc(sizeof *b);
+    wire_open *b = hm_buf_alloc(sizeof *b);
     if (!o || !b) {
       free(o);
-      free(b);
+      hm_buf_free(b);
       continue;
     }
     *b = mp->cfg;
@@ -1257,7 +1299,8 @@ void hm_root_stop(void) {
   pthread_mutex_unlock(&R.mu);
   pthread_join(R.thread, NULL);
   hone__pool_install_backend(HONE_POOL_MPI, NULL);
-  free(R.held_ns); /* only the dispatcher's results touched it */
-  R.held_ns = NULL;
-  R.nheld = 0;
+  free(R.tstats); /* touched with the lock held only */
+  R.tstats = NULL;
+  R.ntstats = 0;
+  hm_buf_trim();
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mpi/buf.h"
 #include "mpi/mpi_internal.h"
 #include "mpi/wire.h"
 #include "parallel/pool_internal.h"
@@ -30,8 +31,8 @@ typedef struct sjob {
   struct sjob *next;
   uint64_t id;
   uint32_t kind;
-  int64_t t0, t1;
-  hone_future *lf; /* submit: the local future */
+  int64_t t0, t1, busy; /* t0: received; t1: completed; busy: see wire_result.busy_ns */
+  hone_future *lf;      /* submit: the local future */
   /* chunk */
   hone_pool *pool;
   hone_task_id task;
@@ -55,6 +56,8 @@ static struct {
   sjob *out_head, *out_tail;
   sjob *chunk_head, *chunk_tail;
   bool runners_stop;
+  unsigned inside;   /* jobs received and not yet completed */
+  int64_t last_done; /* the latest completion's time */
   pthread_t *runners;
   unsigned nrunners;
   /* the loop's own */
@@ -78,8 +81,13 @@ static _Noreturn void die(const char *what, int err) {
 }
 
 static void push_out(sjob *j) {
-  j->t1 = hm_now();
   pthread_mutex_lock(&S.mu);
+  j->t1 = hm_now();
+  int64_t from = j->t0 > S.last_done ? j->t0 : S.last_done;
+  unsigned busy_workers = S.inside < hm.workers ? S.inside : hm.workers;
+  j->busy = (j->t1 - from) * (int64_t)(busy_workers ? busy_workers : 1);
+  S.last_done = j->t1;
+  S.inside--;
   j->next = NULL;
   if (S.out_tail)
     S.out_tail->next = j;
@@ -117,7 +125,7 @@ static void *runner(void *arg) {
       j->index = 0;
       snprintf(j->msg, sizeof j->msg, "%s", hone_strerror(rc));
     }
-    free(j->in);
+    hm_buf_free(j->in);
     j->in = NULL;
     push_out(j);
     pthread_mutex_lock(&S.mu);
@@ -149,7 +157,7 @@ static bool test_sends(void) {
     int rc = MPI_Test(&S.sends[i].req, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) die("a send to rank 0 failed", rc);
     if (done) {
-      free(S.sends[i].buf);
+      hm_buf_free(S.sends[i].buf);
       S.sends[i] = S.sends[--S.nsends];
       any = true;
     } else {
@@ -160,7 +168,7 @@ static bool test_sends(void) {
 }
 
 static void send_u64(int tag, uint64_t v) {
-  uint64_t *b = malloc(sizeof *b);
+  uint64_t *b = hm_buf_alloc(sizeof *b);
   if (!b) die("out of memory for a send", MPI_ERR_NO_MEM);
   *b = v;
   send_bytes(tag, b, sizeof *b);
@@ -213,7 +221,7 @@ static void on_open(const void *buf, size_t len) {
              hone_strerror(r.rc));
     name_place(r.message, sizeof r.message);
   }
-  wire_ready *b = malloc(sizeof *b);
+  wire_ready *b = hm_buf_alloc(sizeof *b);
   if (!b) die("out of memory for a send", MPI_ERR_NO_MEM);
   *b = r;
   send_bytes(W_READY, b, sizeof *b);
@@ -264,8 +272,11 @@ static void on_jobs(const unsigned char *buf, size_t len) {
     if (!j) die("out of memory for a job", MPI_ERR_NO_MEM);
     j->id = w.id;
     j->kind = w.kind;
-    j->t0 = hm_now();
     S.held++;
+    pthread_mutex_lock(&S.mu);
+    j->t0 = hm_now();
+    S.inside++;
+    pthread_mutex_unlock(&S.mu);
     char msg[HONE_TASK_MESSAGE_MAX];
     hone_task_id id;
     int rc = hone__task_resolve(name, w.hash, &id, msg, sizeof msg);
@@ -297,10 +308,11 @@ static void on_jobs(const unsigned char *buf, size_t len) {
     j->count = (size_t)w.count;
     j->in_stride = (size_t)w.in_stride;
     j->rsz = hone__task_get(id)->result_size;
-    j->in = malloc(w.payload ? (size_t)w.payload : 1);
-    j->out = calloc(j->count ? j->count : 1, j->rsz ? j->rsz : 1);
+    j->in = hm_buf_alloc((size_t)w.payload);
+    bool fits = !j->rsz || j->count <= SIZE_MAX / j->rsz;
+    j->out = fits ? hm_buf_alloc(j->count * j->rsz) : NULL;
     if (!j->in || !j->out) {
-      free(j->in);
+      hm_buf_free(j->in);
       j->in = NULL;
       fail_now(j, HONE_ENOMEM, hone_strerror(HONE_ENOMEM));
       continue;
@@ -348,7 +360,7 @@ static bool flush_outbox(void) {
     size_t ml = j->code ? strlen(j->msg) : 0;
     total += sizeof(wire_result) + wire_pad8(ml) + wire_pad8(data);
   }
-  unsigned char *buf = malloc(total);
+  unsigned char *buf = hm_buf_alloc(total);
   if (!buf) die("out of memory for results", MPI_ERR_NO_MEM);
   memcpy(buf, &n, sizeof n);
   size_t off = sizeof n;
@@ -368,7 +380,8 @@ static bool flush_outbox(void) {
                      .msg_len = (uint32_t)ml,
                      .index = j->index,
                      .data_len = dl,
-                     .elapsed_ns = (uint64_t)(j->t1 - j->t0)};
+                     .elapsed_ns = (uint64_t)(j->t1 - j->t0),
+                     .busy_ns = (uint64_t)j->busy};
     memcpy(buf + off, &r, sizeof r);
     off += sizeof r;
     memcpy(buf + off, j->msg, ml);
@@ -376,7 +389,7 @@ static bool flush_outbox(void) {
     if (dl) memcpy(buf + off, data, dl);
     off += wire_pad8(dl);
     hone_future_release(j->lf);
-    free(j->out);
+    hm_buf_free(j->out);
     free(j);
     S.held--;
   }
@@ -407,7 +420,7 @@ _Noreturn void hm_serve(void) {
       if (!flag) break;
       int cnt = 0;
       MPI_Get_count(&st, MPI_BYTE, &cnt);
-      unsigned char *buf = malloc(cnt > 0 ? (size_t)cnt : 1);
+      unsigned char *buf = hm_buf_alloc(cnt > 0 ? (size_t)cnt : 1);
       if (!buf) die("out of memory for a message", MPI_ERR_NO_MEM);
       rc = MPI_Recv(buf, cnt, MPI_BYTE, 0, st.MPI_TAG, hm.comm, MPI_STATUS_IGNORE);
       if (rc != MPI_SUCCESS) die("receiving from rank 0 failed", rc);
@@ -428,7 +441,7 @@ _Noreturn void hm_serve(void) {
       default:
         break;
       }
-      free(buf);
+      hm_buf_free(buf);
       progress = true;
     }
     progress |= flush_outbox();
@@ -468,6 +481,7 @@ _Noreturn void hm_serve(void) {
     free(sp);
   }
   free(S.sends);
+  hm_buf_trim();
   /* With a rank lost, MPI_Finalize waits for it forever (Open MPI 4.1 under
    * orte_enable_recovery does): end without it, as rank 0 does. */
   if (hm.we_init_mpi && lost_ranks == 0) {

@@ -51,6 +51,11 @@ typedef struct wire_result {
   uint64_t index;      /* chunk: the failing item, within the chunk */
   uint64_t data_len;   /* result bytes (chunk: of the items before `index`, or all) */
   uint64_t elapsed_ns; /* how long the rank held the job (receive to completion) */
+  /* The rank's time for this job alone: from its arrival, or the rank's previous completion if
+   * that came later, to its completion, times the workers that were busy (at most the local
+   * pool's size). While the rank is kept busy this is the job's run time on one worker, however
+   * long it queued there; elapsed_ns is not (it grows with the jobs queued ahead). */
+  uint64_t busy_ns;
 } wire_result;
 
 static inline uint64_t wire_pad8(uint64_t n) {

@@ -9,6 +9,6 @@ command -v mpicc.mpich >/dev/null && command -v mpiexec.mpich >/dev/null ||
 exe=$build/tests/mpi/test_mpi_pool_mpich
 mpicc.mpich -std=c17 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -I"$src/include" -I"$src/src" \
   -DHONE_MPI_LIBHONE_VERSION="\"$version\"" "$src"/src/mpi/init.c "$src"/src/mpi/root.c \
-  "$src"/src/mpi/serve.c "$src"/tests/mpi/test_mpi_pool.c -o "$exe" -L"$build" -lhone -lcmocka \
+  "$src"/src/mpi/serve.c "$src"/src/mpi/buf.c "$src"/tests/mpi/test_mpi_pool.c -o "$exe" -L"$build" -lhone -lcmocka \
   -Wl,-rpath,"$build"
 timeout -k 5 200 mpiexec.mpich -n 3 "$exe"
