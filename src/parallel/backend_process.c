@@ -526,7 +526,7 @@ static _Noreturn void worker_main(pp *p, unsigned w) {
       continue;
     }
     if (atomic_load_explicit(&h->stop, memory_order_acquire)) worker_exit(0);
-    if ((i & 15) != 15 || hone__now_ns() < spin_end) {
+    if (!hone__spin_expired(i, spin_end)) {
       hone__spin_step(i);
       continue;
     }
@@ -1149,7 +1149,7 @@ static void *collector_main(void *arg) {
       i = 0;
       continue;
     }
-    if ((i & 15) != 15 || hone__now_ns() < spin_end) {
+    if (!hone__spin_expired(i, spin_end)) {
       hone__spin_step(i);
       continue;
     }

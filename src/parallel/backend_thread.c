@@ -183,7 +183,7 @@ static hone__job *search(tpool *tp) {
   for (unsigned i = 1;; i++) {
     if ((job = take(tp))) break;
     if (atomic_load_explicit(&tp->stop, memory_order_relaxed)) break;
-    if ((i & 15) == 0 && hone__now_ns() >= end) break;
+    if (hone__spin_expired(i, end)) break;
     hone__spin_step(i);
   }
   atomic_fetch_sub_explicit(&tp->searching, 1, memory_order_seq_cst);
@@ -698,7 +698,7 @@ static int tp_map(hone_pool *pool, const hone__task *task, const void *in, size_
     int64_t spin_end = own ? hone__now_ns() + HONE__SPIN_NS : 0;
     for (unsigned i = 1; !atomic_load_explicit(&m->finished, memory_order_acquire); i++) {
       if (own && tp_help(pool)) continue;
-      if ((i & 15) != 0 || hone__now_ns() < spin_end) {
+      if (!hone__spin_expired(i, spin_end)) {
         hone__spin_step(i);
         continue;
       }

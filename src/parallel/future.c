@@ -312,7 +312,7 @@ static bool wait_done(hone_future *f, int64_t deadline) {
       if (state_of(f) >= HONE__F_FINISHED) return true;
     }
     if (helper && help_once()) continue;
-    if ((i & 15) == 15 && hone__now_ns() >= spin_end) break;
+    if (hone__spin_expired(i, spin_end)) break;
     hone__spin_step(i);
   }
   for (;;) {

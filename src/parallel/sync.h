@@ -51,6 +51,16 @@ static inline void hone__spin_step(unsigned i) {
     sched_yield();
 }
 
+/* Whether a spin-wait of hone__spin_step's has used its budget (the clock past end). The clock
+ * is read every 16 pausing steps, which are cheap, but at every yielding one: a sched_yield can
+ * hand the CPU to another runnable task for the rest of its time slice (1-1.5 ms measured here,
+ * Linux 6.18), so with the clock read every 16 steps a 20 us spin of the process pool's collector,
+ * which shared a CPU with a busy worker, lasted until the next result came (it never slept, so
+ * nobody woke it: each map result of 3-7 ms tasks reached its caller 1-1.5 ms late). */
+static inline bool hone__spin_expired(unsigned i, int64_t end) {
+  return (i >= 32 || (i & 15) == 15) && hone__now_ns() >= end;
+}
+
 /* Sleeps while *addr == val, until woken or the deadline (INT64_MAX: none). Spurious returns are
  * allowed: callers loop on their condition. */
 static inline void hone__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
