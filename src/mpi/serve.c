@@ -6,7 +6,8 @@
  * Waiting: MPI has no blocking wait that does not spin (Open MPI's MPI_Recv polls), so the loop
  * tests for messages and sleeps between tests on a condition variable that a local completion
  * signals: 50 us while work arrived in the last 20 ms, 0.5 ms up to a second of idleness, then
- * 5 ms (a rank idle for long answers its next job within 5 ms; a busy one within 50 us). */
+ * 5 ms (a rank idle for long answers its next job within 5 ms; a busy one within 50 us), and
+ * 1 ms while every local worker has a job (a new one would queue). */
 #include <errno.h>
 #include <pthread.h>
 #include <sys/prctl.h>
@@ -458,6 +459,13 @@ _Noreturn void hm_serve(void) {
      * job: a held job's task needs the core, and its completion signals the nap below. */
     if (idle < HM_SPIN_NS && S.held == 0) continue;
     int64_t nap = idle < 20000000 ? 50000 : idle < 1000000000 ? 500000 : 5000000;
+    /* Every local worker busy and no send in flight: a new job would only queue, and a local
+     * completion signals the nap, so test less often. Each nap's wake-up takes a CPU a worker
+     * may need for a few microseconds: see nap_ns in root.c for what 50 us naps cost. */
+    pthread_mutex_lock(&S.mu);
+    bool all_busy = S.inside >= hm.workers;
+    pthread_mutex_unlock(&S.mu);
+    if (all_busy && S.nsends == 0 && nap < 1000000) nap = 1000000;
     if (S.held && nap > hm_beat_ns()) nap = hm_beat_ns();
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
