@@ -67,3 +67,11 @@ void hm_buf_trim(void) {
   kept_bytes = 0;
   pthread_mutex_unlock(&mu);
 }
+
+unsigned hm_buf_kept(size_t *bytes) {
+  pthread_mutex_lock(&mu);
+  unsigned n = nkept;
+  if (bytes) *bytes = kept_bytes;
+  pthread_mutex_unlock(&mu);
+  return n;
+}

@@ -12,6 +12,7 @@
 
 void *hm_buf_alloc(size_t n); /* NULL when out of memory */
 void hm_buf_free(void *p);
-void hm_buf_trim(void); /* frees every kept buffer (at finalize) */
+void hm_buf_trim(void);              /* frees every kept buffer (at finalize) */
+unsigned hm_buf_kept(size_t *bytes); /* how many are kept, and their bytes */
 
 #endif /* HONE_MPI_BUF_H */
