@@ -118,7 +118,7 @@ static struct {
   uint64_t next_job;
   job *local_done;
   outmsg *closes; /* W_CLOSE messages queued by destroy */
-  double rt_ns;   /* measured round trip beyond the task's own time (running mean) */
+  double rt_ns;   /* measured round trip beyond the rank's hold (see note_rt) */
   /* the round trip's last samples, oldest overwritten first; rt_ns is their median */
   double rt_ring[16];
   unsigned rt_samples;
@@ -274,6 +274,12 @@ static struct tstat *tstat_of(hone_task_id id) {
   return &R.tstats[id];
 }
 
+/* Task t's measured run time on one worker, 0 before one came back. */
+static double run_ns_of(const hone__task *t) {
+  hone_task_id id = hone__task_id_of(t);
+  return id >= 0 && (size_t)id < R.ntstats ? R.tstats[id].run_ns : 0;
+}
+
 /* Per map and per task: an automatic map starts from what the task's last automatic maps
  * measured (a chunk the caller chose, 1 say, gives items times that are mostly per-job costs). */
 static void note_item_time(mctx *m, double ns_per_item) {
@@ -399,8 +405,7 @@ static job *take_chunk(int d) {
  * beyond cancelling, before the first result corrected it. */
 static unsigned credit_of(int r, const hone__task *t) {
   double per = 2;
-  hone_task_id id = hone__task_id_of(t);
-  double run = id >= 0 && (size_t)id < R.ntstats ? R.tstats[id].run_ns : 0;
+  double run = run_ns_of(t);
   if (run > 0 && R.rt_ns > 0) {
     per = 2 + 2 * R.rt_ns / run;
     if (per > 64) per = 64;
@@ -437,8 +442,8 @@ static int cmp_double(const void *a, const void *b) {
 
 /* One round trip's overhead (a result's time from its send, less the rank's hold). The median of
  * the last 16, not a mean: the first job a napping rank receives waits for its nap (up to 5 ms,
- * serve.c), and that one sample in a running mean (the previous estimator) made the round trip
- * 5.6 ms for the next thousand results here, so map chunks 20 times too large. */
+ * serve.c), and that one sample in a running mean (the previous estimator) kept the round trip at
+ * 5.6 ms through the maps that followed here, so map chunks 20 times too large. */
 static void note_rt(double ns) {
   R.rt_ring[R.rt_samples++ % 16] = ns;
   unsigned k = R.rt_samples < 16 ? R.rt_samples : 16;
@@ -788,8 +793,7 @@ static double next_result_ns(void) {
   for (int r = 1; r < hm.size; r++) {
     const job *j = R.ranks[r].lost ? NULL : R.ranks[r].jobs;
     if (!j) continue;
-    hone_task_id id = hone__task_id_of(task_of(j));
-    double run = id >= 0 && (size_t)id < R.ntstats ? R.tstats[id].run_ns : 0;
+    double run = run_ns_of(task_of(j));
     if (soon < 0 || run < soon) soon = run;
   }
   return soon < 0 ? 0 : soon;
