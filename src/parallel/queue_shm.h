@@ -25,24 +25,24 @@ int hone__shq_fd(const hone__shq *q);
 struct hone_queue;
 hone__shq *hone__queue_shared(struct hone_queue *q);
 
-/* Messages larger than this are copied in and out with the lock released (reserve, copy, commit),
- * smaller ones under the lock. */
+/* Messages larger than this are copied in and out with the side's lock released (reserve, copy,
+ * commit), smaller ones under it. */
 #define HONE__SHQ_COPY_UNLOCKED 2048
 
-/* Test hooks (unit tests only). hone__shq_test_lock takes the queue's lock and returns holding it,
- * so that a test can kill the process there. hone__shq_test_hook, when set, is called by this
- * process at each of the points below, so that a test can kill it there and check that the others
- * recover. */
+/* Test hooks (unit tests only). hone__shq_test_lock takes both of the queue's locks (the
+ * producers', then the consumers') and returns holding them, so that a test can kill the process
+ * there. hone__shq_test_hook, when set, is called by this process at each of the points below, so
+ * that a test can kill it there and check that the others recover. */
 void hone__shq_test_lock(hone__shq *q);
 /* The registered waiters of one side (put: 0 get, 1 put), as notifiers see them. */
 uint32_t hone__shq_test_waiters(hone__shq *q, int put);
 enum {
   HONE__SHQ_AT_SEND_COPY = 1, /* large send: reserved (WRITING), lock released, before the copy */
   HONE__SHQ_AT_RECV_COPY,     /* large recv: claimed (READING), lock released, before the copy */
-  HONE__SHQ_AT_SEND_COMMIT,   /* small send, locked: record written, tail not yet moved */
-  HONE__SHQ_AT_SEND_COUNT,    /* send, locked: tail moved, sent not yet counted */
-  HONE__SHQ_AT_RECV_DONE,     /* small recv, locked: copied and marked DONE, rd not yet moved */
-  HONE__SHQ_AT_RECV_RD,       /* small recv, locked: rd moved, taken and head not yet */
+  HONE__SHQ_AT_SEND_COMMIT,   /* small send, locked: record written, its state not yet READY */
+  HONE__SHQ_AT_SEND_TAIL,     /* send, locked: state stored (READY or WRITING), tail not moved */
+  HONE__SHQ_AT_RECV_COPIED,   /* small recv, locked: copied out, rd not yet moved */
+  HONE__SHQ_AT_RECV_RD,       /* small recv, locked: rd moved, head not yet */
   HONE__SHQ_AT_CLAIM,         /* large recv, locked: marked READING, rd not yet moved */
 };
 extern void (*hone__shq_test_hook)(int point);
