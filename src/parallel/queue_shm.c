@@ -551,6 +551,15 @@ uint32_t hone__shq_test_waiters(hone__shq *q, int put) {
   return atomic_load(put ? &q->h->put_waiters : &q->h->get_waiters);
 }
 
+int32_t hone__shq_test_bias(hone__shq *q, int put) {
+  uint64_t bias = atomic_load(&side_of(q, put)->bias);
+  return bias ? (int32_t)(bias >> 32) : 0;
+}
+
+int hone__shq_test_can_bias(void) {
+  return asym_registered();
+}
+
 /* ---- waiting ---- */
 
 /* The state change came before, by release stores. In a process registered for membarrier,

@@ -46,6 +46,10 @@ enum {
   HONE__SHQ_AT_CLAIM,         /* large recv, locked: marked READING, rd not yet moved */
 };
 extern void (*hone__shq_test_hook)(int point);
+/* The thread (kernel tid) a side (put: 0 get, 1 put) is biased to, or 0; whether this process
+ * can be granted biases at all (membarrier). */
+int32_t hone__shq_test_bias(hone__shq *q, int put);
+int hone__shq_test_can_bias(void);
 /* When > 0, a blocked call's bounded sleeps (and its checks for dead processes) are this many ns
  * apart instead of growing from a few ms to 50 ms: a test sets it very high so that a wake-up
  * lost by a live process shows as a hang instead of a late return. */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -756,18 +757,41 @@ typedef struct at_case {
                      message it was taking (A) had not been taken yet, and stays queued */
 } at_case;
 
-static size_t CHILD_SEND;
+static size_t CHILD_SEND, CHILD_A;
+static int CHILD_WARM; /* the child first makes both sides biased to it, then queues A and B */
+
+/* Enough calls in a row for a side to be biased to the caller (BIAS_STREAK is 64). */
+enum { WARM_CALLS = 200 };
+
+static void warm_up(hone_queue *q) {
+  unsigned char w[64];
+  size_t got;
+  for (int i = 0; i < WARM_CALLS; i++) {
+    memset(w, 'W', sizeof w);
+    if (hone_queue_send(q, w, sizeof w, 0) != 0 || hone_queue_recv(q, w, sizeof w, &got, 0) != 0 ||
+        got != sizeof w || w[0] != 'W')
+      _exit(8);
+  }
+}
 
 static int op_at_point(void *arg) {
-  hone__shq_test_hook = stall_hook;
   unsigned char buf[BIG];
-  memset(buf, 0xcc, sizeof buf);
   size_t got;
+  if (CHILD_WARM) {
+    warm_up(CQ);
+    memset(buf, 'A', sizeof buf);
+    if (hone_queue_send(CQ, buf, CHILD_A, 0) != 0) return 6;
+    memset(buf, 'B', sizeof buf);
+    if (hone_queue_send(CQ, buf, 64, 0) != 0) return 7;
+  }
+  hone__shq_test_hook = stall_hook;
+  memset(buf, 0xcc, sizeof buf);
   if (CHILD_SEND) return -hone_queue_send(CQ, buf, CHILD_SEND, HONE_WAIT_FOREVER);
   return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
 }
 
-static void test_killed_inside_the_lock(void **state) {
+/* warm: the child holds the sides by their bias, not their locks, when it is killed. */
+static void killed_inside(int warm) {
   const at_case cases[] = {
       {HONE__SHQ_AT_SEND_COMMIT, 64, 64, 0}, {HONE__SHQ_AT_SEND_TAIL, 64, 64, 1},
       {HONE__SHQ_AT_SEND_TAIL, 64, BIG, 0}, /* reserved, never written: dropped */
@@ -781,15 +805,23 @@ static void test_killed_inside_the_lock(void **state) {
     assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
     CQ = q;
     unsigned char buf[BIG];
-    memset(buf, 'A', sizeof buf);
-    assert_int_equal(hone_queue_send(q, buf, tc->a, 0), 0);
-    memset(buf, 'B', sizeof buf);
-    assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+    if (!warm) {
+      memset(buf, 'A', sizeof buf);
+      assert_int_equal(hone_queue_send(q, buf, tc->a, 0), 0);
+      memset(buf, 'B', sizeof buf);
+      assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+    }
     assert_int_equal(pipe(sync_pipe), 0);
     stall_at = tc->point;
     CHILD_SEND = tc->c;
+    CHILD_A = tc->a;
+    CHILD_WARM = warm;
     pid_t victim = spawn(op_at_point, NULL);
     wait_told();
+    if (warm) { /* the side it stalled in is held by its bias */
+      assert_int_equal(hone__shq_test_bias(hone__queue_shared(q), 1), victim);
+      assert_int_equal(hone__shq_test_bias(hone__queue_shared(q), 0), victim);
+    }
     kill(victim, SIGKILL);
     assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
     /* The size counts what can still be received, before anyone else has taken the locks: A and
@@ -818,6 +850,112 @@ static void test_killed_inside_the_lock(void **state) {
     close(sync_pipe[1]);
     hone_queue_free(q);
   }
+}
+
+static void test_killed_inside_the_lock(void **state) {
+  killed_inside(0);
+}
+
+static void test_killed_inside_by_bias(void **state) {
+  if (!hone__shq_test_can_bias()) skip(); /* no membarrier here: biases are never granted */
+  killed_inside(1);
+}
+
+/* A side is biased to the thread that used it WARM_CALLS times in a row, and taken back when
+ * anyone else (another process, another thread of the same one) uses it, with every message
+ * delivered in between. */
+static int send_one(void *arg) {
+  unsigned char m[64];
+  memset(m, (int)(uintptr_t)arg, sizeof m);
+  return -hone_queue_send(CQ, m, sizeof m, HONE_WAIT_FOREVER);
+}
+
+static void *recv_one(void *arg) {
+  unsigned char m[64];
+  size_t got;
+  int rc = hone_queue_recv(CQ, m, sizeof m, &got, 1000000000);
+  return (void *)(uintptr_t)(rc == 0 && got == 64 && m[0] == (unsigned char)(uintptr_t)arg);
+}
+
+static void test_bias_follows_the_user(void **state) {
+  if (!hone__shq_test_can_bias()) skip();
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  hone__shq *shq = hone__queue_shared(q);
+  CQ = q;
+  int32_t me = (int32_t)syscall(SYS_gettid);
+  assert_int_equal(hone__shq_test_bias(shq, 1), 0);
+  warm_up(q);
+  assert_int_equal(hone__shq_test_bias(shq, 1), me);
+  assert_int_equal(hone__shq_test_bias(shq, 0), me);
+  /* Another process sends: the producers' side is taken back, the consumers' stays. */
+  assert_int_equal(reap(spawn(send_one, (void *)'x'), 10), 0);
+  assert_int_equal(hone__shq_test_bias(shq, 1), 0);
+  assert_int_equal(hone__shq_test_bias(shq, 0), me);
+  unsigned char m[64];
+  size_t got;
+  assert_int_equal(hone_queue_recv(q, m, sizeof m, &got, 0), 0);
+  assert_int_equal(m[0], 'x');
+  /* The same thread earns it again (a new grant), and another thread of this process takes the
+   * consumers' side back. */
+  warm_up(q);
+  assert_int_equal(hone__shq_test_bias(shq, 1), me);
+  memset(m, 'y', sizeof m);
+  assert_int_equal(hone_queue_send(q, m, sizeof m, 0), 0);
+  pthread_t t;
+  void *ok;
+  assert_int_equal(pthread_create(&t, NULL, recv_one, (void *)'y'), 0);
+  assert_int_equal(pthread_join(t, &ok), 0);
+  assert_true(ok != NULL);
+  assert_int_equal(hone__shq_test_bias(shq, 0), 0);
+  assert_int_equal(hone__shq_test_bias(shq, 1), me);
+  assert_int_equal(hone_queue_size(q), 0);
+  /* size took both locks: no bias survives it. */
+  assert_int_equal(hone__shq_test_bias(shq, 1), 0);
+  hone_queue_free(q);
+}
+
+/* A producer streams long enough to be biased; a second producer joins and leaves while it
+ * streams, and a consumer takes everything: none lost, doubled or out of order per producer. */
+enum { JOIN_N = 60000 };
+
+static int join_produce(void *arg) {
+  uint32_t p = (uint32_t)(uintptr_t)arg;
+  unsigned char buf[96];
+  for (uint32_t i = 0; i < JOIN_N; i++) {
+    item it = {.producer = p, .seq = i};
+    memcpy(buf, &it, sizeof it);
+    fill(buf + sizeof it, sizeof buf - sizeof it, p ^ i);
+    if (hone_queue_send(CQ, buf, sizeof buf, HONE_WAIT_FOREVER) != 0) return 2;
+  }
+  return 0;
+}
+
+static void test_producer_joins_a_biased_stream(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  pid_t first = spawn(join_produce, (void *)0);
+  unsigned char buf[96];
+  size_t got;
+  uint32_t next[2] = {0, 0};
+  pid_t second = 0;
+  for (uint32_t n = 0; n < 2 * JOIN_N; n++) {
+    if (n == JOIN_N / 4) second = spawn(join_produce, (void *)1);
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 10 * 1000000000LL), 0);
+    item it;
+    memcpy(&it, buf, sizeof it);
+    assert_int_equal(got, sizeof buf);
+    assert_true(it.producer < 2);
+    assert_int_equal(it.seq, next[it.producer]);
+    assert_true(check(buf + sizeof it, sizeof buf - sizeof it, it.producer ^ it.seq));
+    next[it.producer]++;
+  }
+  assert_int_equal(reap(first, 10), 0);
+  assert_int_equal(reap(second, 10), 0);
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
+  expect_ring_all_free(q);
+  hone_queue_free(q);
 }
 
 /* Chaos: producers and consumers SIGKILLed at random instants and replaced, for a while. Messages
@@ -1413,6 +1551,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_producer_killed_mid_copy),
       cmocka_unit_test(test_consumer_killed_mid_copy),
       cmocka_unit_test(test_killed_inside_the_lock),
+      cmocka_unit_test(test_killed_inside_by_bias),
+      cmocka_unit_test(test_bias_follows_the_user),
+      cmocka_unit_test(test_producer_joins_a_biased_stream),
       cmocka_unit_test(test_chaos_kills),
       cmocka_unit_test_setup_teardown(test_no_lost_wakeup_behind_a_large_send, no_poll,
                                       restore_poll),
