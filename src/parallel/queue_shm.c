@@ -86,7 +86,7 @@
 #define LOCK_SPINS 64        /* trylock rounds before blocking in pthread_mutex_lock */
 #define MSG_RESERVE 8        /* free bytes a message queue always keeps after its newest record */
 #define BIAS_GRANTS 256      /* biases a side may grant in the queue's life (each has its words) */
-#define BIAS_STREAK 64       /* calls in a row, by one thread, under a side's lock before the bias */
+#define BIAS_STREAK 64 /* calls in a row, by one thread, under a side's lock before the bias */
 
 enum { REC_FREE = 0, REC_WRITING = 1, REC_READY = 2, REC_READING = 3, REC_DONE = 4 };
 
@@ -141,11 +141,11 @@ typedef struct shq_hdr {
    * empty (or while it waits). Were the index on the lock's line, a consumer waiting on tail
    * would pull the producers' lock away from them on every message (measured: 40 % of a 64-byte
    * stream's time in the robust unlock). glibc's mutex is 40 bytes on x86-64. */
-  alignas(64) shq_side p;            /* p.seen: head as last read by a producer */
-  alignas(64) _Atomic uint64_t tail; /* stored by the side's holder */
-  alignas(64) shq_side c;            /* c.seen: tail as last read by a consumer */
+  alignas(64) shq_side p;                /* p.seen: head as last read by a producer */
+  alignas(64) _Atomic uint64_t tail;     /* stored by the side's holder */
+  alignas(64) shq_side c;                /* c.seen: tail as last read by a consumer */
   alignas(64) _Atomic uint64_t rd, head; /* stored by the side's holder */
-  alignas(64) _Atomic uint32_t closed; /* written once: read-shared by every CPU */
+  alignas(64) _Atomic uint32_t closed;   /* written once: read-shared by every CPU */
   /* Futex words: bumped when a message may have become available (get) or space freed (put).
    * Each line is written by its notifiers on every notify (a read-modify-write of the waiter
    * count), by its waiters only when they go to sleep. */
@@ -154,9 +154,9 @@ typedef struct shq_hdr {
   alignas(64) _Atomic uint32_t put_seq, put_waiters;
   /* Registered waiters per process, so that a dead one's count can be taken back: a total left
    * too high would cost every later send or recv a wake-up system call. */
-  alignas(64) pthread_mutex_t wmu;    /* the waiter slots' cleaner */
-  _Atomic uint32_t wakes;             /* wake-up calls made, to pace the checks */
-  _Atomic uint32_t asym;              /* set once a process notifies with plain loads */
+  alignas(64) pthread_mutex_t wmu; /* the waiter slots' cleaner */
+  _Atomic uint32_t wakes;          /* wake-up calls made, to pace the checks */
+  _Atomic uint32_t asym;           /* set once a process notifies with plain loads */
   shq_wslot wslot[WAIT_SLOTS];
   alignas(64) shq_bias pb, cb; /* the producers' and the consumers' biases */
 } shq_hdr;
@@ -304,8 +304,10 @@ static bool reap(hone__shq *q, bool check_pids) {
 static void reap_waiters(hone__shq *q, bool idle_too) {
   shq_hdr *h = q->h;
   int rc = pthread_mutex_lock(&h->wmu);
-  if (rc == EOWNERDEAD) pthread_mutex_consistent(&h->wmu); /* the slots are consistent always */
-  else if (rc) return;
+  if (rc == EOWNERDEAD)
+    pthread_mutex_consistent(&h->wmu); /* the slots are consistent always */
+  else if (rc)
+    return;
   _Atomic uint32_t *total[2] = {&h->get_waiters, &h->put_waiters};
   for (int i = 0; i < WAIT_SLOTS; i++) {
     shq_wslot *w = &h->wslot[i];
@@ -366,11 +368,11 @@ static void repair_producers(hone__shq *q) {
  * GLOBAL_EXPEDITED, which runs a full fence on every CPU running a registered process. A process
  * registers on first use; a process that cannot (an old kernel, a seccomp filter) keeps the locked
  * instructions and never takes a bias. */
-static _Atomic int asym_state;   /* this process: 0 not asked yet, 1 registered, -1 cannot */
+static _Atomic int asym_state;       /* this process: 0 not asked yet, 1 registered, -1 cannot */
 static _Thread_local int32_t tl_tid; /* this thread's tid, 0 until asked */
 
 static void forget_after_fork(void) {
-  tl_tid = 0; /* the child's thread is another thread */
+  tl_tid = 0;                   /* the child's thread is another thread */
   atomic_store(&asym_state, 0); /* registration is the parent's */
 }
 
