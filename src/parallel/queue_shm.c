@@ -15,29 +15,33 @@
  *   Free space = ring_size - (tail - head); a send always leaves `reserve` bytes of it free (8
  *   bytes, or one slot), so that the word after the newest record is never part of a live one.
  *
- * Two sides, two robust locks. Producers take `pmu` and own tail; consumers take `cmu` and own rd
- * and head. Neither side reads the other's index on its fast path:
+ * Two sides, each with its robust lock (h->p.mu, h->c.mu: "the producers' lock", "the consumers'
+ * lock" below). Producers hold theirs and own tail; consumers hold theirs and own rd and head.
+ * Neither side reads the other's index on its fast path:
  *  - a record's state word says whether it is there. The word at tail is always 0: a producer
  *    writes the record at tail, clears the word after it, and only then stores the record's state
  *    (READY, or WRITING for a large message copied in after the lock is released). A consumer
  *    reads the state at rd: 0 means nothing (yet) there.
- *  - a producer keeps the head it last read (head_seen) and reads head again only when that says
- *    the ring is full; a consumer keeps the tail it last read (tail_seen) for its lock-free check
+ *  - a producer keeps the head it last read (p.seen) and reads head again only when that says
+ *    the ring is full; a consumer keeps the tail it last read (c.seen) for its lock-free check
  *    of an empty ring and reads tail only when that says empty.
  * So with one producer and one consumer both busy, a message moves its record's lines and no
  * other line: each side's lock and indexes stay in its own cache, and the other side's line is
  * read once per ring-full (a batch), not per message. (Version 3 had one lock and the indexes on
  * one line, which crossed to each side on every message.) Small messages are copied under the
  * side's lock; large ones outside it, so that a producer and a consumer copy at the same time.
+ * A side used by one thread many calls in a row is biased to it: that thread then holds the side
+ * with plain stores and no locked instruction, and anyone else takes the bias back before locking
+ * (see "holding a side" below, and the asymmetric fences it relies on).
  *
  * A process may die at any instant without corrupting the state:
  *  - a record's state is stored after its header and payload (release), and its size never
- *    changes afterwards; a producer killed holding pmu may have committed records past tail: the
- *    next producer's repair moves tail over every record whose state is not 0;
+ *    changes afterwards; a producer killed holding its side may have committed records past
+ *    tail: the next producer's repair moves tail over every record whose state is not 0;
  *  - a consumer copies a small message out before moving rd (killed before, the message stays
  *    queued; after, it is lost with the process), and moves rd before head; head passes every
- *    record but a READING one. Killed holding cmu while claiming a large one (READING at rd, rd
- *    not moved yet), the repair puts it back to READY.
+ *    record but a READING one. Killed holding its side while claiming a large one (READING at
+ *    rd, rd not moved yet), the repair puts it back to READY.
  * Killed mid-copy: a WRITING record (consumers take records in order, so they wait on it) or a
  * READING one (its space is held) stays behind; a waiter that has waited a while checks the
  * owner's pid, and drops the record when that process is gone (or a zombie).
@@ -53,8 +57,10 @@
  * ms, growing to POLL_MAX_NS), so a wake-up lost with a process that died between its change and
  * its notify only comes late.
  *
- * Lock order: a thread holding cmu never takes pmu; the only caller that holds both (size, the
- * test hook) takes pmu first. */
+ * A thread killed holding a side by its bias is repaired after as one killed holding the lock.
+ *
+ * Lock order: a thread holding the consumers' side never takes the producers'; the only callers
+ * that hold both (size, the test hook) take the producers' first. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -96,7 +102,7 @@ enum { REC_FREE = 0, REC_WRITING = 1, REC_READY = 2, REC_READING = 3, REC_DONE =
 /* How many of one process's threads are registered as waiters, per side (0 get, 1 put): what
  * to take back from the totals when that process is found dead. */
 typedef struct shq_wslot {
-  _Atomic int32_t pid; /* 0: free; claimed by CAS, freed under cmu */
+  _Atomic int32_t pid; /* 0: free; claimed by CAS, freed under the consumers' lock */
   _Atomic uint32_t n[2];
 } shq_wslot;
 
@@ -248,7 +254,7 @@ static bool pid_dead(int32_t pid) {
   return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
 }
 
-/* ---- the consumers' side, under cmu ---- */
+/* ---- the consumers' side, held ---- */
 
 /* Moves head over the records consumers have finished with (all but a READING one: rd passed
  * them); returns how many it passed. */
@@ -332,7 +338,7 @@ static void wake_all(hone__shq *q) {
   hone__futex_wake_shared(&h->put_seq, INT_MAX);
 }
 
-/* After a consumer died holding cmu: a large message it was claiming (READING at rd, rd not yet
+/* After a consumer died holding its side: a large message it was claiming (READING at rd, rd not
  * moved) was never copied out, so it is put back. */
 static void repair_consumers(hone__shq *q) {
   shq_rec *r = rec_at(q, LOAD(q->h->rd, relaxed));
@@ -342,7 +348,7 @@ static void repair_consumers(hone__shq *q) {
   wake_all(q); /* the dead process may have changed the state without notifying */
 }
 
-/* After a producer died holding pmu: records it committed past tail (state set, tail not yet
+/* After a producer died holding its side: records it committed past tail (state set, tail not yet
  * moved) are moved over, so that no later record overwrites them. */
 static void repair_producers(hone__shq *q) {
   shq_hdr *h = q->h;
@@ -743,7 +749,7 @@ static int block(hone__shq *q, bool put, held *hd, size_t len, int64_t timeout_n
 /* Without a lock, from this side's cached copy of the other side's index first: true when the
  * queue is surely full for a record of len bytes (head only grows, so a stale head errs towards
  * full, and the real one is read before saying so) or surely empty (likewise with tail), and not
- * closed (closed is decided under pmu: a send may commit between these loads and the close).
+ * closed (closed is decided under the producers' lock: a send may commit between these loads and the close).
  * Such a call waits without taking its lock at all, so that a consumer ahead of its producer (or
  * a producer ahead of its consumer) only reads the other side's line while it waits. */
 static bool surely_full(const hone__shq *q, size_t len) {
@@ -890,7 +896,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
       notify_putters(q, freed);
       continue;
     } else if (atomic_load(&h->closed) && rec_state(q, r) == REC_FREE) {
-      /* Closed under pmu after every send that committed: seeing closed, the state re-read
+      /* Closed under the producers' lock after every send that committed: seeing closed, the state re-read
        * shows any of them. */
       leave_side(q, false, &hd);
       return HONE_ECLOSED;
