@@ -749,9 +749,10 @@ static int block(hone__shq *q, bool put, held *hd, size_t len, int64_t timeout_n
 /* Without a lock, from this side's cached copy of the other side's index first: true when the
  * queue is surely full for a record of len bytes (head only grows, so a stale head errs towards
  * full, and the real one is read before saying so) or surely empty (likewise with tail), and not
- * closed (closed is decided under the producers' lock: a send may commit between these loads and the close).
- * Such a call waits without taking its lock at all, so that a consumer ahead of its producer (or
- * a producer ahead of its consumer) only reads the other side's line while it waits. */
+ * closed (closed is decided under the producers' lock: a send may commit between these loads and
+ * the close). Such a call waits without taking its lock at all, so that a consumer ahead of its
+ * producer (or a producer ahead of its consumer) only reads the other side's line while it waits.
+ */
 static bool surely_full(const hone__shq *q, size_t len) {
   shq_hdr *h = q->h;
   uint64_t tail = LOAD(h->tail, relaxed);
@@ -896,8 +897,8 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
       notify_putters(q, freed);
       continue;
     } else if (atomic_load(&h->closed) && rec_state(q, r) == REC_FREE) {
-      /* Closed under the producers' lock after every send that committed: seeing closed, the state re-read
-       * shows any of them. */
+      /* Closed under the producers' lock after every send that committed: seeing closed, the state
+       * re-read shows any of them. */
       leave_side(q, false, &hd);
       return HONE_ECLOSED;
     }
