@@ -20,12 +20,12 @@ case $mode in
   recovery) args+=(--mca orte_enable_recovery 1 --mca orte_abort_on_non_zero_status 0) ;;
   *) echo "run.sh: unknown mode $mode" >&2; exit 2 ;;
 esac
-# Under ThreadSanitizer (make check), reports from inside Open MPI are suppressed
-# (tests/mpi/tsan.supp); -x hands the setting to every rank.
-if [ -n "${TSAN_OPTIONS:-}" ]; then
-  export TSAN_OPTIONS="$TSAN_OPTIONS:suppressions=$(cd "$(dirname "$0")" && pwd)/tsan.supp"
-  args+=(-x TSAN_OPTIONS)
-fi
+# Under ThreadSanitizer, reports from inside Open MPI are suppressed (tests/mpi/tsan.supp), also
+# when ctest is run by hand without TSAN_OPTIONS (other builds ignore it); -x hands the setting
+# to every rank.
+supp="suppressions=$(cd "$(dirname "$0")" && pwd)/tsan.supp"
+export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}$supp"
+args+=(-x TSAN_OPTIONS)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 start=$(date +%s.%N)
