@@ -236,10 +236,12 @@ static inline void set_rec_state_(const hone__shq *q, _Atomic uint32_t *state, u
 
 /* ---- dead owners ---- */
 
+static int32_t my_pid(void);
+
 /* True when no live process has this pid: gone, or a zombie not yet reaped by its parent. A pid
  * is meaningful only within one pid namespace (all users of a queue must share one). */
 static bool pid_dead(int32_t pid) {
-  if (pid <= 0 || pid == (int32_t)getpid()) return false;
+  if (pid <= 0 || pid == my_pid()) return false;
   if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) return true;
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -376,9 +378,11 @@ static void repair_producers(hone__shq *q) {
  * instructions and never takes a bias. */
 static _Atomic int asym_state;       /* this process: 0 not asked yet, 1 registered, -1 cannot */
 static _Thread_local int32_t tl_tid; /* this thread's tid, 0 until asked */
+static _Atomic int32_t proc_pid;     /* this process's pid, 0 until asked */
 
 static void forget_after_fork(void) {
   tl_tid = 0;                   /* the child's thread is another thread */
+  atomic_store(&proc_pid, 0);   /* and another process */
   atomic_store(&asym_state, 0); /* registration is the parent's */
 }
 
@@ -386,13 +390,26 @@ static void install_atfork(void) {
   pthread_atfork(NULL, NULL, forget_after_fork);
 }
 
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
 static int32_t my_tid(void) {
   if (!tl_tid) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, install_atfork);
+    pthread_once(&atfork_once, install_atfork);
     tl_tid = (int32_t)syscall(SYS_gettid);
   }
   return tl_tid;
+}
+
+/* getpid(2) is a system call (glibc no longer caches it): about 1 us on a paravirtualized guest,
+ * once per large message and per sleep. The cache is reset in a child of fork(2). */
+static int32_t my_pid(void) {
+  int32_t pid = atomic_load_explicit(&proc_pid, memory_order_relaxed);
+  if (!pid) {
+    pthread_once(&atfork_once, install_atfork);
+    pid = (int32_t)getpid();
+    atomic_store_explicit(&proc_pid, pid, memory_order_relaxed);
+  }
+  return pid;
 }
 
 static bool asym_registered(void) {
@@ -651,7 +668,7 @@ static bool may(const hone__shq *q, bool put, size_t len, const waitstate *w) {
  * counted in the totals only). */
 static shq_wslot *my_slot(hone__shq *q) {
   shq_wslot *w = q->h->wslot;
-  int32_t pid = (int32_t)getpid();
+  int32_t pid = my_pid();
   for (int i = 0; i < WAIT_SLOTS; i++)
     if (LOAD(w[i].pid, relaxed) == pid) return &w[i];
   for (int i = 0; i < WAIT_SLOTS; i++) {
@@ -681,6 +698,9 @@ static void wait_for(hone__shq *q, bool put, size_t len, int64_t until, waitstat
         sched_yield();                    /* the process we wait for may be waiting for this CPU */
       }
     }
+    /* The spin ran to `until`: return before registering, which costs system calls (the fence
+     * below), so that a timeout shorter than the spin stays short. */
+    if (end == until) return;
   }
   _Atomic uint32_t *seq = put ? &h->put_seq : &h->get_seq;
   _Atomic uint32_t *waiters = put ? &h->put_waiters : &h->get_waiters;
@@ -817,7 +837,7 @@ int hone__shq_send(hone__shq *q, const void *msg, size_t size, int64_t timeout_n
       notify_getters(q, false);
       return 0;
     }
-    r->pid = (int32_t)getpid();
+    r->pid = my_pid();
     set_rec_state(q, r, REC_WRITING);
     TEST_POINT(HONE__SHQ_AT_SEND_TAIL);
     STORE(h->tail, tail + len, release);
@@ -865,7 +885,7 @@ int hone__shq_recv(hone__shq *q, void *buf, size_t buf_size, size_t *size, int64
         notify_putters(q, freed);
         return 0;
       }
-      r->pid = (int32_t)getpid();
+      r->pid = my_pid();
       set_rec_state(q, r, REC_READING);
       TEST_POINT(HONE__SHQ_AT_CLAIM);
       STORE(h->rd, rd + len, release);
