@@ -351,13 +351,17 @@ static void repair_consumers(hone__shq *q) {
 }
 
 /* After a producer died holding its side: records it committed past tail (state set, tail not yet
- * moved) are moved over, so that no later record overwrites them. */
+ * moved) are moved over, so that no later record overwrites them. A consumer may already have
+ * taken such a record, and head moved past it: tail is then behind head, and the distance
+ * between them is signed (unsigned, it read as a full ring, and the walk stopped at once, which
+ * left the ring full for ever to producers and empty to consumers). The records from tail to rd
+ * stay intact (no producer writes while this one holds the side), so the walk passes them. */
 static void repair_producers(hone__shq *q) {
   shq_hdr *h = q->h;
   uint64_t tail = LOAD(h->tail, relaxed), head = LOAD(h->head, acquire);
   for (;;) {
     shq_rec *r = rec_at(q, tail);
-    if (rec_state(q, r) == REC_FREE || tail - head >= q->ring_size) break;
+    if (rec_state(q, r) == REC_FREE || (int64_t)(tail - head) >= (int64_t)q->ring_size) break;
     tail += len_of(q, r->size);
   }
   STORE(h->tail, tail, release);

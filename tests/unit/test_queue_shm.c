@@ -861,6 +861,68 @@ static void test_killed_inside_by_bias(void **state) {
   killed_inside(1);
 }
 
+/* A consumer may take a record the instant its state is stored, before its producer moves tail
+ * (a consumer retrying after a check for the dead reads the state at rd whatever tail says); its
+ * producer killed in between leaves rd and head past tail. The next producer's repair must move
+ * tail up to them: before it did (CI, test_queue_shm_kills), the ring looked full for ever to the
+ * producers and empty to the consumers. */
+static void consumed_before_its_tail_moved(int warm) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  unsigned char buf[BIG];
+  if (!warm) {
+    memset(buf, 'A', sizeof buf);
+    assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+    memset(buf, 'B', sizeof buf);
+    assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
+  }
+  assert_int_equal(pipe(sync_pipe), 0);
+  stall_at = HONE__SHQ_AT_SEND_TAIL;
+  CHILD_SEND = 64;
+  CHILD_A = 64;
+  CHILD_WARM = warm;
+  pid_t victim = spawn(op_at_point, NULL);
+  wait_told(); /* its message C is committed, and tail not moved over it */
+  if (warm) assert_int_equal(hone__shq_test_bias(hone__queue_shared(q), 1), victim);
+  size_t got;
+  const int want[3] = {'A', 'B', 0xcc}; /* C is found at the first check for the dead */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 2000000000), 0);
+    assert_int_equal(got, 64);
+    assert_int_equal(buf[0], want[i]);
+  }
+  kill(victim, SIGKILL);
+  assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
+  /* The ring is empty and all of it usable: as many messages as fit go in, and come out. */
+  int n = 0;
+  for (;; n++) {
+    memset(buf, n & 0xff, 64);
+    int rc = hone_queue_send(q, buf, 64, n == 0 ? 1000000000 : 0);
+    if (rc == HONE_EFULL) break;
+    assert_int_equal(rc, 0);
+  }
+  assert_true(n >= 16384 / 80 - 1);
+  for (int i = 0; i < n; i++) {
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
+    assert_int_equal(buf[0], i & 0xff);
+  }
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
+  assert_int_equal(hone_queue_size(q), 0);
+  close(sync_pipe[0]);
+  close(sync_pipe[1]);
+  hone_queue_free(q);
+}
+
+static void test_consumed_before_its_tail_moved(void **state) {
+  consumed_before_its_tail_moved(0);
+}
+
+static void test_consumed_before_its_tail_moved_by_bias(void **state) {
+  if (!hone__shq_test_can_bias()) skip(); /* no membarrier here: biases are never granted */
+  consumed_before_its_tail_moved(1);
+}
+
 /* A side is biased to the thread that used it WARM_CALLS times in a row, and taken back when
  * anyone else (another process, another thread of the same one) uses it, with every message
  * delivered in between. */
@@ -1552,6 +1614,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_consumer_killed_mid_copy),
       cmocka_unit_test(test_killed_inside_the_lock),
       cmocka_unit_test(test_killed_inside_by_bias),
+      cmocka_unit_test(test_consumed_before_its_tail_moved),
+      cmocka_unit_test(test_consumed_before_its_tail_moved_by_bias),
       cmocka_unit_test(test_bias_follows_the_user),
       cmocka_unit_test(test_producer_joins_a_biased_stream),
       cmocka_unit_test(test_chaos_kills),
