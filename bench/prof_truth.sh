@@ -7,7 +7,10 @@
 # functions with >= 5 % by perf or by hone, hone's header total against the plain run's CPU time
 # (perf stat task-clock), and whether the targets hold: every such function within 5 points,
 # the total within 25 %. Beside them, the floor: perf on the instrumented build with hooks that
-# do nothing, which shows how far a share moves by the instrumentation's presence alone.
+# do nothing, which shows how far a share moves by the instrumentation's presence alone; and
+# "under": perf on the instrumented build while hone records it, which splits hone's error into
+# its attribution (hone - under: a sample charged to the wrong function) and what its hooks do to
+# the program's own code (under - perf), which samples of the instrumented run cannot see.
 #
 # perf's shares are made comparable with hone's: hone charges time spent in an uninstrumented
 # library (libc's strcoll, memcpy, malloc) to the program's function that called it, and samples
@@ -60,21 +63,24 @@ missed=0
 # executable (OUT.txt: "function count" lines), by perf record -e cpu-clock with call chains:
 # each user-mode sample goes to its innermost frame in EXE (so time in libc goes to the
 # program's function that called it, as hone charges it), kernel-mode samples and samples in
-# PRELOAD's code or in the PLT stubs of the -finstrument-functions hooks are left out.
+# the hooks' library SKIP (a file name) or in the PLT stubs of the -finstrument-functions hooks
+# are left out. PRELOAD (or empty) is preloaded; the global array VIA, when set, is a command
+# that runs EXE (hone record).
+VIA=()
 perf_shares() {
-  local o=$1 dir=$2 exe=$3 pre=$4
-  shift 4
+  local o=$1 dir=$2 exe=$3 pre=$4 skip=$5
+  shift 5
   (cd "$dir" && if [ -n "$pre" ]; then export LD_PRELOAD="$pre"; fi &&
     perf record -q --call-graph dwarf,16384 -e cpu-clock -F 20000 -o "$o.data" -- \
-      "$exe" "$@" >/dev/null 2>&1)
+      "${VIA[@]}" "$exe" "$@" >/dev/null 2>&1)
   perf script -i "$o.data" -F ip,sym,dso 2>/dev/null |
-    awk -v exe="/$(basename "$exe"))" -v pre="${pre:+/$(basename "$pre"))}" '
+    awk -v exe="/$(basename "$exe"))" -v pre="${skip:+/$skip}" '
       function done() { if (n && !skip && who != "") cnt[who]++; n = 0; skip = 0; who = "" }
       /^[ \t]*$/ { done(); next }
       {
         n++
         if (n == 1 && $NF ~ /kernel|vmlinux|vdso/) skip = 1
-        if (n == 1 && pre != "" && substr($NF, length($NF) - length(pre) + 1) == pre) skip = 1
+        if (n == 1 && pre != "" && index($NF, pre)) skip = 1
         if (n == 1 && $2 ~ /^__cyg_profile_func_(enter|exit)@plt/) skip = 1
         if (who == "" && substr($NF, length($NF) - length(exe) + 1) == exe) who = $2
       }
@@ -101,14 +107,21 @@ truth() {
     if [ -z "$best" ] || awk -v a="$t" -v b="$best" 'BEGIN { exit !(a < b) }'; then best=$t; fi
   done
   for r in $(seq 1 "$RUNS"); do
-    perf_shares "$out/perf.$r" "$dir" "$plain" "" "$@"
+    perf_shares "$out/perf.$r" "$dir" "$plain" "" "" "$@"
     # The floor: the instrumented build whose hooks do nothing (empty_hooks.so, preloaded),
     # sampled by perf the same way, its samples in the hooks and their PLT stubs left out. What
     # moves a function's share there is the instrumentation's mere presence (the calls, their
     # argument set-up, the larger frames: the pipeline overlaps the program's code with them),
     # which no estimate from an instrumented run can see; a hone figure nearer perf's than this
     # one is luck.
-    perf_shares "$out/floor.$r" "$dir" "$inst" "$W/empty_hooks.so" "$@"
+    perf_shares "$out/floor.$r" "$dir" "$inst" "$W/empty_hooks.so" empty_hooks.so "$@"
+    # Under hone: perf samples the instrumented build while hone records it, its samples in
+    # hone's runtime left out. hone's shares against these are its attribution (does it charge
+    # each sample of the program's code to the function that ran it?); these against the plain
+    # build's are what hone's hooks do to the program's own code, which its samples cannot see.
+    VIA=("$hone" record -o "$out/under.prof" --)
+    perf_shares "$out/under.$r" "$dir" "$inst" "" libhone-prof.so "$@"
+    VIA=()
     (cd "$dir" && "$hone" record -o "$out/hone.prof" -- "$inst" "$@" >/dev/null 2>"$out/rec.err") || {
       echo "prof_truth: $name: hone record failed: $(tail -c 300 "$out/rec.err")"
       missed=1
@@ -124,7 +137,8 @@ truth() {
   "$hone" report "$out/hone.prof" | sed -n '2,/^$/p' | sed '/^$/d' >"$out/header.txt"
   local files=()
   for r in $(seq 1 "$RUNS"); do
-    files+=("$out/est.$r.csv" "$out/raw.$r.csv" "$out/perf.$r.txt" "$out/floor.$r.txt")
+    files+=("$out/est.$r.csv" "$out/raw.$r.csv" "$out/perf.$r.txt" "$out/floor.$r.txt"
+      "$out/under.$r.txt")
   done
   awk -F, -v name="$name" -v plain_s="$best" -v maxp="$POINTS" -v maxt="$TOTAL" -v runs="$RUNS" \
       -v load="$(cut -d' ' -f1-3 /proc/loadavg)" -v pcfile="$out/percall" '
@@ -150,13 +164,15 @@ truth() {
     function abs(x) { return x < 0 ? -x : x }
     END {
       # perf and the floor: shares over the functions hone reports.
-      for (r = 1; r <= runs; r++) for (f in fn) { tot["perf", r] += v["perf", r, f]; tot["floor", r] += v["floor", r, f] }
-      floor_ok = 1
-      for (r = 1; r <= runs; r++) if (!(tot["floor", r] > 0)) floor_ok = 0
+      for (r = 1; r <= runs; r++) for (f in fn) {
+        tot["perf", r] += v["perf", r, f]; tot["floor", r] += v["floor", r, f]; tot["under", r] += v["under", r, f]
+      }
+      floor_ok = 1; under_ok = 1
+      for (r = 1; r <= runs; r++) { if (!(tot["floor", r] > 0)) floor_ok = 0; if (!(tot["under", r] > 0)) under_ok = 0 }
       printf "%s (plain run %.1f ms of CPU; %d runs of each column, interleaved; load %s)\n", name, plain_s * 1000, runs, load
-      printf "  %-24s %10s %11s %11s %11s %7s %11s %7s\n", "function", "calls", "perf %", "hone %", "raw %", "diff",
-             "floor %", "diff"
-      worst = 0; fworst = 0; n = 0
+      printf "  %-24s %10s %11s %11s %11s %7s %11s %7s %11s %7s %7s\n", "function", "calls", "perf %", "hone %", "raw %",
+             "diff", "floor %", "diff", "under %", "diff", "hone-u"
+      worst = 0; fworst = 0; uworst = 0; aworst = 0; n = 0
       for (f in fn) { order[++n] = f; key[f] = share("est", f) }
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
         if (key[order[j]] > key[order[i]]) { t = order[i]; order[i] = order[j]; order[j] = t }
@@ -166,13 +182,17 @@ truth() {
         h = share("est", f); hlo = lo; hhi = hi
         rw = share("raw", f); rlo = lo; rhi = hi
         q = share("floor", f); qlo = lo; qhi = hi
-        d = h - p; e = q - p
+        u = share("under", f); ulo = lo; uhi = hi
+        d = h - p; e = q - p; g = u - p; hu = h - u
         big = (p >= 5 || h >= 5)
         if (big && abs(d) > worst) { worst = abs(d); wf = f }
         if ((p >= 5 || q >= 5) && abs(e) > fworst) { fworst = abs(e); ff = f }
+        if ((p >= 5 || u >= 5) && abs(g) > uworst) { uworst = abs(g); uf = f }
+        if ((h >= 5 || u >= 5) && abs(hu) > aworst) { aworst = abs(hu); af = f }
         if (big || i <= 8)
-          printf "  %-24s %10d %5.1f~%-5.1f %5.1f~%-5.1f %5.1f~%-5.1f %+7.1f %5.1f~%-5.1f %+7.1f%s\n", f, calls[f],
-                 p, phi - plo, h, hhi - hlo, rw, rhi - rlo, d, q, qhi - qlo, e, big ? "" : "  (< 5 %)"
+          printf "  %-24s %10d %5.1f~%-5.1f %5.1f~%-5.1f %5.1f~%-5.1f %+7.1f %5.1f~%-5.1f %+7.1f %5.1f~%-5.1f %+7.1f %+7.1f%s\n",
+                 f, calls[f], p, phi - plo, h, hhi - hlo, rw, rhi - rlo, d, q, qhi - qlo, e, u, uhi - ulo, g, hu,
+                 big ? "" : "  (< 5 %)"
       }
       # The time in the code of the program itself, by perf samples (20 kHz) under the same perf
       # record (its unwinding slows both runs alike): the floor against the plain build.
@@ -183,6 +203,14 @@ truth() {
                fworst, ff, ft, pt, (pt > 0 ? 100 * (ft / pt - 1) : 0)
       else
         printf "  floor: not measured (perf found no samples of the instrumented build)\n"
+      ut = 0
+      for (r = 1; r <= runs; r++) ut += tot["under", r] / 20000 / runs
+      if (under_ok) {
+        printf "  under hone (perf on the instrumented build while hone records it): hone against it worst %.1f points (%s),\n", aworst, af
+        printf "    its own code %.4f s (%+.0f %% of the plain build'"'"'s), against the plain build worst %.1f points (%s)\n",
+               ut, (pt > 0 ? 100 * (ut / pt - 1) : 0), uworst, uf
+      } else
+        printf "  under hone: not measured (perf found no samples of the instrumented build under hone record)\n"
       et = 0; elo = 1e9; ehi = 0; rt = 0
       for (r = 1; r <= runs; r++) {
         et += tot["est", r] / runs; rt += tot["raw", r] / runs
