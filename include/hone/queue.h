@@ -25,8 +25,8 @@
  * message it was reading is lost with it; every other message stays, in order. A process killed
  * holding the lock is noticed by the next one to take it; one killed mid-copy (messages above 2
  * KiB are copied with the lock released) by a process that has waited on it for a few ms, once
- * the dead one is gone or a zombie — so every process using a queue must share one pid
- * namespace.
+ * the dead one is gone, a zombie, or its pid names a process that does not map the queue — so
+ * every process using a queue must share one pid namespace.
  * Order: messages from one producer are received in the order sent (across producers, in the
  * order their sends took the queue's lock).
  *

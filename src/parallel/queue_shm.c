@@ -44,7 +44,9 @@
  *    rd, rd not moved yet), the repair puts it back to READY.
  * Killed mid-copy: a WRITING record (consumers take records in order, so they wait on it) or a
  * READING one (its space is held) stays behind; a waiter that has waited a while checks the
- * owner's pid, and drops the record when that process is gone (or a zombie).
+ * owner's pid, and drops the record when that process is gone (or a zombie), or when the process
+ * now holding that pid does not map the queue (the pid was reused, or the process exec'd another
+ * program): pids wrap (pid_max was 32768 on the machines this was written on).
  *
  * Waiting: no condition variables (a process killed inside pthread_cond_wait can leave a
  * process-shared glibc condvar broken for everyone). A waiter spins a few microseconds, then
@@ -76,6 +78,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "hone/queue.h"
@@ -179,6 +182,8 @@ struct hone__shq {
    * stay fixed. (Processes sharing a queue trust each other: any can write anywhere in it.) */
   size_t ring_size, item_size, slot_size, capacity, max_message, reserve;
   int fd;
+  uint64_t ino;         /* the memory's inode and device (0, 0: unknown), to find it in /proc */
+  unsigned dev_major, dev_minor; /* of a process's maps: see pid_dead */
   _Atomic bool asym_marked; /* this handle has set h->asym */
 };
 
@@ -238,9 +243,54 @@ static inline void set_rec_state_(const hone__shq *q, _Atomic uint32_t *state, u
 
 static int32_t my_pid(void);
 
-/* True when no live process has this pid: gone, or a zombie not yet reaped by its parent. A pid
- * is meaningful only within one pid namespace (all users of a queue must share one). */
-static bool pid_dead(int32_t pid) {
+/* Whether process (or thread) `pid` maps q's memory, by its /proc/PID/maps: 1 yes, 0 no, -1
+ * unknown (unreadable, or q's inode unknown). 17-27 us for a process of 23 mappings here (the
+ * kernel writes the whole list), more for one of many;
+ * called only by checks for the dead, after a wait. */
+static int maps_queue(const hone__shq *q, int32_t pid) {
+  if (!q->ino) return -1;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT || errno == ESRCH ? 0 : -1;
+  char buf[4096];
+  size_t have = 0;
+  int found = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n < 0) found = -1;
+      break;
+    }
+    have += (size_t)n;
+    buf[have] = 0;
+    char *line = buf, *nl;
+    while ((nl = strchr(line, '\n'))) { /* "start-end perms offset major:minor inode path" */
+      *nl = 0;
+      unsigned maj, min;
+      unsigned long long ino;
+      if (sscanf(line, "%*x-%*x %*s %*x %x:%x %llu", &maj, &min, &ino) == 3 && ino == q->ino &&
+          maj == q->dev_major && min == q->dev_minor)
+        found = 1;
+      line = nl + 1;
+    }
+    if (found) break;
+    have = (size_t)(buf + have - line);
+    if (have == sizeof buf - 1) have = 0; /* a line longer than the buffer: not ours (paths of
+                                              q's memory are short), dropped */
+    memmove(buf, line, have);
+  }
+  close(fd);
+  return found;
+}
+
+/* True when no live process that uses q has this pid: gone, a zombie not yet reaped by its
+ * parent, or a live process that does not map q (so not the one that wrote the pid: the pid was
+ * reused, or its process exec'd another program, which ends the threads that were inside a
+ * call). A pid reused by another process that maps q still looks alive. A pid is meaningful only
+ * within one pid namespace (all users of a queue must share one). */
+static bool pid_dead(const hone__shq *q, int32_t pid) {
   if (pid <= 0 || pid == my_pid()) return false;
   if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) return true;
   char path[64];
@@ -253,7 +303,9 @@ static bool pid_dead(int32_t pid) {
   if (n <= 0) return false;
   buf[n] = 0;
   const char *paren = strrchr(buf, ')'); /* the command name may hold spaces and parens */
-  return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+  if (!paren || paren[1] != ' ') return false;
+  if (paren[2] == 'Z' || paren[2] == 'X') return true;
+  return maps_queue(q, pid) == 0;
 }
 
 /* ---- the consumers' side, held ---- */
@@ -288,7 +340,7 @@ static bool reap(hone__shq *q, bool check_pids) {
   if (check_pids) {
     for (;;) {
       shq_rec *r = rec_at(q, rd);
-      if (rec_state(q, r) != REC_WRITING || !pid_dead(r->pid)) break;
+      if (rec_state(q, r) != REC_WRITING || !pid_dead(q, r->pid)) break;
       rd += len_of(q, r->size);
       STORE(h->rd, rd, release);
       changed = true;
@@ -296,7 +348,7 @@ static bool reap(hone__shq *q, bool check_pids) {
     reap_waiters(q, true);
     for (uint64_t pos = LOAD(h->head, relaxed); pos != rd;) {
       shq_rec *r = rec_at(q, pos);
-      if (rec_state(q, r) == REC_READING && pid_dead(r->pid)) {
+      if (rec_state(q, r) == REC_READING && pid_dead(q, r->pid)) {
         set_rec_state(q, r, REC_DONE);
         changed = true;
       }
@@ -322,7 +374,7 @@ static void reap_waiters(hone__shq *q, bool idle_too) {
     int32_t pid = LOAD(w->pid, relaxed);
     if (pid == 0) continue;
     if (!idle_too && LOAD(w->n[0], relaxed) == 0 && LOAD(w->n[1], relaxed) == 0) continue;
-    if (!pid_dead(pid)) continue;
+    if (!pid_dead(q, pid)) continue;
     for (int side = 0; side < 2; side++) {
       uint32_t k = atomic_exchange_explicit(&w->n[side], 0, memory_order_relaxed);
       if (k) atomic_fetch_sub_explicit(total[side], k, memory_order_seq_cst);
@@ -491,7 +543,7 @@ static void revoke_bias(hone__shq *q, bool put) {
   STORE(g->revoked, 1, relaxed);
   asym_barrier();
   for (unsigned i = 0; LOAD(g->busy, acquire); i++) {
-    if (i >= 64 && (i & 63) == 0 && pid_dead(tid)) { /* killed inside a call */
+    if (i >= 64 && (i & 63) == 0 && pid_dead(q, tid)) { /* killed inside a call */
       hone__tsan_acquire(q->h);
       repair_side(q, put);
       break;
@@ -950,7 +1002,7 @@ size_t hone__shq_size(hone__shq *q) {
     shq_rec *r = rec_at(q, pos);
     uint32_t st = rec_state(q, r);
     if (st == REC_FREE) break;
-    if (st == REC_READY || (st == REC_WRITING && !pid_dead(r->pid))) n++;
+    if (st == REC_READY || (st == REC_WRITING && !pid_dead(q, r->pid))) n++;
     pos += len_of(q, r->size);
   }
   if (c) unlock_side(q, false);
@@ -1002,6 +1054,12 @@ static int map_queue(hone__shq *q, int fd, size_t hdr, size_t ring, bool mirror)
   }
   q->base = base;
   q->map_len = total;
+  struct stat st;
+  if (fstat(fd, &st) == 0) {
+    q->ino = (uint64_t)st.st_ino;
+    q->dev_major = major(st.st_dev);
+    q->dev_minor = minor(st.st_dev);
+  }
   q->h = base;
   q->ring = (unsigned char *)base + hdr;
   return 0;

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -720,6 +721,69 @@ static void test_producer_killed_mid_copy(void **state) {
   assert_int_equal(hone_queue_size(q), 0);
   /* The space is all free again. */
   expect_ring_all_free(q);
+  close(sync_pipe[0]);
+  close(sync_pipe[1]);
+  hone_queue_free(q);
+}
+
+/* A writer whose pid now names a process that does not map the queue: here the writer exec's
+ * another program mid-copy (its pid stays, its threads inside the call end, the queue's memory
+ * is gone from it), which is what a dead writer's pid reused by an unrelated process looks like.
+ * Its record is dropped as a dead one's: before, a live pid kept it (and everything after it)
+ * waiting for ever. */
+static void exec_sleep_hook(int point) {
+  if (point != HONE__SHQ_AT_SEND_COPY) return;
+  char c = 1;
+  if (write(sync_pipe[1], &c, 1) != 1) _exit(9);
+  execl("/bin/sleep", "sleep", "30", (char *)NULL);
+  _exit(8);
+}
+
+static int send_big_and_exec(void *arg) {
+  hone__shq_test_hook = exec_sleep_hook;
+  unsigned char buf[BIG];
+  memset(buf, 0xee, sizeof buf);
+  return -hone_queue_send(CQ, buf, sizeof buf, HONE_WAIT_FOREVER);
+}
+
+static bool runs_sleep(pid_t pid) {
+  char path[64], comm[32] = {0};
+  snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  bool yes = fgets(comm, sizeof comm, f) && !strncmp(comm, "sleep", 5);
+  fclose(f);
+  return yes;
+}
+
+static void test_writer_pid_now_another_program(void **state) {
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  assert_int_equal(pipe(sync_pipe), 0);
+  unsigned char buf[BIG];
+  memset(buf, 1, sizeof buf);
+  assert_int_equal(hone_queue_send(q, buf, 100, 0), 0);
+  pid_t other = spawn(send_big_and_exec, NULL);
+  wait_told(); /* its message is reserved, half-written; then it becomes `sleep 30` */
+  for (int i = 0; i < 5000 && !runs_sleep(other); i++) sleep_ms(1);
+  assert_true(runs_sleep(other));
+  assert_int_equal(kill(other, 0), 0); /* alive, under the writer's pid */
+  memset(buf, 2, sizeof buf);
+  assert_int_equal(hone_queue_send(q, buf, BIG, 0), 0);
+  assert_int_equal(hone_queue_size(q), 2); /* its record is not counted */
+  size_t got;
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
+  assert_int_equal(got, 100);
+  assert_int_equal(buf[0], 1);
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 5000000000), 0);
+  assert_int_equal(got, BIG);
+  assert_int_equal(buf[0], 2);
+  assert_int_equal(buf[BIG - 1], 2);
+  assert_int_equal(hone_queue_size(q), 0);
+  expect_ring_all_free(q);
+  kill(other, SIGKILL);
+  assert_int_equal(reap(other, 10), 1000 + SIGKILL);
   close(sync_pipe[0]);
   close(sync_pipe[1]);
   hone_queue_free(q);
@@ -1611,6 +1675,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_consumer_killed_while_blocked),
       cmocka_unit_test(test_killed_holding_the_lock),
       cmocka_unit_test(test_producer_killed_mid_copy),
+      cmocka_unit_test(test_writer_pid_now_another_program),
       cmocka_unit_test(test_consumer_killed_mid_copy),
       cmocka_unit_test(test_killed_inside_the_lock),
       cmocka_unit_test(test_killed_inside_by_bias),
