@@ -289,8 +289,10 @@ static int maps_queue(const hone__shq *q, int32_t pid) {
  * parent, or a live process that does not map q (so not the one that wrote the pid: the pid was
  * reused, or its process exec'd another program, which ends the threads that were inside a
  * call). A pid reused by another process that maps q still looks alive. A pid is meaningful only
- * within one pid namespace (all users of a queue must share one). */
-static bool pid_dead(const hone__shq *q, int32_t pid) {
+ * within one pid namespace (all users of a queue must share one). `maps`: false skips the look
+ * at the maps (for the check every CHECK_EVERY wake-ups, where a reused pid costs wake-up calls,
+ * not a wait: the slow check of waiters that have waited a while looks). */
+static bool pid_dead(const hone__shq *q, int32_t pid, bool maps) {
   if (pid <= 0 || pid == my_pid()) return false;
   if (kill((pid_t)pid, 0) == -1 && errno == ESRCH) return true;
   char path[64];
@@ -305,7 +307,7 @@ static bool pid_dead(const hone__shq *q, int32_t pid) {
   const char *paren = strrchr(buf, ')'); /* the command name may hold spaces and parens */
   if (!paren || paren[1] != ' ') return false;
   if (paren[2] == 'Z' || paren[2] == 'X') return true;
-  return maps_queue(q, pid) == 0;
+  return maps && maps_queue(q, pid) == 0;
 }
 
 /* ---- the consumers' side, held ---- */
@@ -340,7 +342,7 @@ static bool reap(hone__shq *q, bool check_pids) {
   if (check_pids) {
     for (;;) {
       shq_rec *r = rec_at(q, rd);
-      if (rec_state(q, r) != REC_WRITING || !pid_dead(q, r->pid)) break;
+      if (rec_state(q, r) != REC_WRITING || !pid_dead(q, r->pid, true)) break;
       rd += len_of(q, r->size);
       STORE(h->rd, rd, release);
       changed = true;
@@ -348,7 +350,7 @@ static bool reap(hone__shq *q, bool check_pids) {
     reap_waiters(q, true);
     for (uint64_t pos = LOAD(h->head, relaxed); pos != rd;) {
       shq_rec *r = rec_at(q, pos);
-      if (rec_state(q, r) == REC_READING && pid_dead(q, r->pid)) {
+      if (rec_state(q, r) == REC_READING && pid_dead(q, r->pid, true)) {
         set_rec_state(q, r, REC_DONE);
         changed = true;
       }
@@ -374,7 +376,7 @@ static void reap_waiters(hone__shq *q, bool idle_too) {
     int32_t pid = LOAD(w->pid, relaxed);
     if (pid == 0) continue;
     if (!idle_too && LOAD(w->n[0], relaxed) == 0 && LOAD(w->n[1], relaxed) == 0) continue;
-    if (!pid_dead(q, pid)) continue;
+    if (!pid_dead(q, pid, idle_too)) continue;
     for (int side = 0; side < 2; side++) {
       uint32_t k = atomic_exchange_explicit(&w->n[side], 0, memory_order_relaxed);
       if (k) atomic_fetch_sub_explicit(total[side], k, memory_order_seq_cst);
@@ -543,7 +545,7 @@ static void revoke_bias(hone__shq *q, bool put) {
   STORE(g->revoked, 1, relaxed);
   asym_barrier();
   for (unsigned i = 0; LOAD(g->busy, acquire); i++) {
-    if (i >= 64 && (i & 63) == 0 && pid_dead(q, tid)) { /* killed inside a call */
+    if (i >= 64 && (i & 63) == 0 && pid_dead(q, tid, true)) { /* killed inside a call */
       hone__tsan_acquire(q->h);
       repair_side(q, put);
       break;
@@ -1002,7 +1004,7 @@ size_t hone__shq_size(hone__shq *q) {
     shq_rec *r = rec_at(q, pos);
     uint32_t st = rec_state(q, r);
     if (st == REC_FREE) break;
-    if (st == REC_READY || (st == REC_WRITING && !pid_dead(q, r->pid))) n++;
+    if (st == REC_READY || (st == REC_WRITING && !pid_dead(q, r->pid, true))) n++;
     pos += len_of(q, r->size);
   }
   if (c) unlock_side(q, false);
