@@ -182,8 +182,9 @@ struct hone__shq {
    * stay fixed. (Processes sharing a queue trust each other: any can write anywhere in it.) */
   size_t ring_size, item_size, slot_size, capacity, max_message, reserve;
   int fd;
-  uint64_t ino;         /* the memory's inode and device (0, 0: unknown), to find it in /proc */
-  unsigned dev_major, dev_minor; /* of a process's maps: see pid_dead */
+  /* The memory's inode and device (ino 0: unknown), to find it in a process's maps (pid_dead). */
+  uint64_t ino;
+  unsigned dev_major, dev_minor;
   _Atomic bool asym_marked; /* this handle has set h->asym */
 };
 
@@ -277,8 +278,8 @@ static int maps_queue(const hone__shq *q, int32_t pid) {
     }
     if (found) break;
     have = (size_t)(buf + have - line);
-    if (have == sizeof buf - 1) have = 0; /* a line longer than the buffer: not ours (paths of
-                                              q's memory are short), dropped */
+    /* A line longer than the buffer is not q's (its path is short): dropped. */
+    if (have == sizeof buf - 1) have = 0;
     memmove(buf, line, have);
   }
   close(fd);

@@ -691,41 +691,6 @@ static int recv_big_and_stall(void *arg) {
   return -hone_queue_recv(CQ, buf, sizeof buf, &got, HONE_WAIT_FOREVER);
 }
 
-static void test_producer_killed_mid_copy(void **state) {
-  _Static_assert(BIG > HONE__SHQ_COPY_UNLOCKED, "the hook runs only for large messages");
-  hone_queue *q;
-  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
-  CQ = q;
-  assert_int_equal(pipe(sync_pipe), 0);
-  unsigned char buf[BIG];
-  memset(buf, 1, sizeof buf);
-  assert_int_equal(hone_queue_send(q, buf, 100, 0), 0);
-  pid_t victim = spawn(send_big_and_stall, NULL);
-  wait_told(); /* its message is reserved, half-written */
-  memset(buf, 2, sizeof buf);
-  assert_int_equal(hone_queue_send(q, buf, BIG, 0), 0);
-  kill(victim, SIGKILL); /* not reaped yet: a zombie counts as dead too */
-  /* The dead one's message is not counted once it is dead (the kill takes effect soon). */
-  for (int i = 0; i < 5000 && hone_queue_size(q) != 2; i++) sleep_ms(1);
-  assert_int_equal(hone_queue_size(q), 2);
-  size_t got;
-  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
-  assert_int_equal(got, 100);
-  assert_int_equal(buf[0], 1);
-  /* The dead writer's message is dropped and the next one follows. */
-  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 5000000000), 0);
-  assert_int_equal(got, BIG);
-  assert_int_equal(buf[0], 2);
-  assert_int_equal(buf[BIG - 1], 2);
-  assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
-  assert_int_equal(hone_queue_size(q), 0);
-  /* The space is all free again. */
-  expect_ring_all_free(q);
-  close(sync_pipe[0]);
-  close(sync_pipe[1]);
-  hone_queue_free(q);
-}
-
 /* A writer whose pid now names a process that does not map the queue: here the writer exec's
  * another program mid-copy (its pid stays, its threads inside the call end, the queue's memory
  * is gone from it), which is what a dead writer's pid reused by an unrelated process looks like.
@@ -756,7 +721,10 @@ static bool runs_sleep(pid_t pid) {
   return yes;
 }
 
-static void test_writer_pid_now_another_program(void **state) {
+/* A producer gone mid-copy of a large message, between a message before it and one after it:
+ * killed (by_exec false) or turned into another program under its pid (by_exec true). */
+static void writer_gone_mid_copy(bool by_exec) {
+  _Static_assert(BIG > HONE__SHQ_COPY_UNLOCKED, "the hook runs only for large messages");
   hone_queue *q;
   assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
   CQ = q;
@@ -764,29 +732,45 @@ static void test_writer_pid_now_another_program(void **state) {
   unsigned char buf[BIG];
   memset(buf, 1, sizeof buf);
   assert_int_equal(hone_queue_send(q, buf, 100, 0), 0);
-  pid_t other = spawn(send_big_and_exec, NULL);
-  wait_told(); /* its message is reserved, half-written; then it becomes `sleep 30` */
-  for (int i = 0; i < 5000 && !runs_sleep(other); i++) sleep_ms(1);
-  assert_true(runs_sleep(other));
-  assert_int_equal(kill(other, 0), 0); /* alive, under the writer's pid */
+  pid_t victim = spawn(by_exec ? send_big_and_exec : send_big_and_stall, NULL);
+  wait_told(); /* its message is reserved, half-written */
   memset(buf, 2, sizeof buf);
   assert_int_equal(hone_queue_send(q, buf, BIG, 0), 0);
-  assert_int_equal(hone_queue_size(q), 2); /* its record is not counted */
+  if (by_exec) { /* then it becomes `sleep 30`: alive, under the writer's pid */
+    for (int i = 0; i < 5000 && !runs_sleep(victim); i++) sleep_ms(1);
+    assert_true(runs_sleep(victim));
+    assert_int_equal(kill(victim, 0), 0);
+  } else {
+    kill(victim, SIGKILL); /* not reaped yet: a zombie counts as dead too */
+  }
+  /* The gone one's message is not counted once it is gone (a kill takes effect soon). */
+  for (int i = 0; i < 5000 && hone_queue_size(q) != 2; i++) sleep_ms(1);
+  assert_int_equal(hone_queue_size(q), 2);
   size_t got;
   assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), 0);
   assert_int_equal(got, 100);
   assert_int_equal(buf[0], 1);
+  /* The gone writer's message is dropped and the next one follows. */
   assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 5000000000), 0);
   assert_int_equal(got, BIG);
   assert_int_equal(buf[0], 2);
   assert_int_equal(buf[BIG - 1], 2);
+  if (by_exec) kill(victim, SIGKILL);
+  assert_int_equal(reap(victim, 10), 1000 + SIGKILL);
   assert_int_equal(hone_queue_size(q), 0);
+  /* The space is all free again. */
   expect_ring_all_free(q);
-  kill(other, SIGKILL);
-  assert_int_equal(reap(other, 10), 1000 + SIGKILL);
   close(sync_pipe[0]);
   close(sync_pipe[1]);
   hone_queue_free(q);
+}
+
+static void test_producer_killed_mid_copy(void **state) {
+  writer_gone_mid_copy(false);
+}
+
+static void test_writer_pid_now_another_program(void **state) {
+  writer_gone_mid_copy(true);
 }
 
 static void test_consumer_killed_mid_copy(void **state) {
