@@ -142,15 +142,15 @@ static run_cost run(const job *j, int nw, int flight, wait_mode wm) {
   size_t chunks = (j->n + j->chunk - 1) / j->chunk, next = 0, done = 0;
   run_cost c = {0, 0, chunks};
   int64_t t0 = now_ns();
-#define SEND_NEXT(w)                                                                             \
-  do {                                                                                           \
-    size_t k_ = j->n - next < j->chunk ? j->n - next : j->chunk;                                 \
-    int slot_ = (head[w] + count[w]) % flight;                                                   \
-    start[w][slot_] = next;                                                                      \
-    MPI_Isend(j->in ? j->in + next * j->isz : NULL, (int)(k_ * j->isz), MPI_BYTE, (w) + 1,       \
-              j->tag, MPI_COMM_WORLD, &sreq[w][slot_]);                                          \
-    count[w]++;                                                                                  \
-    next += k_;                                                                                  \
+#define SEND_NEXT(w)                                                                               \
+  do {                                                                                             \
+    size_t k_ = j->n - next < j->chunk ? j->n - next : j->chunk;                                   \
+    int slot_ = (head[w] + count[w]) % flight;                                                     \
+    start[w][slot_] = next;                                                                        \
+    MPI_Isend(j->in ? j->in + next * j->isz : NULL, (int)(k_ * j->isz), MPI_BYTE, (w) + 1, j->tag, \
+              MPI_COMM_WORLD, &sreq[w][slot_]);                                                    \
+    count[w]++;                                                                                    \
+    next += k_;                                                                                    \
   } while (0)
   for (int w = 0; w < nw; w++) {
     if (!rbuf[w] && !(rbuf[w] = malloc(MAXCHUNK * 8))) MPI_Abort(MPI_COMM_WORLD, 1);
@@ -364,8 +364,9 @@ int main(int argc, char **argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   if (size < 2 || size > 1025 || chunk < 1 || chunk > MAXCHUNK || flight < 1 ||
       flight > MAXFLIGHT) {
-    if (rank == 0) fprintf(stderr, "farm: needs 2..1025 ranks, chunk 1..%d, flight 1..%d\n",
-                           MAXCHUNK, MAXFLIGHT);
+    if (rank == 0)
+      fprintf(stderr, "farm: needs 2..1025 ranks, chunk 1..%d, flight 1..%d\n", MAXCHUNK,
+              MAXFLIGHT);
     MPI_Finalize();
     return 2;
   }
