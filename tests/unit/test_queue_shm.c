@@ -617,6 +617,13 @@ static void test_consumer_killed_while_blocked(void **state) {
 
 static int sync_pipe[2];
 
+/* The end of a case that used sync_pipe: the pipe closed, the queue freed. */
+static void end_stall_case(hone_queue *q) {
+  close(sync_pipe[0]);
+  close(sync_pipe[1]);
+  hone_queue_free(q);
+}
+
 static void tell_and_stall(void) {
   char c = 1;
   if (write(sync_pipe[1], &c, 1) != 1) _exit(9);
@@ -661,9 +668,7 @@ static void test_killed_holding_the_lock(void **state) {
     }
     assert_int_equal(hone_queue_size(q), 0);
     for (int i = 0; i < 8; i++) assert_int_equal(hone_queue_send(q, buf, 64, 0), 0);
-    close(sync_pipe[0]);
-    close(sync_pipe[1]);
-    hone_queue_free(q);
+    end_stall_case(q);
   }
 }
 
@@ -760,9 +765,7 @@ static void writer_gone_mid_copy(bool by_exec) {
   assert_int_equal(hone_queue_size(q), 0);
   /* The space is all free again. */
   expect_ring_all_free(q);
-  close(sync_pipe[0]);
-  close(sync_pipe[1]);
-  hone_queue_free(q);
+  end_stall_case(q);
 }
 
 static void test_producer_killed_mid_copy(void **state) {
@@ -789,9 +792,7 @@ static void test_consumer_killed_mid_copy(void **state) {
   size_t got;
   assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
   expect_ring_all_free(q);
-  close(sync_pipe[0]);
-  close(sync_pipe[1]);
-  hone_queue_free(q);
+  end_stall_case(q);
 }
 
 /* A process killed at each instant inside the lock where the state is half-changed: the next
@@ -894,9 +895,7 @@ static void killed_inside(int warm) {
     assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 100000000), HONE_ETIMEDOUT);
     assert_int_equal(hone_queue_size(q), 0);
     expect_ring_all_free(q);
-    close(sync_pipe[0]);
-    close(sync_pipe[1]);
-    hone_queue_free(q);
+    end_stall_case(q);
   }
 }
 
@@ -957,9 +956,7 @@ static void consumed_before_its_tail_moved(int warm) {
   }
   assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
   assert_int_equal(hone_queue_size(q), 0);
-  close(sync_pipe[0]);
-  close(sync_pipe[1]);
-  hone_queue_free(q);
+  end_stall_case(q);
 }
 
 static void test_consumed_before_its_tail_moved(void **state) {
@@ -1243,11 +1240,9 @@ static void test_no_lost_wakeup_behind_a_large_send(void **state) {
   assert_int_equal(reap(g1, 10), 0);
   assert_int_equal(reap(g2, 10), 0);
   assert_int_equal(hone_queue_size(q), 0);
-  close(sync_pipe[0]);
-  close(sync_pipe[1]);
   close(go_pipe[0]);
   close(go_pipe[1]);
-  hone_queue_free(q);
+  end_stall_case(q);
 }
 
 /* A getter woken for a message its buffer cannot hold returns HONE_EMSGSIZE and leaves it: the
@@ -1352,11 +1347,9 @@ static void test_close_races_large_senders(void **state) {
   assert_int_equal(reap(s, 10), 0); /* its send had begun before the close: it completes */
   assert_int_equal(reap(drain, 10), 3);
   assert_int_equal(hone_queue_size(q), 0);
-  close(sync_pipe[0]);
-  close(sync_pipe[1]);
   close(go_pipe[0]);
   close(go_pipe[1]);
-  hone_queue_free(q);
+  end_stall_case(q);
 }
 
 /* ---- hone_queue_open_fd ---- */
