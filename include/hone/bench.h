@@ -7,8 +7,9 @@
  * status and, where perf_event_open allows, cycles, instructions and task-clock of the whole
  * process tree (counters opened with `inherit`; they include the few microseconds hone spends in
  * posix_spawn and wait4; task-clock is opened only beside a hardware event, since alone it repeats
- * user + sys at a cost inside every run). Where counters are missing, hone_bench_counter_available()
- * says false and hone_bench_counters_note() says why: a value of 0 is never passed off as counted.
+ * user + sys at a cost inside every run). Where counters are missing,
+ * hone_bench_counter_available() says false and hone_bench_counters_note() says why: a value of 0
+ * is never passed off as counted.
  *
  * Commands run without a shell unless hone_bench_options.shell is set: the command line is split
  * into words as a POSIX shell would (quotes, backslashes) by hone_bench_split(), and shell
