@@ -124,21 +124,23 @@ check "no progress line when stderr is not a terminal" test -z "$(printf '%s\n' 
 # The machine beside the trials: the child pins itself to the CPU whose core it has most to itself
 # (--cpu best, the default), to the CPU given, or nowhere; each trial's CPU, clock and core share
 # are in the JSON.
-# 7 trials of 20000 loops (about 0.1 ms each): with 4 of 1000 (5 us each) the best trial came out
-# at 7.1 cycles once in CI, where other tests run beside this one; 12 runs of each here gave
-# 5.14-5.38 and 5.01-5.07 cycles.
-run "$HONE" timeit -n 20000 -r 7 --json - -s 'unsigned x = 1;' "$chain"
+run "$HONE" timeit -n 1000 -r 4 --json - -s 'unsigned x = 1;' "$chain"
 expect_status 0
 # (CPU numbers need not run from 0 to nproc - 1 in a cpuset: the one chosen is reused below.)
 check "pinned to a CPU" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials.pinned_cpu >= 0')" = true
 last=$(printf '%s' "$out" | jq '.results[0].machine_during_trials.pinned_cpu')
-check "every trial on the pinned CPU" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.pinned_cpu as $p | [.cpus[] == $p] | all) and (.cpus | length) == 7')" = true
+check "every trial on the pinned CPU" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.pinned_cpu as $p | [.cpus[] == $p] | all) and (.cpus | length) == 4')" = true
 if [ "$(uname -m)" = x86_64 ]; then
-  check "a clock and a core share per trial" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.clock_ghz | length) == 7 and all(.clock_ghz[]; . > 0.3 and . < 10) and all(.core_share[]; . > 0 and . <= 1)')" = true
-  # The best trial in cycles at its probed clock: the chain's latency on x86-64 is a shift, an
-  # xor and a multiplication, 1 + 1 + 3 cycles (5.02-5.04 measured on the project's machines).
-  cyc=$(printf '%s' "$out" | jq '.results[0].machine_during_trials.best_cycles_per_loop')
-  check "the best trial is about 5 cycles per loop (got $cyc)" awk -v c="$cyc" 'BEGIN { exit !(c >= 4.5 && c <= 7) }'
+  check "a clock and a core share per trial" test "$(printf '%s' "$out" | jq '.results[0].machine_during_trials | (.clock_ghz | length) == 4 and all(.clock_ghz[]; . > 0.3 and . < 10) and all(.core_share[]; . > 0 and . <= 1)')" = true
+  # The best trial in cycles: its time per loop times the clock probed beside that trial. How
+  # near that comes to the chain's latency (a shift, an xor and a multiplication: 5 cycles on
+  # x86-64) is bench/timeit.sh's to say: asserted here, with other tests running beside this one
+  # in CI, it failed twice in four runs (7.13 and 4.27 cycles: a clock probed while the CPU was
+  # shared), where a quiet machine gives 5.01-5.38.
+  cyc=$(printf '%s' "$out" | jq '.results[0] | .machine_during_trials as $m | .per_loop_ns as $t
+    | ([range(0; $t | length)] | min_by($t[.])) as $b
+    | $m.best_cycles_per_loop / ($t[$b] * $m.clock_ghz[$b])')
+  check "the best cycles are the best trial's time at its clock (ratio $cyc)" awk -v c="$cyc" 'BEGIN { exit !(c > 0.9999 && c < 1.0001) }'
   run "$HONE" timeit -n 1000 -r 4 -s 'unsigned x = 1;' "$chain"
   expect_status 0
   check "the text says the best trial in cycles" grep -Eq '^  clock: +best [0-9.]+ cycles per loop at the [0-9.]+ GHz probed beside it' <<<"$out"
