@@ -75,14 +75,28 @@ expect_out 'ran [0-9.]+ ± [0-9.]+ times faster than'
 # One trial held up (here: a 20 ms sleep in the first trial of the first statement, as another
 # process would hold it up) does not decide the comparison of two equal statements: the ratio
 # is of the trials inside Tukey's fences. Setup runs again in every round: a file marks the
-# sleep as done. Each trial runs 10^5 loops (about 60 us), so that a scheduler's hiccup of tens
-# of microseconds, common on a loaded CI machine, does not make a second outlier: with 10^3 loops
-# one trial of 0.6 ns a loop read 28 ns, stayed inside the fences, and the ratio came out 9.
-run "$HONE" timeit --compare -n 100000 -r 7 --json - -i stdio.h \
-  -s "FILE *held = fopen(\"$T/held\", \"r\"); int first = !held; if (held) fclose(held); unsigned x = 1; struct timespec ts = {0, 20000000};" \
-  "if (first) { first = 0; fclose(fopen(\"$T/held\", \"w\")); nanosleep(&ts, NULL); } x = x * 3 + 1; keep(x);" 'x = x * 3 + 1; keep(x);'
+# sleep as done. Each trial runs 10^5 loops (about 60 us). What is asserted is the handling of
+# the one trial the test holds up; a second one, held up by the machine (CI once gave a 4 ms
+# stall in another trial of the same statement, 75 times the others, and with two of seven
+# out Tukey's fences widen past both), is not the test's: such a run is discarded and the
+# measurement repeated, up to 5 times. A run counts if no trial but the slept one is over 10
+# times its statement's fastest (at 10x, one such trial inside the fences moves the ratio to
+# at most 2.3).
+tries=0
+while :; do
+  tries=$((tries + 1))
+  rm -f "$T/held"
+  run "$HONE" timeit --compare -n 100000 -r 7 --json - -i stdio.h \
+    -s "FILE *held = fopen(\"$T/held\", \"r\"); int first = !held; if (held) fclose(held); unsigned x = 1; struct timespec ts = {0, 20000000};" \
+    "if (first) { first = 0; fclose(fopen(\"$T/held\", \"w\")); nanosleep(&ts, NULL); } x = x * 3 + 1; keep(x);" 'x = x * 3 + 1; keep(x);'
+  [ "$status" -eq 0 ] || break
+  slow=$(printf '%s' "$out" | jq '[.results[] | (.per_loop_ns | min) as $m | .per_loop_ns[] | select(. > 10 * $m)] | length')
+  [ "$slow" = 1 ] || [ "$tries" -ge 5 ] || continue
+  break
+done
 expect_status 0
 check "one trial held up" test "$(printf '%s' "$out" | jq '[.results[0].per_loop_ns[] | select(. > 150)] | length')" = 1
+check "no trial held up by the machine in $tries runs" test "$slow" = 1
 check "an outlying trial does not make equal statements differ" test "$(printf '%s' "$out" | jq -r '.comparison[0].ratio < 3')" = true
 # Compared variants are measured in rounds, each in turn (a burst of noise falls on all alike):
 # with one loop per trial, each statement's trial appends its letter.
