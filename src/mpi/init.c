@@ -1,6 +1,7 @@
 /* init.c: hone_mpi_init and hone_mpi_finalize — MPI's set-up, one configuration for every rank
  * (rank 0's options, broadcast), each rank's local pool size and host gathered on rank 0; then
  * rank 0 returns to the program and the others serve. */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,17 @@
 #endif
 
 hm_global hm = {.rank = -1, .size = -1};
+
+/* A hash of the CPUs this process may run on (FNV-1a over the mask's words); 0 if unknown. */
+static uint64_t mask_hash(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+  uint64_t h = 1469598103934665603ull;
+  const unsigned char *b = (const unsigned char *)&set;
+  for (size_t i = 0; i < sizeof set; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
 
 int64_t hm_now(void) {
   struct timespec ts;
@@ -118,11 +130,19 @@ int hone_mpi_init(int *argc, char ***argv, const hone_mpi_options *opts) {
   if (gethostname(hm.host, sizeof hm.host) != 0) snprintf(hm.host, sizeof hm.host, "?");
   hm.host[sizeof hm.host - 1] = 0;
 
-  /* Ranks sharing this machine share its CPUs. */
+  /* Ranks sharing this machine share its CPUs: unbound (all with the same affinity mask), each
+   * takes its part of them; bound (mpirun --bind-to, srun --cpu-bind: the masks differ), each
+   * rank's mask is its part already, and dividing it again by the ranks on the machine would
+   * leave most of it idle (4 ranks bound to 8 cores each: 2 workers a rank). */
   MPI_Comm node;
   int on_node = 1;
   if (MPI_Comm_split_type(hm.comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
     MPI_Comm_size(node, &on_node);
+    /* The least and the largest hash in one reduction: the minima of h and of ~h. */
+    uint64_t h = mask_hash(), mine[2] = {h, ~h}, least[2];
+    if (on_node > 1 && MPI_Allreduce(mine, least, 2, MPI_UINT64_T, MPI_MIN, node) == MPI_SUCCESS &&
+        least[0] != ~least[1])
+      on_node = 1; /* bound: the mask is this rank's part */
     MPI_Comm_free(&node);
   }
 

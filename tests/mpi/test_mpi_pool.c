@@ -5,7 +5,10 @@
  *   test_mpi_pool            the suite
  *   test_mpi_pool lost [fail] a rank is SIGKILLed mid-map (run under Open MPI's recovery
  *                            settings): the map completes on the survivors (or fails naming the
- *                            rank), shutdown returns; prints "lost-rank ok" */
+ *                            rank), shutdown returns; prints "lost-rank ok"
+ *   test_mpi_pool workers    2 ranks, rank 1 bound to one CPU by tests/mpi/bound.sh, rank 0
+ *                            not: each rank's pool is sized to its own mask, so the pool has
+ *                            rank 0's CPUs + 1 workers (not the machine's CPUs divided by 2) */
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -391,6 +394,22 @@ static int run_suite(void) {
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
+/* Ranks with different affinity masks (bound): each takes its own mask's CPUs. */
+static int run_workers(void) {
+  hone_pool *p;
+  if (hone_pool_new(&p, HONE_POOL_MPI, 0) != 0) return fprintf(stderr, "no pool\n"), 1;
+  unsigned got = hone_pool_workers(p), want = hone_cpu_count() + 1;
+  hone_pool_free(p);
+  hone_mpi_finalize();
+  if (hone_mpi_size() != 2 || got != want) {
+    fprintf(stderr, "workers: %u over %d ranks, expected %u (rank 0's %u CPUs + rank 1's one)\n",
+            got, hone_mpi_size(), want, hone_cpu_count());
+    return 1;
+  }
+  printf("workers ok: %u\n", got);
+  return 0;
+}
+
 /* A rank SIGKILLed mid-map: rank 0 learns the serving ranks' pids from a first round of tasks,
  * kills the last rank while a map of 400 tasks of 10 ms runs, and checks the outcome. */
 static int run_lost(bool fail) {
@@ -493,6 +512,7 @@ int main(int argc, char **argv) {
   }
   if (!r) return fprintf(stderr, "no rank in the environment\n"), 1;
   if (lost) return run_lost(o.fail_lost);
+  if (argc > 1 && strcmp(argv[1], "workers") == 0) return run_workers();
   int failed = run_suite();
   hone_mpi_finalize();
   return failed;
