@@ -96,6 +96,21 @@ mpirun_args=(--oversubscribe)
 [ "$(id -u)" = 0 ] && mpirun_args+=(--allow-run-as-root)
 have_mpi=1
 if ! command -v mpirun >/dev/null 2>&1; then have_mpi=0; fi
+# hone's columns run with their ranks bound to cores, the placement docs/distributed.md
+# ("Placement") recommends when a machine's ranks outnumber its cores (here 3 ranks share 2:
+# overload-allowed). Left unbound, the kernel spreads a rank's threads over both CPUs and moves
+# them: hone's idle round trip on shared memory was 21-183 us from run to run, in modes lasting
+# seconds; with each rank's threads held on one CPU, 22 us (local threads) and 41-45 us (worker
+# processes). The farm and mpi4py.futures run unbound, Open MPI's default when oversubscribed:
+# the farm runs its tasks in the rank's one thread, and bound it was no faster and sometimes
+# slower (idle round trip 10.9-13.3 us against 10.6-10.8, chunk-1000 map 1.33-1.77 ms against
+# 1.29-1.37, rank 0 sharing its core with worker rank 2): each side at its better placement.
+hone_bind=()
+binding="hone's ranks unbound (not Open MPI's mpirun: no --bind-to core:overload-allowed)"
+if [ $have_mpi = 1 ] && mpirun --version 2>/dev/null | grep -q "Open MPI"; then
+  hone_bind=(--bind-to core:overload-allowed)
+  binding="hone's ranks bound to cores (mpirun --bind-to core:overload-allowed), the farm's and mpi4py's unbound"
+fi
 
 # The Python peers first and alone; each one's teardown ends before the next starts.
 if [ $have_mpi = 0 ]; then
@@ -141,9 +156,9 @@ else
   for tr in shm tcp; do
     btl=()
     [ $tr = tcp ] && btl=(--mca btl self,tcp)
-    p1=$(timeout -k 5 60 mpirun "${mpirun_args[@]}" "${btl[@]}" -np 2 "$hone_bin" --primes-only \
+    p1=$(timeout -k 5 60 mpirun "${mpirun_args[@]}" "${hone_bind[@]}" "${btl[@]}" -np 2 "$hone_bin" --primes-only \
       --label $tr | awk '$1 ~ /primes1_s$/ { print $2 }')
-    column "hone $tr" hone.$tr 90 mpirun "${mpirun_args[@]}" "${btl[@]}" -np 3 "$hone_bin" \
+    column "hone $tr" hone.$tr 90 mpirun "${mpirun_args[@]}" "${hone_bind[@]}" "${btl[@]}" -np 3 "$hone_bin" \
       --label $tr --primes1 "${p1:-0}"
   done
 fi
@@ -203,4 +218,4 @@ echo
 echo "(2 workers each: mpirun -np 3, rank 0 the master (mpi4py.futures on Open MPI's default" \
   "transports); machine: $(nproc) cores online, load $load0 at the start;" \
   "$(mpirun --version 2>/dev/null | head -n 1 || echo 'no mpirun'); ${fig[mpi4py.futures|version]:-no mpi4py}," \
-  "${fig[Dask|version]:-no dask}; the MPI ping-pong row is the transport's limit)"
+  "${fig[Dask|version]:-no dask}; $binding; the MPI ping-pong row is the transport's limit)"

@@ -2,13 +2,15 @@
  * `pkg-config --libs hone-mpi` or CMake's hone::hone-mpi). Programs that do not use MPI never
  * link it; libhone itself stays libc + pthreads.
  *
- * Launch as any MPI program: `mpirun -np N ./prog` (or `srun`, or `mpirun --hostfile H`). Every
- * rank runs main(); main registers its tasks, then calls hone_mpi_init, which returns only on
- * rank 0. The other ranks serve rank 0's pools from inside hone_mpi_init until rank 0 calls
- * hone_mpi_finalize (or exits), then finalize MPI and exit(0) without returning. Register every
- * task before hone_mpi_init: a serving rank knows only the tasks registered before it started
- * serving. Tasks cross by name (and a 64-bit hash of it, checked on arrival); a rank that lacks a
- * task fails it with HONE_ENOENT and a message naming the task, the rank and its host.
+ * Launch as any MPI program: `mpirun -np N ./prog` (or `srun`, or `mpirun --hostfile H`; with
+ * several ranks on a machine, bind each to its cores: docs/distributed.md, "Launching and
+ * placement"). Every rank runs main(); main registers its tasks, then calls hone_mpi_init,
+ * which returns only on rank 0. The other ranks serve rank 0's pools from inside hone_mpi_init
+ * until rank 0 calls hone_mpi_finalize (or exits), then finalize MPI and exit(0) without
+ * returning. Register every task before hone_mpi_init: a serving rank knows only the tasks
+ * registered before it started serving. Tasks cross by name (and a 64-bit hash of it, checked
+ * on arrival); a rank that lacks a task fails it with HONE_ENOENT and a message naming the task,
+ * the rank and its host.
  *
  * On rank 0, hone_pool_new_ex with backend HONE_POOL_MPI makes a pool whose workers are every
  * rank's cores, rank 0's included: each rank runs the tasks it receives on a local pool (worker
@@ -55,8 +57,10 @@ extern "C" {
 typedef struct hone_mpi_options {
   hone_pool_backend local_backend; /* each rank's local pool: HONE_POOL_PROCESSES (default) or
                                       HONE_POOL_THREADS */
-  int workers_per_rank;            /* <= 0 (default): this machine's CPUs (hone_cpu_count)
-                                      divided among the ranks on it, at least 1 */
+  int workers_per_rank;            /* <= 0 (default): the CPUs this rank may use
+                                      (hone_cpu_count), divided among the ranks on its
+                                      machine when they all share one affinity mask (not
+                                      bound), at least 1 */
   int root_workers;                /* workers on rank 0: < 0 (default) as workers_per_rank;
                                       0: rank 0 only dispatches */
   int64_t silence_ns;              /* a rank holding tasks and silent this long is lost;
