@@ -32,8 +32,9 @@
  *     `--mca orte_enable_recovery 1 --mca orte_abort_on_non_zero_status 0` do the others go on
  *     (docs/distributed.md). hone_mpi_fault_mode() says which detection is in force.
  *   - map: chunks are sized automatically (guided: about 1/(4 x cores) of the items left, no
- *     smaller than what keeps the measured round trip under 5 % of a chunk's measured time, at
- *     most ~1 MiB of arguments and results), several per rank in flight.
+ *     smaller than what keeps the measured round trip under 5 % of a chunk's measured time, no
+ *     larger than half a worker's share of the items left nor smaller than 2 round trips of
+ *     work, at most ~1 MiB of arguments and results), several per rank in flight.
  *
  * Rank 0 keeps one thread of its own for MPI (the only thread that calls MPI after
  * hone_mpi_init); it waits by testing between sleeps of 50 us, so it does not spin a core away
