@@ -100,10 +100,12 @@ if ! command -v mpirun >/dev/null 2>&1; then have_mpi=0; fi
 # ("Launching and placement") recommends when a machine's ranks outnumber its cores (here 3
 # ranks share 2: overload-allowed). Left unbound, the kernel spreads a rank's threads over both
 # CPUs and moves them: hone's idle round trip on shared memory was 21-183 us from run to run, in
-# modes lasting seconds; bound, 22-24 us (local threads) and 41-46 us (worker processes). The farm and mpi4py.futures run unbound, Open MPI's default when oversubscribed:
-# the farm runs its tasks in the rank's one thread, and bound it was no faster and sometimes
-# slower (idle round trip 10.9-13.3 us against 10.6-10.8, chunk-1000 map 1.33-1.77 ms against
-# 1.29-1.37, rank 0 sharing its core with worker rank 2): each side at its better placement.
+# modes lasting seconds; bound, 22-24 us (local threads) and 41-50 us (worker processes, 14 runs
+# of 15; 62 us in one). The farm and mpi4py.futures run unbound, Open MPI's default when
+# oversubscribed: the farm runs its tasks in the rank's one thread, and bound it was no faster
+# and sometimes slower (idle round trip 10.1-13.3 us against 10.4-11.1, chunk-1000 map
+# 1.28-1.77 ms against 1.26-1.37, rank 0 sharing its core with worker rank 2): each side at its
+# better placement.
 hone_bind=()
 binding="hone's ranks unbound (not Open MPI's mpirun: no --bind-to core:overload-allowed)"
 if [ $have_mpi = 1 ] && mpirun --version 2>/dev/null | grep -q "Open MPI"; then
