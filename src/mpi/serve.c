@@ -64,6 +64,11 @@ static struct {
   /* the loop's own */
   spool *pools;
   unsigned held; /* jobs received and not yet answered */
+  /* The local future of a submit that arrived when no other job was held, while it stays the
+   * only one, if its pool runs tasks in worker processes; else NULL. Its worker wakes this loop
+   * (not the pool's collector thread) when the task ends, and the loop collects the result
+   * itself, so the result goes back one wake-up sooner (hone__future_await, keep). */
+  hone_future *await;
   ssend *sends;
   size_t nsends, capsends;
   int64_t last_sent;
@@ -228,9 +233,12 @@ static void on_open(const void *buf, size_t len) {
   send_bytes(W_READY, b, sizeof *b);
 }
 
+static void await_release(void);
+
 static void on_close(const void *buf, size_t len) {
   wire_open o;
   if (len < sizeof o) return;
+  await_release(); /* the awaited job may be the closing pool's: its shutdown collects it */
   memcpy(&o, buf, sizeof o);
   for (spool **pp = &S.pools; *pp; pp = &(*pp)->next) {
     if ((*pp)->id == o.pool) {
@@ -248,6 +256,14 @@ static void fail_now(sjob *j, int code, const char *msg) {
   snprintf(j->msg, sizeof j->msg, "%s", msg);
   name_place(j->msg, sizeof j->msg);
   push_out(j);
+}
+
+/* A job arrives: the awaited one (see S.await) is no longer alone, so its end wakes the pool's
+ * collector again. */
+static void await_release(void) {
+  if (!S.await) return;
+  hone__future_await(S.await, 0, false);
+  S.await = NULL;
 }
 
 static void on_jobs(const unsigned char *buf, size_t len) {
@@ -273,6 +289,7 @@ static void on_jobs(const unsigned char *buf, size_t len) {
     if (!j) die("out of memory for a job", MPI_ERR_NO_MEM);
     j->id = w.id;
     j->kind = w.kind;
+    await_release();
     S.held++;
     pthread_mutex_lock(&S.mu);
     j->t0 = hm_now();
@@ -294,6 +311,10 @@ static void on_jobs(const unsigned char *buf, size_t len) {
     if (w.kind == WJ_SUBMIT) {
       rc = hone_pool_submit(sp->pool, id, payload, (size_t)w.in_stride, HONE_WAIT_FOREVER, &j->lf);
       if (rc == 0) rc = hone_future_add_done_callback(j->lf, on_local_done, j);
+      if (rc == 0 && S.held == 1 && j->lf->remote) {
+        S.await = j->lf;
+        hone__future_await(j->lf, 0, true);
+      }
       if (rc < 0) {
         if (j->lf) { /* submitted, but no callback: wait for it here (rare: out of memory) */
           hone_future_result(j->lf, HONE_WAIT_FOREVER, NULL, 0);
@@ -389,6 +410,7 @@ static bool flush_outbox(void) {
     off += wire_pad8(ml);
     if (dl) memcpy(buf + off, data, dl);
     off += wire_pad8(dl);
+    if (j->lf == S.await) S.await = NULL;
     hone_future_release(j->lf);
     hm_buf_free(j->out);
     free(j);
@@ -445,6 +467,7 @@ _Noreturn void hm_serve(void) {
       hm_buf_free(buf);
       progress = true;
     }
+    if (S.await) hone__future_await(S.await, 0, true); /* collects it if it ended */
     progress |= flush_outbox();
     progress |= test_sends();
     int64_t now = hm_now();
@@ -467,6 +490,14 @@ _Noreturn void hm_serve(void) {
     pthread_mutex_unlock(&S.mu);
     if (all_busy && S.nsends == 0 && nap < 1000000) nap = 1000000;
     if (S.held && nap > hm_beat_ns()) nap = hm_beat_ns();
+    /* One job held, a submit: sleep on its future. With worker processes, the worker that ends
+     * it wakes this thread, which collects the result itself (on_local_done runs here), so the
+     * result leaves one wake-up sooner than through the pool's collector thread; no spin first,
+     * as the worker may need this CPU (a rank bound to one core shares it with its workers). */
+    if (S.held == 1 && S.await) {
+      hone__future_await(S.await, now + nap, true);
+      continue;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += (long)nap;

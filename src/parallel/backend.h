@@ -37,6 +37,11 @@ typedef struct hone__pool_ops {
    * and completes it if its result is ready (so a waiter need not wait for another thread). */
   int (*cancel)(hone_pool *pool, hone_future *f);
   void (*refresh)(hone_pool *pool, hone_future *f);
+  /* Optional (NULL: the waiter sleeps on the future's state). Sleeps until f's job ends or the
+   * deadline (hone__now_ns() time) passes, and completes f in the calling thread if its result
+   * is ready; false at once if it cannot wait for this future so (the caller then sleeps on the
+   * future's state). keep: see hone__future_await. Called like refresh, on a pinned future. */
+  bool (*await)(hone_pool *pool, hone_future *f, int64_t deadline, bool keep);
 } hone__pool_ops;
 
 extern const hone__pool_ops hone__backend_thread;

@@ -7,6 +7,18 @@
 
 #include "hone/pool.h"
 #include "parallel/cpu.h"
+#include "parallel/sync.h"
+
+bool hone__cpu_alone(void) {
+  static _Thread_local int64_t checked_at = INT64_MIN;
+  static _Thread_local bool alone;
+  int64_t now = hone__now_ns();
+  if (now - checked_at >= 50000000) {
+    alone = hone__cpu_affinity_count() == 1;
+    checked_at = now;
+  }
+  return alone;
+}
 
 /* Buffer sizes: a mount point, a cgroup path below it, a directory (both), a file in it. */
 enum {

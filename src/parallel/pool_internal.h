@@ -99,6 +99,9 @@ struct hone_future {
   /* Set by a backend whose jobs run in another process: cancel, running and waits then consult
    * its ops (cancel, refresh), each call made while the future is pinned (see hone__future_pin). */
   bool remote;
+  /* The thread in hone__future_await(keep) holds the job's wake-up between its calls (the
+   * backend's await; only that thread reads or writes this). */
+  bool await_held;
   _Atomic uint32_t pins;
 };
 
@@ -130,6 +133,15 @@ HONE__BACKEND_API void hone__future_mark_running(hone_future *f);
 bool hone__future_pin(hone_future *f);
 void hone__future_unpin(hone_future *f);
 void hone__future_wait_unpinned(hone_future *f, uint32_t own);
+/* Sleeps, without spinning first, until f is done or the deadline (hone__now_ns() time) passes
+ * (a deadline already passed: only looks): true when done. For one thread that shares its CPU
+ * with the job's worker (a spin would only delay the job) and must wake by the deadline for
+ * other work (the MPI serving loop). A process pool's job then wakes this thread when it ends,
+ * and its result is collected here (ops->await), so f's done callbacks run in this thread.
+ * keep: the job's end stays this thread's to collect after the call returns with f not done
+ * (it wakes nobody else), so the thread must call again, with keep false at the latest, and
+ * before the pool is shut down. */
+HONE__BACKEND_API bool hone__future_await(hone_future *f, int64_t deadline, bool keep);
 
 /* ---- the pool (pool.c) ---- */
 /* Installs the table of a backend built as its own library (libhone-mpi calls it for
