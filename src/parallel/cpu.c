@@ -10,10 +10,11 @@
 #include "parallel/sync.h"
 
 bool hone__cpu_alone(void) {
-  static _Thread_local int64_t checked_at = INT64_MIN;
-  static _Thread_local bool alone;
+  static _Thread_local int64_t checked_at;
+  static _Thread_local bool alone, checked;
   int64_t now = hone__now_ns();
-  if (now - checked_at >= 50000000) {
+  if (!checked || now - checked_at >= 50000000) {
+    checked = true;
     alone = hone__cpu_affinity_count() == 1;
     checked_at = now;
   }

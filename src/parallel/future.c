@@ -113,6 +113,7 @@ hone_future *hone__future_new(hone_pool *pool, const hone__task *task, const voi
   f->listeners_closed = false;
   f->tag = 0;
   f->remote = false;
+  f->await_held = false;
   atomic_init(&f->pins, 0);
   return f;
 }
