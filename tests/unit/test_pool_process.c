@@ -60,6 +60,9 @@ typedef struct shared {
 /* backend_process.c's arena size (internal; read at pool creation). */
 extern size_t hone__process_arena_bytes;
 extern unsigned hone__process_test_fork_failures;
+/* future.c (internal, used by the MPI serving loop): a wait with no spin; keep holds the job's
+ * wake-up between calls. */
+extern bool hone__future_await(hone_future *f, int64_t deadline, bool keep);
 
 static shared *sh;
 /* An unmapped address the compiler cannot see (so it emits a real store, not a trap), and not
@@ -1035,6 +1038,67 @@ static void submit_from_callback(hone_future *f, void *arg) {
 /* A done callback run by the collector thread submits more tasks than the queue and the done
  * rings hold: the collector goes on collecting (and replacing a crashed worker) while the
  * callback waits for room. It waited for good: the workers stopped on their full done rings. */
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void note_thread(hone_future *f, void *arg) {
+  (void)f;
+  *(pthread_t *)arg = pthread_self();
+}
+
+/* hone__future_await with keep, as the MPI serving loop uses it: the job's worker wakes the
+ * waiting thread, which collects the result itself (the done callback runs in it, not in the
+ * collector); a crash, a release (keep false) and a plain timeout all still end in a result. */
+static void test_await_collects_in_the_waiter(void **state) {
+  hone_pool *p = make_pool(1, 0, 0, 0);
+  for (int round = 0; round < 20; round++) {
+    int64_t ms = 5;
+    hone_future *f;
+    assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &f), 0);
+    pthread_t who = 0;
+    assert_int_equal(hone_future_add_done_callback(f, note_thread, &who), 0);
+    hone__future_await(f, 0, true); /* claims the wake-up: no sleep */
+    int64_t end = mono_ns() + LONG_WAIT;
+    while (!hone__future_await(f, mono_ns() + 2000000, true)) assert_true(mono_ns() < end);
+    assert_true(hone_future_done(f));
+    assert_int_equal(hone_future_result(f, 0, NULL, 0), 0);
+    assert_true(pthread_equal(who, pthread_self())); /* collected here, not by the collector */
+    hone_future_release(f);
+  }
+  /* A crash while the wake-up is held: the collector fails the job and wakes the waiter. */
+  crash_arg a = {.item = 1, .crash_at = 1, .kind = CRASH_EXIT};
+  hone_future *f;
+  assert_int_equal(hone_pool_submit(p, T_CRASH, &a, sizeof a, HONE_WAIT_FOREVER, &f), 0);
+  int64_t end = mono_ns() + LONG_WAIT;
+  hone__future_await(f, 0, true);
+  while (!hone__future_await(f, mono_ns() + 50000000, true)) assert_true(mono_ns() < end);
+  int code = 0;
+  assert_int_equal(hone_future_error(f, 0, &code, NULL), HONE_ETASK);
+  assert_int_equal(code, HONE_ECRASHED);
+  hone_future_release(f);
+  /* Released (keep false) before the job ends: the collector completes it as usual. */
+  int64_t ms = 20;
+  assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &f), 0);
+  hone__future_await(f, 0, true);
+  assert_false(hone__future_await(f, 0, false));
+  int64_t t0 = mono_ns();
+  while (!hone_future_done(f)) {
+    sleep_ms(1);
+    assert_true(mono_ns() - t0 < LONG_WAIT);
+  }
+  assert_int_equal(hone_future_result(f, 0, NULL, 0), 0);
+  hone_future_release(f);
+  /* A timed-out wait, then a wait to the end (the mark left by the first is gone). */
+  assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &f), 0);
+  assert_int_equal(hone_future_result(f, 1000000, NULL, 0), HONE_ETIMEDOUT);
+  assert_int_equal(hone_future_result(f, LONG_WAIT, NULL, 0), 0);
+  hone_future_release(f);
+  hone_pool_free(p);
+}
+
 static void test_callback_submits_to_full_queue(void **state) {
   hone_pool *p = make_pool(1, 2, 0, 0);
   static cb_submit c;
@@ -1104,6 +1168,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_replacement_fork_retried, setup),
       cmocka_unit_test_setup(test_arena_reused_when_idle, setup),
       cmocka_unit_test_setup(test_callback_submits_to_full_queue, setup),
+      cmocka_unit_test_setup(test_await_collects_in_the_waiter, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
