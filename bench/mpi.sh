@@ -206,8 +206,8 @@ targets() {
     ">=" 300
   echo "  (0.77x = within 1.3x of the farm's rate. Rank 0's CPU: the issue asks that it not spin" \
     "a core away while it waits; the bound of a tenth of a core is ours. The idle round trip" \
-    "crosses five hand-offs in hone (caller, rank 0's dispatcher, the serving loop, its local" \
-    "worker process, that pool's collector) and two in the farm, which runs tasks in the rank" \
+    "crosses four hand-offs in hone (caller, rank 0's dispatcher, the serving loop, its local" \
+    "worker process, which wakes the loop) and two in the farm, which runs tasks in the rank" \
     "itself: docs/distributed.md)"
 }
 

@@ -59,7 +59,9 @@
  * reaps them all, and the shared memory is anonymous, so nothing is left behind. A replacement
  * whose fork fails for lack of resources is tried again, backing off up to 1 s, for 10 s. A pool
  * whose replacement workers cannot start (their initializer fails, or forks keep failing) is
- * broken: pending tasks fail with that error and submit returns HONE_ESHUTDOWN. The thread-only
+ * broken: pending tasks fail with that error and submit returns HONE_ESHUTDOWN. Workers run under
+ * the SCHED_BATCH policy (same nice value and share of the CPU; a worker woken for a task does not
+ * preempt the thread that woke it); a task may change its own policy. The thread-only
  * paragraph "Waiting inside a task" does not apply.
  *
  * Thread-safety: every function may be called from any thread at the same time, except
