@@ -1083,7 +1083,7 @@ static void test_await_collects_in_the_waiter(void **state) {
   int64_t ms = 20;
   assert_int_equal(hone_pool_submit(p, T_SLEEP, &ms, sizeof ms, HONE_WAIT_FOREVER, &f), 0);
   hone__future_await(f, 0, true);
-  assert_false(hone__future_await(f, 0, false));
+  (void)hone__future_await(f, 0, false); /* releases the mark (the job may have ended) */
   int64_t t0 = mono_ns();
   while (!hone_future_done(f)) {
     sleep_ms(1);
