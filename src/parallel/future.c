@@ -309,14 +309,17 @@ static bool sleep_remote(hone_future *f, int64_t until, bool keep) {
   return slept;
 }
 
+/* Parks on the future's state until it changes or `until` passes (a completion wakes it). */
+static void sleep_on_state(hone_future *f, int64_t until) {
+  atomic_fetch_add_explicit(&f->waiters, 1, memory_order_seq_cst);
+  uint32_t s = atomic_load_explicit(&f->state, memory_order_seq_cst);
+  if (s < HONE__F_FINISHED) hone__futex_wait(&f->state, s, until);
+  atomic_fetch_sub_explicit(&f->waiters, 1, memory_order_seq_cst);
+}
+
 bool hone__future_await(hone_future *f, int64_t deadline, bool keep) {
   if (state_of(f) >= HONE__F_FINISHED) return true;
-  if (!sleep_remote(f, deadline, keep) && deadline > hone__now_ns()) {
-    atomic_fetch_add_explicit(&f->waiters, 1, memory_order_seq_cst);
-    uint32_t s = atomic_load_explicit(&f->state, memory_order_seq_cst);
-    if (s < HONE__F_FINISHED) hone__futex_wait(&f->state, s, deadline);
-    atomic_fetch_sub_explicit(&f->waiters, 1, memory_order_seq_cst);
-  }
+  if (!sleep_remote(f, deadline, keep) && deadline > hone__now_ns()) sleep_on_state(f, deadline);
   return state_of(f) >= HONE__F_FINISHED;
 }
 
@@ -351,14 +354,7 @@ static bool wait_done(hone_future *f, int64_t deadline) {
     if (now >= deadline) return state_of(f) >= HONE__F_FINISHED;
     int64_t until = deadline;
     if (helper && now + HONE__HELP_POLL_NS < until) until = now + HONE__HELP_POLL_NS;
-    if (sleep_remote(f, until, false)) {
-      if (state_of(f) >= HONE__F_FINISHED) return true;
-      continue;
-    }
-    atomic_fetch_add_explicit(&f->waiters, 1, memory_order_seq_cst);
-    uint32_t s = atomic_load_explicit(&f->state, memory_order_seq_cst);
-    if (s < HONE__F_FINISHED) hone__futex_wait(&f->state, s, until);
-    atomic_fetch_sub_explicit(&f->waiters, 1, memory_order_seq_cst);
+    if (!sleep_remote(f, until, false)) sleep_on_state(f, until);
     if (state_of(f) >= HONE__F_FINISHED) return true;
   }
 }
