@@ -423,16 +423,16 @@ HONE__NOINST static void sample_init(void) {
   g_sample_ok = 1;
 }
 
-/* The calling thread's cpu-clock event (disabled), whose overflow every g_period_ns of its
+/* The calling thread's cpu-clock event (disabled), whose overflow every `period_ns` of its
  * user CPU time sends SIGPROF to thread `tid` alone. -1 (errno set) when perf_event_open
  * fails, -2 when the descriptor cannot be set up to signal. */
-HONE__NOINST static int open_sample_event(pid_t tid) {
+HONE__NOINST static int open_sample_event(pid_t tid, uint64_t period_ns) {
   struct perf_event_attr a;
   memset(&a, 0, sizeof a);
   a.size = sizeof a;
   a.type = PERF_TYPE_SOFTWARE;
   a.config = PERF_COUNT_SW_CPU_CLOCK;
-  a.sample_period = g_period_ns;
+  a.sample_period = period_ns;
   a.disabled = 1;
   a.exclude_kernel = 1;
   a.exclude_hv = 1;
@@ -461,7 +461,7 @@ HONE__NOINST static void sample_thread_start(tstate *s) {
     if (g_debug) say("hone-prof: SIGPROF has another handler: this thread is not sampled\n");
     return;
   }
-  int fd = open_sample_event((pid_t)s->tid);
+  int fd = open_sample_event((pid_t)s->tid, g_period_ns);
   if (fd == -1) {
     int e = errno;
     if (!atomic_load(&g_threads) || e == EACCES || e == EPERM || e == ENOSYS || e == ENOENT) {
@@ -504,9 +504,12 @@ HONE__NOINST static uint64_t thread_cpu_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* g_sample_scale: the same work run plain, then sampled at g_period_ns by an event of its own
- * (g_scal_fd, counted apart by on_sample), the plain run's CPU time over the samples' (their
- * count times the period). About 20 ms, once per process, in the first thread that records
+/* g_sample_scale: the same work run plain, then sampled by an event of its own (g_scal_fd,
+ * counted apart by on_sample) at g_period_ns or 100 us, whichever is shorter (so that a long
+ * period, HONE_PROF_SAMPLE=1000000, does not make the calibration 60 of them long): the plain
+ * run's CPU time over the samples' (their count times the period), r. What one sample costs
+ * is then (1 - r) times the calibration's period, and the scale is 1 minus that cost over
+ * g_period_ns. About 20 ms, once per process, in the first thread that records
  * (calibrated(): the caller has every signal blocked; SIGPROF is let through for the sampled
  * run only). CPU time, not wall time: a preemption meanwhile costs nothing. The count of a
  * periodic event is exact to one sample, and the sampled run is sized for 60 periods of plain
@@ -537,7 +540,8 @@ HONE__NOINST static void calibrate_sampling(void) {
   it /= 2;
   if (t == 0) return;
   double per_ns = (double)it / (double)t;
-  uint64_t n = (uint64_t)(per_ns * (double)g_period_ns * 60); /* 60 periods of work */
+  uint64_t period = g_period_ns < 100000 ? g_period_ns : 100000;
+  uint64_t n = (uint64_t)(per_ns * (double)period * 60); /* 60 periods of work */
   uint64_t plain = UINT64_MAX;
   for (int k = 0; k < 2; k++) {
     uint64_t t0 = thread_cpu_ns();
@@ -545,7 +549,7 @@ HONE__NOINST static void calibrate_sampling(void) {
     uint64_t d = thread_cpu_ns() - t0;
     if (d < plain) plain = d;
   }
-  int fd = open_sample_event((pid_t)syscall(SYS_gettid));
+  int fd = open_sample_event((pid_t)syscall(SYS_gettid), period);
   if (fd < 0) return;
   sigset_t prof, old;
   sigemptyset(&prof);
@@ -562,9 +566,11 @@ HONE__NOINST static void calibrate_sampling(void) {
   uint64_t hits = (uint64_t)g_scal_hits;
   /* Fewer than half the samples due: the event did not fire as asked; no scale. */
   if (hits < 30) return;
-  double r = (double)plain / ((double)hits * (double)g_period_ns);
+  double r = (double)plain / ((double)hits * (double)period);
   if (r > 1) r = 1;     /* the plain run took longer than its samples say: no cost to remove */
   if (r < 0.05) return; /* implausible */
+  double cost_ns = (1 - r) * (double)period;
+  r = 1 - cost_ns / (double)g_period_ns;
   g_sample_scale = r;
   g_scale_how = HONE__SCALE_MEASURED;
   if (g_debug) {
@@ -572,7 +578,7 @@ HONE__NOINST static void calibrate_sampling(void) {
     int l = snprintf(b, sizeof b,
                      "hone-prof: a sample costs %.1f us of the program's CPU time: scale %.3f "
                      "(%llu samples)\n",
-                     (1 - r) * (double)g_period_ns * 1e-3, r, (unsigned long long)hits);
+                     cost_ns * 1e-3, r, (unsigned long long)hits);
     if (l > 0) say(b);
   }
 }
