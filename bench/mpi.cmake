@@ -4,3 +4,7 @@ if(HONE_HAVE_MPI)
   target_link_libraries(bench_mpi_hone PRIVATE hone-mpi hone hone_flags)
   set_target_properties(bench_mpi_hone PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/mpi)
 endif()
+# bench/mpi.sh's machine line: the cost of handing work between two processes (bench/handoff.c).
+add_executable(bench_handoff ${CMAKE_CURRENT_SOURCE_DIR}/handoff.c)
+target_link_libraries(bench_handoff PRIVATE hone hone_flags)
+set_target_properties(bench_handoff PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/mpi)

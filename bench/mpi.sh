@@ -113,6 +113,16 @@ if [ $have_mpi = 1 ] && mpirun --version 2>/dev/null | grep -q "Open MPI"; then
   binding="hone's ranks bound to cores (mpirun --bind-to core:overload-allowed), the farm's and mpi4py's unbound"
 fi
 
+# The machine's own limit on hand-offs between processes (bench/handoff.c), first, on a quiet
+# machine: handoff[KEY] = VALUE (us).
+declare -A handoff
+handoff_bin=${HONE_BUILD:-$src/build/bench}/bench/mpi/bench_handoff
+if [ -x "$handoff_bin" ]; then
+  while read -r key line; do
+    case $key in handoff.*) handoff[${key#handoff.}]=$line ;; esac
+  done < <(timeout -k 5 60 "$handoff_bin" 2>/dev/null)
+fi
+
 # The Python peers first and alone; each one's teardown ends before the next starts.
 if [ $have_mpi = 0 ]; then
   skip mpi4py.futures "no mpirun"
@@ -211,10 +221,38 @@ targets() {
     "itself: docs/distributed.md)"
 }
 
+# What the idle round trip cannot go below in hone's design on this machine: the farm's round
+# trip plus two one-CPU hand-off round trips (rank 0's caller and its dispatcher thread share
+# rank 0's core; the serving rank's loop and its worker process share that rank's), at the
+# cheaper of the two ways to wait (spinning with sched_yield), as a multiple of the farm's.
+machine_limits() {
+  if [ -z "${handoff[yield1_us]:-}" ]; then
+    echo "Machine limits: not measured (no $handoff_bin)"
+    return
+  fi
+  echo "Machine limits (bench/handoff.c, this run, CPUs ${handoff[cpus]:-?}): a hand-off round trip" \
+    "between two processes on one CPU takes $(dur_us "${handoff[yield1_us]}") spinning with" \
+    "sched_yield, $(dur_us "${handoff[futex1_us]:-0}") sleeping on a futex;" \
+    "on two CPUs $(dur_us "${handoff[spin2_us]:-0}") spinning, $(dur_us "${handoff[futex2_us]:-0}")" \
+    "sleeping (the wake-up of an idle CPU)."
+  local tr f
+  for tr in shm tcp; do
+    f=${fig[farm $tr|rt_us]:-}
+    [ -z "$f" ] && continue
+    awk -v tr="$tr" -v f="$f" -v y="${handoff[yield1_us]}" -v h="${fig[hone $tr|rt_us]:-0}" 'BEGIN {
+      lim = f + 2 * y
+      printf "  %s: hone'"'"'s idle round trip, tasks in a worker process and MPI on a dispatcher thread, ranks bound as here: at best the farm'"'"'s %.2f us + 2 x %.2f us = %.2f us, %.2fx the farm'"'"'s", tr, f, y, lim, lim / f
+      if (h > 0) printf "; measured %.2f us, %.2fx that floor", h, h / lim
+      printf "\n" }'
+  done
+}
+
 echo
 table
 echo
 targets
+echo
+machine_limits
 echo
 echo "(2 workers each: mpirun -np 3, rank 0 the master (mpi4py.futures on Open MPI's default" \
   "transports); machine: $(nproc) cores online, load $load0 at the start;" \
