@@ -55,8 +55,7 @@ static void put_value(_Atomic uint32_t *s, uint32_t v, int mode) {
 /* The median round trip in microseconds of `trips` hand-off pairs, this process on cpu_a and
  * a child on cpu_b; negative on a failure. */
 static double round_trip(int mode, int cpu_a, int cpu_b, int trips) {
-  _Atomic uint32_t *s =
-      mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  _Atomic uint32_t *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (s == MAP_FAILED) return -1;
   atomic_store(s, 0);
   uint32_t last = 2u * (uint32_t)trips + 1;
