@@ -5,6 +5,7 @@
  * HONE_POOL_PROCESSES and includes this file, so the same tests run on worker processes (the few
  * that only make sense on threads are skipped there, each with its reason).
  * HONE_TEST_CONCURRENCY: also run under ThreadSanitizer (the thread build only). */
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -559,15 +560,25 @@ static void test_map_stops_on_first_error(void **state) {
   size_t n = 400000;
   int64_t *in = malloc(n * sizeof *in), *out = calloc(n, sizeof *out);
   for (size_t i = 0; i < n; i++) in[i] = (int64_t)i;
+  /* Stopped early: fewer than half the items ran. The worker that ran item 1000 can be
+   * preempted between its task's return and the stop it then publishes, while the other worker
+   * runs on (a clean-clone make check under ASan, its tests run two at a time on 2 CPUs, ran
+   * over n / 2 once), so each chunk size has three tries to stop early; a map that never stops
+   * runs all n every time and fails. */
   for (size_t chunk = 0; chunk <= 64; chunk += 64) {
-    atomic_store(&sh->runs, 0);
-    hone_map_error err;
-    assert_int_equal(hone_pool_map(p, T_FAIL_AT, in, 8, out, 8, n, chunk, &err), HONE_ETASK);
-    assert_int_equal(err.index, 1000);
-    assert_int_equal(err.code, HONE_ERANGE);
-    assert_string_equal(err.message, "item 1000 is bad");
-    for (size_t i = 0; i < 1000; i++) assert_int_equal(out[i], (int64_t)i + 1);
-    assert_true(atomic_load(&sh->runs) < (long)n / 2); /* stopped early */
+    long fewest = LONG_MAX;
+    for (int attempt = 0; attempt < 3 && fewest >= (long)n / 2; attempt++) {
+      atomic_store(&sh->runs, 0);
+      hone_map_error err;
+      assert_int_equal(hone_pool_map(p, T_FAIL_AT, in, 8, out, 8, n, chunk, &err), HONE_ETASK);
+      assert_int_equal(err.index, 1000);
+      assert_int_equal(err.code, HONE_ERANGE);
+      assert_string_equal(err.message, "item 1000 is bad");
+      for (size_t i = 0; i < 1000; i++) assert_int_equal(out[i], (int64_t)i + 1);
+      long runs = atomic_load(&sh->runs);
+      if (runs < fewest) fewest = runs;
+    }
+    assert_true(fewest < (long)n / 2);
   }
   /* The failing item last: everything before it is done. */
   assert_int_equal(hone_pool_map(p, T_FAIL_AT, in, 8, out, 8, 1001, 3, NULL), HONE_ETASK);
