@@ -103,7 +103,11 @@ typedef struct hone_prof_info {
   /* How the times were taken: "instrumented" (the hooks' clock reads only), "sampled" (also
    * samples of the CPU time of each thread, perf's cpu-clock event; see hone_prof_thread) or
    * "sampled-untimed" (samples, and the hooks of a sampled thread read no clock: that thread's
-   * incl and excl ticks are 0, not measured; its times are its samples). */
+   * incl and excl ticks are 0, not measured; its times are its samples), or "plain" (a plain
+   * build's run, `hone record --plain`: no hook ran, every thread has no nodes, and its samples
+   * are its `pcs` records, whose node is HONE_PROF_NO_PARENT; samples_outside counts those
+   * whose address was not kept). A report given a plain run beside instrumented ones takes the
+   * functions' times from the plain run (hone/report.h). */
   const char *times;
   double sample_period_s; /* CPU seconds between two samples; 0 unless sampled */
   /* The fraction of a sampled thread's sampled CPU time that was the program's own: the rest

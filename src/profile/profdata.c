@@ -254,7 +254,8 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   const char *why_clk = clock_why_name(h.version, in.clock_why);
   if (!why_clk) return BAD("unknown clock choice %u", in.clock_why);
   bool untimed = h.version >= 2 && in.times == HONE__TIMES_SAMPLED_UNTIMED;
-  bool sampled = h.version >= 2 && (in.times == HONE__TIMES_SAMPLED || untimed);
+  bool plain = h.version >= 2 && in.times == HONE__TIMES_PLAIN;
+  bool sampled = h.version >= 2 && (in.times == HONE__TIMES_SAMPLED || untimed || plain);
   if (h.version >= 2 && in.times != HONE__TIMES_INSTRUMENTED && !sampled)
     return BAD("unknown time source %u", in.times);
   if (sampled && (in.sample_period_ns < 1000 || in.sample_period_ns > 1000000000))
@@ -326,7 +327,10 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
   p->info.machine = s_copy + in.machine_off;
   p->info.nfiles = 1;
   p->info.clock_why = why_clk;
-  p->info.times = untimed ? "sampled-untimed" : sampled ? "sampled" : "instrumented";
+  p->info.times = plain     ? "plain"
+                  : untimed ? "sampled-untimed"
+                  : sampled ? "sampled"
+                            : "instrumented";
   p->info.sample_period_s = sampled ? (double)in.sample_period_ns * 1e-9 : 0;
   p->info.sample_scale = scale;
   p->info.sample_scale_how = scale_how == HONE__SCALE_MEASURED ? "measured"
@@ -381,6 +385,12 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
       return BAD("thread %llu (tid %llu) %s", (unsigned long long)i, (unsigned long long)t.tid,
                  why);
     }
+    if (plain && t.nnodes) {
+      hone_profile_free(p);
+      return BAD("thread %llu (tid %llu) has %llu nodes in a plain build's run, which records "
+                 "none",
+                 (unsigned long long)i, (unsigned long long)t.tid, (unsigned long long)t.nnodes);
+    }
     hone_prof_node *tn = nodes + next;
     for (uint64_t j = 0; j < t.nnodes; j++) {
       const hone_prof_node *n = &tn[j];
@@ -413,13 +423,16 @@ int hone_profile_read_mem(const void *buf, size_t len, hone_profile **out, char 
                    (unsigned long long)i, ts.npcs);
       }
       for (uint32_t j = 0; j < ts.npcs; j++)
-        if (pcs[pc_next + j].node >= t.nnodes) {
+        if (plain ? pcs[pc_next + j].node != HONE_PROF_NO_PARENT
+                  : pcs[pc_next + j].node >= t.nnodes) {
           uint32_t bad = pcs[pc_next + j].node; /* read before the profile (and pcs) is freed */
           hone_profile_free(p);
           return BAD("thread %llu sample address %u names node %u of %llu", (unsigned long long)i,
                      j, bad, (unsigned long long)t.nnodes);
         }
       double sum = (double)ts.own + (double)ts.outside;
+      if (plain)
+        for (uint32_t j = 0; j < ts.npcs; j++) sum += (double)pcs[pc_next + j].count;
       for (uint64_t j = 0; j < t.nnodes; j++) sum += (double)samples[next + j];
       if (sum > max_samples) {
         hone_profile_free(p);

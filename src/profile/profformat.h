@@ -55,6 +55,10 @@ enum {
   /* Samples as with 1, but the hooks of a sampled thread read no clock: its nodes' incl and
    * excl are 0 (not measured). Threads not sampled (sampled 0) are timed as with 0. */
   HONE__TIMES_SAMPLED_UNTIMED = 2,
+  /* A plain build's run (HONE_PROF_PLAIN=1: no hooks ran): every thread has no nodes, its
+   * samples are its PCS records, each with node HONE_PROF_NO_PARENT, and `outside` counts the
+   * samples whose address the table had no room to keep. */
+  HONE__TIMES_PLAIN = 3,
 };
 
 /* How the sample scale was obtained (HONE__SEC_SAMPLING). */

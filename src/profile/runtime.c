@@ -10,6 +10,7 @@
  * Memory comes from mmap, never malloc: the program may interpose an instrumented malloc, and the
  * signal-time writer must not depend on the allocator's locks. Node and stack memory never moves,
  * so a writer in another thread (or a signal handler) can read it while the owner runs on. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
@@ -175,6 +176,11 @@ static int g_sample_ok;
 /* 1 (the default; HONE_PROF_UNTIMED=0 turns it off): a sampled thread's hooks read no clock
  * and push no frames (times from the samples only; see sample_init and docs/stats-format.md). */
 static int g_untimed;
+/* HONE_PROF_PLAIN=1: the program is a plain build (no hooks): only its CPU time is sampled,
+ * every thread's (pthread_create is interposed), and the file holds where the samples were.
+ * g_plain_hooked: hooks ran all the same (an instrumented build): no file is written. */
+static int g_plain;
+static volatile int g_plain_hooked;
 static uint64_t g_period_ns;
 /* What a sample costs the program, as the fraction of a sampled thread's CPU time that is the
  * program's own (calibrate_sampling): each sample interrupts the thread, and the interruption
@@ -327,26 +333,27 @@ HONE__NOINST static void chain_prof(int sig, siginfo_t *si, void *uc) {
   raise(sig);
 }
 
-HONE__RT_INLINE void note_pc(tstate *s, uint32_t ni, uint64_t pc) {
+HONE__RT_INLINE bool note_pc(tstate *s, uint32_t ni, uint64_t pc) {
   hone__prof_pc_rec *t = s->pcs;
   uint64_t h = (pc * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)ni * 0xC2B2AE3D27D4EB4Full);
   for (uint32_t j = (uint32_t)(h >> 40) & (PCS_CAP - 1), k = 0; k < 64;
        k++, j = (j + 1) & (PCS_CAP - 1)) {
     hone__prof_pc_rec *e = &t[j];
     if (e->count == 0) {
-      if (s->pcs_used >= PCS_CAP / 4 * 3) return;
+      if (s->pcs_used >= PCS_CAP / 4 * 3) return false;
       e->pc = pc;
       e->node = ni;
       atomic_signal_fence(memory_order_release);
       e->count = 1;
       s->pcs_used++;
-      return;
+      return true;
     }
     if (e->pc == pc && e->node == ni) {
       e->count++;
-      return;
+      return true;
     }
   }
+  return false;
 }
 
 /* Async-signal-safe: touches only this thread's state, no lock, no call. */
@@ -367,7 +374,9 @@ HONE__NOINST static void on_sample(int sig, siginfo_t *si, void *uc) {
   if (s->in_slow || (pc >= g_text_lo && pc < g_text_hi) ||
       hone__rt_hook_stub(pc, g_text_lo, g_text_hi))
     s->samples_own++;
-  else if (top == &s->root)
+  else if (g_plain) {
+    if (!s->pcs || !pc || !note_pc(s, HONE_PROF_NO_PARENT, pc)) s->samples_outside++;
+  } else if (top == &s->root)
     s->samples_outside++;
   else {
     top->samples++;
@@ -758,7 +767,10 @@ HONE__NOINST __attribute__((noinline)) static void stamp(frame *f) {
  * calibration runs copies of them that read flags of its own (g_cal_on, g_cal_off), so that it
  * times the very code the program runs without turning recording off for the other threads. */
 HONE__RT_INLINE void hook_enter(_Atomic int *on, void *fn) {
-  if (UNLIKELY(!atomic_load_explicit(on, memory_order_relaxed))) return;
+  if (UNLIKELY(!atomic_load_explicit(on, memory_order_relaxed))) {
+    if (UNLIKELY(g_plain)) g_plain_hooked = 1;
+    return;
+  }
   tstate *s = tls;
   uint64_t a = (uint64_t)(uintptr_t)fn;
   if (UNLIKELY(!s)) {
@@ -1113,7 +1125,8 @@ HONE__NOINST static void calibrate(double dbg[5]) {
  * hooks, so the other threads' recording is left alone. The time it takes is moved out of the
  * recording: the start moves forward by as much. */
 HONE__NOINST static void calibrated(void) {
-  if (atomic_load_explicit(&g_cal_state, memory_order_acquire) == 2) return;
+  /* A plain run records no call: its calibration (of the sampling only) ran at load. */
+  if (g_plain || atomic_load_explicit(&g_cal_state, memory_order_acquire) == 2) return;
   int none = 0;
   if (!atomic_compare_exchange_strong(&g_cal_state, &none, 1)) {
     wait_for(&g_cal_state, 2);
@@ -1200,11 +1213,16 @@ HONE__NOINST static void w_samples(void *ctx, size_t ti, uint64_t first, uint64_
   for (size_t k = 0; k < n; k++) out[k] = s->sampled_flag ? node_at(s, first + k)->samples : 0;
 }
 
+/* A record is written when its node is (in a plain run: every record, none has a node). */
+HONE__RT_INLINE bool pc_kept(uint32_t ni, uint32_t nnodes) {
+  return g_plain ? ni == HONE_PROF_NO_PARENT : ni < nnodes;
+}
+
 /* The first npcs records of the table (in slot order) whose node was written. */
 HONE__NOINST static uint32_t count_pcs(tstate *s, uint32_t nnodes) {
   uint32_t k = 0;
   if (s->pcs)
-    for (uint32_t j = 0; j < PCS_CAP; j++) k += s->pcs[j].count && s->pcs[j].node < nnodes;
+    for (uint32_t j = 0; j < PCS_CAP; j++) k += s->pcs[j].count && pc_kept(s->pcs[j].node, nnodes);
   return k;
 }
 
@@ -1214,7 +1232,7 @@ HONE__NOINST static void w_pcs(void *ctx, size_t ti, hone__prof_pc_rec *out, siz
   size_t k = 0;
   while (k < n && s->pcs && w->pc_cursor < PCS_CAP) {
     hone__prof_pc_rec e = s->pcs[w->pc_cursor++];
-    if (e.count && e.node < w->w.nnodes) out[k++] = e;
+    if (e.count && pc_kept(e.node, (uint32_t)w->w.nnodes)) out[k++] = e;
   }
   for (; k < n; k++) out[k] = (hone__prof_pc_rec){0, 0, 0}; /* not reached: records stay */
 }
@@ -1321,10 +1339,10 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
     w->w.npcs = w->w.sampled ? count_pcs(s, n) : 0;
     w->pc_cursor = 0;
   }
-  /* Threads with nothing recorded are left out. */
+  /* Threads with nothing recorded (in a plain run: no sample) are left out. */
   size_t k = 0;
   for (size_t j = 0; j < nt; j++)
-    if (wt[j].w.nnodes) {
+    if (wt[j].w.nnodes || (g_plain && (wt[j].w.npcs || wt[j].w.samples_outside))) {
       if (k != j) wt[k] = wt[j];
       wt[k].w.name = wt[k].name;
       k++;
@@ -1340,7 +1358,8 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
       .overhead_inner_ticks = g_over_inner,
       .overhead_outer_ticks = g_over_outer,
       .clock_why = g_clock_why,
-      .times = !g_sample_ok ? HONE__TIMES_INSTRUMENTED
+      .times = g_plain      ? HONE__TIMES_PLAIN
+               : !g_sample_ok ? HONE__TIMES_INSTRUMENTED
                : g_untimed  ? HONE__TIMES_SAMPLED_UNTIMED
                             : HONE__TIMES_SAMPLED,
       .sample_period_ns = g_sample_ok ? g_period_ns : 0,
@@ -1408,8 +1427,14 @@ HONE__NOINST static void final_write(bool in_signal) {
   /* A process that recorded nothing (a shell or make between `hone record` and the instrumented
    * program, which inherit the same HONE_PROF_OUT) does not overwrite another's file. */
   uint64_t nodes = 0;
-  for (tstate *s = atomic_load(&g_threads); s; s = s->next) nodes += atomic_load(&s->nnodes);
+  for (tstate *s = atomic_load(&g_threads); s; s = s->next)
+    nodes += g_plain ? s->pcs_used + s->samples_outside : atomic_load(&s->nnodes);
   if (nodes == 0 && access(path, F_OK) == 0) return;
+  if (g_plain && g_plain_hooked) {
+    say("hone-prof: HONE_PROF_PLAIN is set, but this program's -finstrument-functions hooks ran: "
+        "it is not a plain build; its samples are not written\n");
+    return;
+  }
   int rc = dump(path, in_signal);
   /* Another thread's hone_prof_dump() or thread exit holds the writer's flag: wait for it. */
   for (int i = 0; rc == HONE_EBUSY && i < 100 && wait_for(&g_dumping, 0); i++)
@@ -1503,9 +1528,11 @@ HONE__NOINST static void atfork_child(void) {
   atomic_store(&g_dumping, 0);
   atomic_store(&g_final, 0);
   g_is_child = 1;
+  mark_start(now());
+  /* A plain run samples the child's thread from its start, as it sampled the parent's. */
+  if (g_plain && g_sample_ok) thread_start();
   /* Forked while another thread calibrated: that thread is gone, the child calibrates anew. */
   if (atomic_load(&g_cal_state) == 1) atomic_store(&g_cal_state, 0);
-  mark_start(now());
 }
 
 HONE__NOINST static void read_cmdline(void) {
@@ -1532,6 +1559,60 @@ HONE__NOINST static void read_cmdline(void) {
   g_cmdline = buf;
   g_argv = argv;
   g_argc = k;
+}
+
+/* ---- a plain build's run ----
+ * HONE_PROF_PLAIN=1 (`hone record --plain`): no hook will run, so the sampling is started here
+ * for the first thread and by the pthread_create below for every other; recording stays off.
+ * The samples' addresses are the run's result: the report takes each function's time from
+ * them (the plain build's own code, unslowed by hooks) and its calls from an instrumented run. */
+HONE__NOINST static void plain_start(void) {
+  g_plain = 1;
+  if (!g_sample_ok) {
+    say("hone-prof: HONE_PROF_PLAIN: perf_event_open is refused here, so a plain run cannot be "
+        "sampled\n");
+    return;
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  calibrate_sampling();
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  mark_start(now());
+  thread_start();
+}
+
+typedef struct plain_arg {
+  void *(*fn)(void *);
+  void *arg;
+} plain_arg;
+
+HONE__NOINST static void *plain_thread(void *v) {
+  plain_arg a = *(plain_arg *)v;
+  free(v);
+  if (!tls) thread_start(); /* its end (the key's destructor) stops the sampling */
+  return a.fn(a.arg);
+}
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+/* Every thread of a plain run is sampled from its first instruction; otherwise this only passes
+ * the call on. */
+HOOK int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+  static _Atomic(pthread_create_fn) real;
+  pthread_create_fn next = atomic_load_explicit(&real, memory_order_acquire);
+  if (!next) {
+    next = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+    if (!next) return EAGAIN;
+    atomic_store_explicit(&real, next, memory_order_release);
+  }
+  if (!g_plain || !g_sample_ok) return next(t, attr, fn, arg);
+  plain_arg *a = malloc(sizeof *a);
+  if (!a) return EAGAIN;
+  *a = (plain_arg){fn, arg};
+  int rc = next(t, attr, plain_thread, a);
+  if (rc != 0) free(a);
+  return rc;
 }
 
 HONE__NOINST __attribute__((constructor(101))) static void hone_prof_init(void) {
@@ -1568,6 +1649,11 @@ HONE__NOINST __attribute__((constructor(101))) static void hone_prof_init(void) 
   pthread_atfork(NULL, NULL, atfork_child);
   if (g_mode == 0) install_signals();
   g_inited = 1;
+  const char *plain = getenv("HONE_PROF_PLAIN");
+  if (plain && strcmp(plain, "1") == 0 && g_mode == 0) {
+    plain_start();
+    return;
+  }
   mark_start(now());
   if (g_mode == 0) atomic_store(&g_on, 1);
 }

@@ -192,12 +192,52 @@ static void fmt_ns(double ns, char *buf, size_t len) {
   snprintf(buf, len, "%.*f %s", decimals, v, units[i].unit);
 }
 
+static bool is_plain(const hone_prof_info *in) {
+  return in->times && strcmp(in->times, "plain") == 0;
+}
+
+/* How the times were obtained when a plain build's run gave them (plain.h). */
+static void print_plain(const hone_report *r, FILE *out) {
+  const hone__plain_summary *ps = &r->plain;
+  char p[32];
+  fmt_ns(ps->sample_period_s * 1e9, p, sizeof p);
+  fprintf(out,
+          "   Times from the plain build's run: %" PRIu64 " samples of its CPU time, one per %s"
+          " (perf's\n   cpu-clock)",
+          ps->samples, p);
+  if (ps->sample_scale_max > 0 && ps->sample_scale_min < 1)
+    fprintf(out, ", each counting %.3f of its period (the rest was taking it)",
+            ps->sample_scale_min);
+  fprintf(out, ". Counts, and how a\n   function's time divides among its call paths, from the"
+               " instrumented run. A time of k\n   samples is uncertain by about 2*sqrt(k)"
+               " samples (95 %%); ? marks a function the plain run\n   saw fewer than %d times"
+               " where the instrumented run spent more (--raw: the instrumented\n   run as"
+               " measured).\n",
+          HONE__ESTIMATE_MIN_SAMPLES);
+  if (ps->samples_elsewhere_total && ps->samples) {
+    char e[32];
+    fmt_ns(ps->elsewhere_total_s * 1e9, e, sizeof e);
+    fprintf(out,
+            "   %" PRIu64 " samples (%.1f %%, %s) were in code the instrumented run did not record"
+            " (libraries):\n   given to the functions that called such code there.\n",
+            ps->samples_elsewhere_total,
+            100.0 * (double)ps->samples_elsewhere_total / (double)ps->samples, e);
+  }
+  if (ps->lost_s > 0) {
+    char l[32];
+    fmt_ns(ps->lost_s * 1e9, l, sizeof l);
+    fprintf(out, "   %s of the plain run was in functions the instrumented run never called:"
+                 " left out.\n", l);
+  }
+}
+
 static void print_preamble(const hone_report *r, FILE *out) {
   double lo = INFINITY, hi = 0;
   for (size_t i = 0; i < r->nfiles; i++) {
     char when[64];
     fmt_start(r->files[i].info, when, sizeof when);
     fprintf(out, "%s    %s\n", when, r->files[i].label);
+    if (is_plain(r->files[i].info)) continue;
     double c = r->files[i].cost_ns_per_call;
     if (c < lo) lo = c;
     if (c > hi) hi = c;
@@ -209,8 +249,15 @@ static void print_preamble(const hone_report *r, FILE *out) {
     snprintf(range, sizeof range, "%s", a);
   else
     snprintf(range, sizeof range, "%s to %s", a, b);
+  if (lo > hi) lo = hi = 0; /* plain runs only */
   const hone__estimate_summary *t = &r->times;
-  if (!r->opt.raw && t->sampled_threads) {
+  const hone__plain_summary *ps = &r->plain;
+  if (ps->applied) {
+    print_plain(r, out);
+  } else if (ps->files && !r->nnodes) {
+    fprintf(out, "   Only plain builds' runs: they give times but no calls. Add the instrumented"
+                 " run's file\n   (hone record --plain writes both).\n");
+  } else if (!r->opt.raw && t->sampled_threads) {
     char p[32];
     fmt_ns(t->sample_period_s * 1e9, p, sizeof p);
     fprintf(out,
@@ -279,6 +326,8 @@ static void print_preamble(const hone_report *r, FILE *out) {
             "measured).\n   Not sampled (perf_event_open refused, or an older file): ? marks a"
             " time that was mostly that cost.\n",
             range);
+  if (r->opt.raw && ps->files)
+    fprintf(out, "   --raw: the plain build's run is not used.\n");
   fprintf(out, "\n");
 }
 
@@ -434,7 +483,8 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
   hone__jw_key(&w, "corrected");
   hone__jw_bool(&w, !r->opt.raw);
   hone__jw_key(&w, "estimate");
-  hone__jw_str(&w, r->opt.raw ? "raw"
+  hone__jw_str(&w, r->opt.raw          ? "raw"
+                   : r->plain.applied ? "plain"
                    : r->times.sampled_threads && r->times.corrected_threads
                        ? "sampled and corrected"
                    : r->times.sampled_threads ? "sampled"
@@ -451,6 +501,28 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
   hone__jw_num(&w, per_call);
   hone__jw_key(&w, "times_unreliable");
   hone__jw_bool(&w, over);
+  hone__jw_key(&w, "plain");
+  if (r->plain.applied) {
+    const hone__plain_summary *ps = &r->plain;
+    hone__jw_object(&w);
+    hone__jw_key(&w, "files");
+    hone__jw_u64(&w, ps->files);
+    hone__jw_key(&w, "samples");
+    hone__jw_u64(&w, ps->samples);
+    hone__jw_key(&w, "samples_elsewhere");
+    hone__jw_u64(&w, ps->samples_elsewhere_total);
+    hone__jw_key(&w, "elsewhere_time");
+    hone__jw_num(&w, ps->elsewhere_total_s);
+    hone__jw_key(&w, "samples_matched_by_name");
+    hone__jw_u64(&w, ps->samples_by_name);
+    hone__jw_key(&w, "sample_period");
+    hone__jw_num(&w, ps->sample_period_s);
+    hone__jw_key(&w, "sample_scale");
+    hone__jw_num(&w, ps->sample_scale_min > 0 ? ps->sample_scale_min : 1);
+    hone__jw_end(&w);
+  } else {
+    hone__jw_null(&w);
+  }
   hone__jw_key(&w, "files");
   hone__jw_array(&w);
   for (size_t i = 0; i < r->nfiles; i++) {

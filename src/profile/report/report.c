@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "estimate.h"
+#include "plain.h"
 
 /* ---- pstats' sort keys --------------------------------------------------------------------- */
 
@@ -93,6 +94,13 @@ void hone_report_free(hone_report *r) {
   free(r->funcs);
   hone__htab_fini(&r->fht);
   free(r->nodes);
+  free(r->est_self);
+  free(r->est_total);
+  free(r->ext_s);
+  free(r->est_unsure);
+  free(r->recorded);
+  free(r->plain_s);
+  free(r->plain_samples);
   for (size_t i = 0; i < r->nowned; i++) hone_profile_free(r->owned[i]);
   free(r->owned);
   free(r);
@@ -106,6 +114,41 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
   if (!np) return HONE_ENOMEM;
   *p = np;
   *cap = c;
+  return 0;
+}
+
+/* The per-node arrays beside r->nodes as long as it can hold (nodes_cap). */
+static int node_arrays(hone_report *r) {
+  size_t cap = r->nodes_cap;
+  if (cap <= r->est_cap) return 0;
+  double *a = realloc(r->est_self, cap * sizeof *a);
+  if (a) r->est_self = a;
+  double *b = realloc(r->est_total, cap * sizeof *b);
+  if (b) r->est_total = b;
+  double *c = realloc(r->ext_s, cap * sizeof *c);
+  if (c) r->ext_s = c;
+  uint8_t *d = realloc(r->est_unsure, cap);
+  if (d) r->est_unsure = d;
+  if (!a || !b || !c || !d) return HONE_ENOMEM;
+  r->est_cap = cap;
+  return 0;
+}
+
+/* The per-function arrays as long as the function table can hold, new entries zero. */
+static int func_arrays(hone_report *r) {
+  size_t cap = r->funcs_cap, old = r->pf_cap;
+  if (cap <= old) return 0;
+  uint8_t *a = realloc(r->recorded, cap);
+  if (a) r->recorded = a;
+  double *b = realloc(r->plain_s, cap * sizeof *b);
+  if (b) r->plain_s = b;
+  uint64_t *c = realloc(r->plain_samples, cap * sizeof *c);
+  if (c) r->plain_samples = c;
+  if (!a || !b || !c) return HONE_ENOMEM;
+  memset(a + old, 0, cap - old);
+  memset(b + old, 0, (cap - old) * sizeof *b);
+  memset(c + old, 0, (cap - old) * sizeof *c);
+  r->pf_cap = cap;
   return 0;
 }
 
@@ -231,8 +274,9 @@ static int resolve_addr(hone_report *r, const hone_profile *p, addr_cache *c, ui
   return 0;
 }
 
-/* The existing function holding sample address pc (for estimate.c), UINT32_MAX when unknown:
- * never a new function, so that sample addresses add no rows. Only with a resolver. */
+/* The recorded function holding sample address pc (for estimate.c), UINT32_MAX when unknown or
+ * not recorded by an instrumented run: never a new function, so that sample addresses add no
+ * rows. Only with a resolver. */
 static uint32_t pc_func(hone_report *r, const hone_profile *p, uint32_t file, uint64_t pc) {
   const hone_prof_mapping *m = hone_profile_find_mapping(p, file, pc);
   hone_symbol sym = {0};
@@ -244,7 +288,31 @@ static uint32_t pc_func(hone_report *r, const hone_profile *p, uint32_t file, ui
       hone__hash_u64(hone__hash_str(hone__hash_str(HONE__HASH_SEED, sym.name) * 31 + sym.line, f));
   func_key k = {r, sym.name, f, sym.line};
   int64_t id = hone__htab_find(&r->fht, h, func_eq, &k);
-  return id >= 0 ? (uint32_t)id : UINT32_MAX;
+  return id >= 0 && (size_t)id < r->pf_cap && r->recorded[id] ? (uint32_t)id : UINT32_MAX;
+}
+
+/* The function holding address pc of a plain run, added when new (it has no calls, so it is
+ * listed only if an instrumented run records it), or UINT32_MAX when the resolver cannot name
+ * it. *rc gets the resolver's error. */
+static uint32_t plain_func(hone_report *r, const hone_profile *p, uint32_t file, uint64_t pc,
+                           int *rc) {
+  const hone_prof_mapping *m = hone_profile_find_mapping(p, file, pc);
+  hone_symbol sym = {0};
+  if (!r->opt.resolve || !m) return UINT32_MAX;
+  int e = r->opt.resolve(r->opt.resolve_ctx, m, pc, &sym);
+  if (e == HONE_ENOENT || (e == 0 && !sym.name)) return UINT32_MAX;
+  if (e < 0) {
+    *rc = e;
+    return UINT32_MAX;
+  }
+  const char *f = sym.file && sym.file[0] ? sym.file : "~";
+  if (r->opt.strip_dirs && strcmp(f, "~")) f = basename_of(f);
+  int64_t id = intern(r, sym.name, f, sym.line, m->path ? m->path : "");
+  if (id < 0) {
+    *rc = (int)id;
+    return UINT32_MAX;
+  }
+  return (uint32_t)id;
 }
 
 /* Resolves and estimates thread t of p into r->nodes[base..]; nodes are reserved already. */
@@ -264,6 +332,8 @@ static int add_thread(hone_report *r, const hone_profile *p, addr_cache *c,
   }
   for (size_t i = 0; i < n; i++)
     if ((rc = resolve_addr(r, p, c, th->file, th->nodes[i].func, &fids[i]))) goto out;
+  if ((rc = func_arrays(r))) goto out;
+  for (size_t i = 0; i < n; i++) r->recorded[fids[i]] = 1;
   /* Consecutive records often share an address (one per top node): resolved once. */
   for (size_t k = 0; pc_fid && k < th->npcs; k++)
     pc_fid[k] = k && th->pcs[k].pc == th->pcs[k - 1].pc ? pc_fid[k - 1]
@@ -281,6 +351,19 @@ static int add_thread(hone_report *r, const hone_profile *p, addr_cache *c,
                           .pc_fid = pc_fid};
   hone__estimate_out eo = {self_s, total_s, unsure, &r->times};
   if ((rc = hone__estimate_thread(&in, &eo))) goto out;
+  /* What of each node's samples was in code no recorded function holds (a library): a plain
+   * run's time there is given to the nodes in proportion (plain.h). */
+  double scale = th->sample_scale > 0 && th->sample_scale <= 1 ? th->sample_scale : 1;
+  for (size_t i = 0; i < n; i++) r->ext_s[base + i] = 0;
+  if (pc_fid && r->opt.resolve && th->samples && th->sample_period_s > 0)
+    for (size_t k = 0; k < th->npcs; k++)
+      if (pc_fid[k] == UINT32_MAX && th->pcs[k].node < n)
+        r->ext_s[base + th->pcs[k].node] += (double)th->pcs[k].count * th->sample_period_s * scale;
+  for (size_t i = 0; i < n; i++) {
+    r->est_self[base + i] = self_s[i];
+    r->est_total[base + i] = total_s[i];
+    r->est_unsure[base + i] = unsure[i];
+  }
   for (size_t i = 0; i < n; i++) {
     const hone_prof_node *s = &th->nodes[i];
     hone_report_node *d = &r->nodes[base + i];
@@ -307,9 +390,198 @@ out:
   return rc;
 }
 
+static int cmp_func_name(const void *a, const void *b, void *ctx) {
+  const hone_report *r = ctx;
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  int c = strcmp(r->funcs[x].name, r->funcs[y].name);
+  return c ? c : (x > y) - (x < y);
+}
+
+/* The one recorded function named `name` in ids (sorted by name), or UINT32_MAX (none, or
+ * several: static functions of one name in different files). */
+static uint32_t unique_by_name(const hone_report *r, const uint32_t *ids, size_t n,
+                               const char *name) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(r->funcs[ids[mid]].name, name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == n || strcmp(r->funcs[ids[lo]].name, name) != 0) return UINT32_MAX;
+  if (lo + 1 < n && strcmp(r->funcs[ids[lo + 1]].name, name) == 0) return UINT32_MAX;
+  return ids[lo];
+}
+
+/* Appends the nfiles entries of a profile to r->files (room reserved), each labelled; 0 or
+ * HONE_ENOMEM, with *added entries written (whose labels the caller frees on failure). */
+static int add_files(hone_report *r, const hone_prof_info *info, size_t nfiles, const char *label,
+                     size_t *added) {
+  *added = 0;
+  for (size_t f = 0; f < nfiles; f++) {
+    char *l = NULL;
+    if (label)
+      l = strdup(label);
+    else if (asprintf(&l, "profile %zu", r->nfiles + f + 1) < 0)
+      l = NULL;
+    if (!l) return HONE_ENOMEM;
+    double tps = info->ticks_per_second;
+    bool plain = info->times && strcmp(info->times, "plain") == 0;
+    r->files[r->nfiles + f] = (hone_report_file){
+        .label = l,
+        .info = info,
+        .cost_ns_per_call = tps > 0 && !plain ? (info->overhead_inner_ticks +
+                                                 info->overhead_outer_ticks) / tps * 1e9
+                                              : 0,
+    };
+    *added = f + 1;
+  }
+  return 0;
+}
+
+/* Lays the plain runs' times over the instrumented estimate (plain.h), or puts the estimate
+ * back where there is nothing to lay over it. */
+static int apply_plain(hone_report *r) {
+  hone__plain_summary *ps = &r->plain;
+  bool use = ps->files && !r->opt.raw && r->nnodes;
+  ps->applied = false;
+  if (!use) {
+    for (size_t i = 0; i < r->nnodes; i++) {
+      r->nodes[i].self_s = r->est_self[i];
+      r->nodes[i].total_s = r->est_total[i];
+      r->nodes[i].flags = r->est_unsure[i] ? HONE_REPORT_NODE_UNSURE : 0;
+    }
+    return 0;
+  }
+  size_t nf = r->nfuncs, n = r->nnodes;
+  int rc = func_arrays(r);
+  if (rc) return rc;
+  double *pl = calloc(nf ? nf : 1, sizeof *pl);
+  uint64_t *pn = calloc(nf ? nf : 1, sizeof *pn);
+  uint32_t *byname = malloc((nf ? nf : 1) * sizeof *byname);
+  double *self = malloc((n ? n : 1) * sizeof *self), *total = malloc((n ? n : 1) * sizeof *total);
+  uint8_t *unsure = malloc(n ? n : 1);
+  if (!pl || !pn || !byname || !self || !total || !unsure) {
+    rc = HONE_ENOMEM;
+    goto out;
+  }
+  /* A function the plain build names otherwise (another file path or line: built elsewhere)
+   * goes to the recorded function of the same name, when only one has it. */
+  size_t nrec = 0;
+  for (uint32_t f = 0; f < nf; f++)
+    if (r->recorded[f]) byname[nrec++] = f;
+  qsort_r(byname, nrec, sizeof *byname, cmp_func_name, r);
+  double elsewhere = ps->elsewhere_s;
+  uint64_t elsewhere_n = ps->samples_elsewhere, by_name = 0;
+  for (uint32_t f = 0; f < nf; f++) {
+    if (!r->plain_samples[f]) continue;
+    uint32_t g = r->recorded[f] ? f : unique_by_name(r, byname, nrec, r->funcs[f].name);
+    if (g == UINT32_MAX) {
+      elsewhere += r->plain_s[f];
+      elsewhere_n += r->plain_samples[f];
+      continue;
+    }
+    if (g != f) by_name += r->plain_samples[f];
+    pl[g] += r->plain_s[f];
+    pn[g] += r->plain_samples[f];
+  }
+  hone__plain_in in = {.nodes = r->nodes,
+                       .nnodes = n,
+                       .self_s = r->est_self,
+                       .ext_s = r->ext_s,
+                       .nfuncs = nf,
+                       .plain_s = pl,
+                       .plain_samples = pn,
+                       .elsewhere_s = elsewhere,
+                       .period_s = ps->sample_period_s};
+  hone__plain_out o = {.self_s = self, .total_s = total, .unsure = unsure};
+  if ((rc = hone__plain_times(&in, &o))) goto out;
+  for (size_t i = 0; i < n; i++) {
+    r->nodes[i].self_s = self[i];
+    r->nodes[i].total_s = total[i];
+    r->nodes[i].flags = unsure[i] ? HONE_REPORT_NODE_UNSURE : 0;
+  }
+  ps->applied = true;
+  ps->lost_s = o.lost_s;
+  ps->samples_by_name = by_name;
+  ps->elsewhere_total_s = elsewhere;
+  ps->samples_elsewhere_total = elsewhere_n;
+out:
+  free(pl);
+  free(pn);
+  free(byname);
+  free(self);
+  free(total);
+  free(unsure);
+  return rc;
+}
+
+/* Adds a plain build's run: its samples, by the function their address is in. */
+static int add_plain(hone_report *r, const hone_profile *p, const char *label) {
+  const hone_prof_info *info = hone_profile_info(p);
+  size_t nfiles = info->nfiles ? info->nfiles : 1, nth = hone_profile_thread_count(p);
+  size_t npcs = 0;
+  for (size_t t = 0; t < nth; t++) {
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    if (th->file >= nfiles || th->nnodes) return HONE_EFORMAT;
+    npcs += th->npcs;
+  }
+  if (grow((void **)&r->files, &r->files_cap, r->nfiles + nfiles, sizeof *r->files))
+    return HONE_ENOMEM;
+  uint32_t *fid = malloc((npcs ? npcs : 1) * sizeof *fid);
+  if (!fid) return HONE_ENOMEM;
+  int rc = 0;
+  size_t k = 0;
+  for (size_t t = 0; t < nth && !rc; t++) {
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    for (size_t j = 0; j < th->npcs && !rc; j++, k++)
+      fid[k] = plain_func(r, p, th->file, th->pcs[j].pc, &rc);
+  }
+  size_t added = 0;
+  if (!rc) rc = func_arrays(r);
+  if (!rc) rc = add_files(r, info, nfiles, label, &added);
+  if (rc) {
+    for (size_t f = 0; f < added; f++) free((char *)r->files[r->nfiles + f].label);
+    free(fid);
+    return rc;
+  }
+  double period = info->sample_period_s;
+  double scale = info->sample_scale > 0 && info->sample_scale <= 1 ? info->sample_scale : 1;
+  hone__plain_summary *ps = &r->plain;
+  k = 0;
+  for (size_t t = 0; t < nth; t++) {
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    for (size_t j = 0; j < th->npcs; j++, k++) {
+      uint64_t c = th->pcs[j].count;
+      ps->samples += c;
+      if (fid[k] == UINT32_MAX) {
+        ps->samples_elsewhere += c;
+        ps->elsewhere_s += (double)c * period * scale;
+      } else {
+        r->plain_samples[fid[k]] += c;
+        r->plain_s[fid[k]] += (double)c * period * scale;
+      }
+    }
+    /* Samples whose address the runtime had no room to keep: somewhere in the program. */
+    ps->samples += th->samples_outside;
+    ps->samples_elsewhere += th->samples_outside;
+    ps->elsewhere_s += (double)th->samples_outside * period * scale;
+  }
+  free(fid);
+  if (ps->sample_scale_min == 0 || scale < ps->sample_scale_min) ps->sample_scale_min = scale;
+  if (scale > ps->sample_scale_max) ps->sample_scale_max = scale;
+  if (period > ps->sample_period_s) ps->sample_period_s = period;
+  ps->files += nfiles;
+  r->nfiles += nfiles;
+  hone__report_drop_figures(r);
+  return apply_plain(r);
+}
+
 int hone_report_add(hone_report *r, const hone_profile *p, const char *label) {
   if (!r || !p) return HONE_EINVAL;
   const hone_prof_info *info = hone_profile_info(p);
+  if (info->times && strcmp(info->times, "plain") == 0) return add_plain(r, p, label);
   size_t nfiles = info->nfiles ? info->nfiles : 1, nth = hone_profile_thread_count(p);
   size_t nn = 0;
   for (size_t t = 0; t < nth; t++) {
@@ -321,30 +593,13 @@ int hone_report_add(hone_report *r, const hone_profile *p, const char *label) {
   if (grow((void **)&r->files, &r->files_cap, r->nfiles + nfiles, sizeof *r->files) ||
       grow((void **)&r->threads, &r->threads_cap, r->nthreads + nth, sizeof *r->threads) ||
       grow((void **)&r->thread_src, &r->thread_src_cap, r->nthreads + nth, sizeof *r->thread_src) ||
-      grow((void **)&r->nodes, &r->nodes_cap, r->nnodes + nn, sizeof *r->nodes))
+      grow((void **)&r->nodes, &r->nodes_cap, r->nnodes + nn, sizeof *r->nodes) ||
+      node_arrays(r))
     return HONE_ENOMEM;
   /* Functions interned by a failed add stay in the table (unused, no calls: never listed). */
-  size_t f0 = r->nfiles, t0 = r->nthreads;
-  int rc = 0;
-  for (size_t f = 0; f < nfiles; f++) {
-    char *l = NULL;
-    if (label)
-      l = strdup(label);
-    else if (asprintf(&l, "profile %zu", r->nfiles + f + 1) < 0)
-      l = NULL;
-    if (!l) {
-      rc = HONE_ENOMEM;
-      break;
-    }
-    double tps = info->ticks_per_second;
-    r->files[r->nfiles + f] = (hone_report_file){
-        .label = l,
-        .info = info,
-        .cost_ns_per_call =
-            tps > 0 ? (info->overhead_inner_ticks + info->overhead_outer_ticks) / tps * 1e9 : 0,
-    };
-    f0 = r->nfiles + f + 1;
-  }
+  size_t t0 = r->nthreads, added = 0;
+  int rc = add_files(r, info, nfiles, label, &added);
+  size_t f0 = r->nfiles + added;
   addr_cache c = {0};
   hone__htab_init(&c.ht);
   size_t base = r->nnodes;
@@ -379,7 +634,7 @@ int hone_report_add(hone_report *r, const hone_profile *p, const char *label) {
   r->nfiles += nfiles;
   r->nnodes = base;
   hone__report_drop_figures(r);
-  return 0;
+  return apply_plain(r);
 }
 
 int hone_report_read(hone_report *r, const char *path, char *errbuf, size_t errlen) {
@@ -569,7 +824,8 @@ bool hone_report_times_unreliable(const hone_report *r, double *ns_per_call) {
   *ns_per_call = 0;
   if (!r || (!r->built && hone_report_build((hone_report *)r))) return false;
   const hone__estimate_summary *t = &r->times;
-  if (r->opt.raw || !t->sampled_threads || t->corrected_threads) return false;
+  /* Times from a plain build's run are not the instrumented run's. */
+  if (r->opt.raw || r->plain.applied || !t->sampled_threads || t->corrected_threads) return false;
   uint64_t calls = 0;
   double s = 0;
   for (size_t i = 0; i < r->nsecs; i++) {

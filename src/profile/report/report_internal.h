@@ -49,6 +49,21 @@ typedef struct hone__section {
   uint32_t *rows; /* info.nfuncs function ids with calls, sorted */
 } hone__section;
 
+/* The plain runs added (`hone record --plain`: hone_prof_info.times "plain"), see plain.h. */
+typedef struct hone__plain_summary {
+  size_t files;
+  uint64_t samples;           /* every sample of the plain runs' program */
+  uint64_t samples_elsewhere; /* in code no recorded function holds, or whose address was lost */
+  uint64_t samples_by_name;   /* in functions matched to a recorded one by name alone */
+  double elsewhere_s;
+  /* At the last application: with the samples of functions no instrumented run recorded. */
+  uint64_t samples_elsewhere_total;
+  double elsewhere_total_s;
+  double lost_s; /* time of functions the instrumented runs never called (left out) */
+  double sample_period_s, sample_scale_min, sample_scale_max;
+  bool applied; /* the nodes' times are the plain runs' (not --raw, and instrumented runs too) */
+} hone__plain_summary;
+
 struct hone_report {
   hone_report_options opt;
   hone_profile **owned; /* read by hone_report_read */
@@ -67,6 +82,19 @@ struct hone_report {
   size_t nkeys;
   bool built;                   /* secs hold the figures of every thread added so far */
   hone__estimate_summary times; /* how the times were obtained (estimate.c) */
+  /* Per node (nnodes, parallel to nodes): the instrumented runs' estimate, kept so that the
+   * plain runs' times can be laid over it again after each add, and its part in code no
+   * recorded function holds. */
+  double *est_self, *est_total, *ext_s;
+  uint8_t *est_unsure;
+  size_t est_cap;
+  /* Per function (nfuncs, parallel to funcs): 1 when an instrumented run's node resolved to
+   * it; the plain runs' seconds and samples in its code. */
+  uint8_t *recorded;
+  double *plain_s;
+  uint64_t *plain_samples;
+  size_t pf_cap;
+  hone__plain_summary plain;
   hone__section *secs;
   size_t nsecs;
 };
