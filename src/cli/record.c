@@ -1,6 +1,9 @@
-/* record.c: `hone record [-o FILE] -- PROG [ARGS...]` — runs PROG with the profiler runtime
- * (libhone-prof.so) preloaded, passes its exit status through, and says where the stats file went
- * (and when PROG recorded nothing because it was not built with -finstrument-functions). */
+/* record.c: `hone record [-o FILE] [--plain PLAIN] -- PROG [ARGS...]` — runs PROG with the
+ * profiler runtime (libhone-prof.so) preloaded, passes its exit status through, and says where
+ * the stats file went (and when PROG recorded nothing because it was not built with
+ * -finstrument-functions). With --plain, then runs PLAIN (the same program built without
+ * instrumentation) with the same arguments and the runtime in its plain mode (HONE_PROF_PLAIN=1),
+ * which writes FILE.plain: the samples that give `hone report FILE FILE.plain` its times. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -25,7 +28,7 @@
 
 static void usage(FILE *out) {
   fprintf(out,
-          "usage: hone record [-o FILE] [--json] -- PROG [ARGS...]\n"
+          "usage: hone record [-o FILE] [--plain PLAIN] [--json] -- PROG [ARGS...]\n"
           "\n"
           "Runs PROG with hone's profiler runtime (" RUNTIME ") preloaded and writes its\n"
           "calling-context trees, per thread, to a stats file for `hone report`. PROG must be\n"
@@ -34,6 +37,11 @@ static void usage(FILE *out) {
           "it).\n"
           "\n"
           "  -o, --output FILE  the stats file (default hone.prof)\n"
+          "  --plain PLAIN      then run PLAIN, the same program built without\n"
+          "                     -finstrument-functions, with the same ARGS, and write where its\n"
+          "                     CPU time went to FILE.plain: `hone report FILE FILE.plain` takes\n"
+          "                     the times from it (true for tiny, often-called functions, which\n"
+          "                     the hooks slow) and the calls from FILE\n"
           "  --json             the summary as a JSON object on stdout\n"
           "  -h, --help         show this help\n"
           "\n"
@@ -99,8 +107,9 @@ static void forward(int sig) {
   if (child_pid > 0) kill((pid_t)child_pid, sig);
 }
 
-/* Runs argv with the runtime preloaded; returns the wait status, or -1 when fork failed. */
-static int run(char **argv, const char *lib, const char *out) {
+/* Runs argv with the runtime preloaded (in its plain mode when `plain`); returns the wait
+ * status, or -1 when fork failed. */
+static int run(char **argv, const char *lib, const char *out, bool plain) {
   const char *old = getenv("LD_PRELOAD");
   size_t need = strlen(lib) + (old ? strlen(old) + 1 : 0) + 1;
   char *preload = malloc(need);
@@ -115,6 +124,10 @@ static int run(char **argv, const char *lib, const char *out) {
   if (pid == 0) {
     setenv("LD_PRELOAD", preload, 1);
     setenv("HONE_PROF_OUT", out, 1);
+    if (plain)
+      setenv("HONE_PROF_PLAIN", "1", 1);
+    else
+      unsetenv("HONE_PROF_PLAIN");
     execvp(argv[0], argv);
     int e = errno;
     fprintf(stderr, "hone record: cannot run '%s': %s\n", argv[0], strerror(e));
@@ -245,14 +258,91 @@ static void no_events_advice(const char *prog) {
           prog, prog);
 }
 
+/* Removes FILE and the files of its forked children (FILE.<pid>) left by an earlier run, which
+ * must not pass for this run's. 0, or -1 with errno when FILE cannot be removed. */
+static int remove_old(const char *out) {
+  if (unlink(out) != 0 && errno != ENOENT) return -1;
+  size_t nold = 0;
+  char **old = child_files(out, 0, &nold);
+  for (size_t i = 0; i < nold; i++) {
+    unlink(old[i]);
+    free(old[i]);
+  }
+  free(old);
+  return 0;
+}
+
+/* The plain build's run (--plain). */
+typedef struct plain_run {
+  char file[PATH_MAX + 8];
+  int status, code;
+  bool ok; /* its file was written and read */
+  uint64_t samples;
+  size_t threads;
+} plain_run;
+
+/* Runs PLAIN with PROG's arguments, the runtime in its plain mode, and reads what it wrote;
+ * says what went wrong on stderr. */
+static void run_plain(char **prog, const char *plain, const char *lib, plain_run *pr) {
+  size_t n = 0;
+  while (prog[n]) n++;
+  char **argv = calloc(n + 1, sizeof *argv);
+  if (!argv) {
+    hone__cli_error(CMD, "out of memory");
+    return;
+  }
+  argv[0] = (char *)plain;
+  for (size_t i = 1; i < n; i++) argv[i] = prog[i];
+  pr->status = run(argv, lib, pr->file, true);
+  free(argv);
+  if (pr->status < 0) {
+    hone__cli_error(CMD, "cannot start %s: %s", plain, strerror(errno));
+    return;
+  }
+  pr->code = WIFEXITED(pr->status) ? WEXITSTATUS(pr->status) : 128 + WTERMSIG(pr->status);
+  if (WIFEXITED(pr->status) && (pr->code == 126 || pr->code == 127) && access(pr->file, F_OK))
+    return; /* exec failed: the child said why */
+  hone_profile *p = NULL;
+  char msg[512];
+  int rc = hone_profile_read(pr->file, &p, msg, sizeof msg);
+  if (rc == HONE_ENOENT) {
+    hone__cli_error(CMD,
+                    "the plain build %s wrote no samples (%s): perf_event_open was refused, "
+                    "its hooks ran (it was built with -finstrument-functions), or it ended "
+                    "without running its exit handlers",
+                    plain, pr->file);
+    return;
+  }
+  if (rc != 0) {
+    hone__cli_error(CMD, "%s", msg);
+    return;
+  }
+  const hone_prof_info *in = hone_profile_info(p);
+  if (!in->times || strcmp(in->times, "plain") != 0) {
+    hone__cli_error(CMD, "%s is not a plain build's run", pr->file);
+    hone_profile_free(p);
+    return;
+  }
+  pr->threads = hone_profile_thread_count(p);
+  for (size_t t = 0; t < pr->threads; t++) {
+    const hone_prof_thread *th = hone_profile_thread(p, t);
+    pr->samples += th->samples_outside;
+    for (size_t k = 0; k < th->npcs; k++) pr->samples += th->pcs[k].count;
+  }
+  hone_profile_free(p);
+  pr->ok = true;
+}
+
 int hone__cmd_record(int argc, char **argv) {
   static const struct option options[] = {
       {"output", required_argument, NULL, 'o'},
       {"json", no_argument, NULL, 'j'},
+      {"plain", required_argument, NULL, 'p'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   const char *output = "hone.prof";
+  const char *plain = NULL;
   bool json = false;
   int opt;
   optind = 1;
@@ -266,6 +356,9 @@ int hone__cmd_record(int argc, char **argv) {
     case 'j':
       json = true;
       break;
+    case 'p':
+      plain = optarg;
+      break;
     case 'h':
       usage(stdout);
       return HONE_EXIT_OK;
@@ -277,6 +370,10 @@ int hone__cmd_record(int argc, char **argv) {
   }
   if (optind >= argc) return hone__cli_usage_error(CMD, "no program to run");
   if (!*output) return hone__cli_usage_error(CMD, "the output file name is empty");
+  if (plain && !*plain) return hone__cli_usage_error(CMD, "the plain build's name is empty");
+  /* Said now, not after the instrumented run. A name without a slash is looked up in PATH. */
+  if (plain && strchr(plain, '/') && access(plain, X_OK) != 0)
+    return hone__cli_usage_error(CMD, "--plain %s: %s", plain, strerror(errno));
   char **prog = argv + optind;
 
   char lib[PATH_MAX], out[PATH_MAX];
@@ -302,21 +399,16 @@ int hone__cmd_record(int argc, char **argv) {
     hone__cli_error(CMD, "cannot write the stats file in %s: %s", dir, strerror(e));
     return HONE_EXIT_USAGE;
   }
-  /* A file left by an earlier run must not pass for this run's. */
-  if (unlink(out) != 0 && errno != ENOENT)
-    return hone__cli_error(CMD, "cannot replace %s: %s", out, strerror(errno));
-  /* Nor the files of an earlier run's forked children (FILE.<pid>), which `hone report FILE*`
-   * would merge with this run's. */
-  size_t nold = 0;
-  char **old = child_files(out, 0, &nold);
-  for (size_t i = 0; i < nold; i++) {
-    unlink(old[i]);
-    free(old[i]);
-  }
-  free(old);
+  /* Files left by an earlier run must not pass for this run's, nor the files of its forked
+   * children (FILE.<pid>), which `hone report FILE*` would merge with this run's. */
+  plain_run pr = {0};
+  if (plain && snprintf(pr.file, sizeof pr.file, "%s.plain", out) >= (int)sizeof pr.file)
+    return hone__cli_error(CMD, "%s: path too long", out);
+  if (remove_old(out) != 0 || (plain && remove_old(pr.file) != 0))
+    return hone__cli_error(CMD, "cannot replace %s: %s", errno ? out : pr.file, strerror(errno));
 
   time_t started = time(NULL);
-  int status = run(prog, lib, out);
+  int status = run(prog, lib, out, false);
   if (status < 0) return hone__cli_error(CMD, "cannot start %s: %s", prog[0], strerror(errno));
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (WIFEXITED(status) && (code == 126 || code == 127) && access(out, F_OK) != 0)
@@ -348,6 +440,7 @@ int hone__cmd_record(int argc, char **argv) {
   hone_profile_free(p);
   size_t nchildren = 0;
   char **children = child_files(out, started, &nchildren);
+  if (plain && s.calls > 0) run_plain(prog, plain, lib, &pr);
 
   if (s.calls == 0) no_events_advice(prog[0]);
   if (json) {
@@ -372,6 +465,16 @@ int hone__cmd_record(int argc, char **argv) {
     cJSON *ch = cJSON_AddArrayToObject(root, "children");
     for (size_t i = 0; i < nchildren; i++)
       cJSON_AddItemToArray(ch, cJSON_CreateString(children[i]));
+    if (pr.ok) {
+      cJSON *pj = cJSON_AddObjectToObject(root, "plain");
+      cJSON_AddStringToObject(pj, "file", pr.file);
+      cJSON_AddStringToObject(pj, "program", plain);
+      cJSON_AddNumberToObject(pj, "exit_status", pr.code);
+      cJSON_AddNumberToObject(pj, "threads", (double)pr.threads);
+      cJSON_AddNumberToObject(pj, "samples", (double)pr.samples);
+    } else {
+      cJSON_AddNullToObject(root, "plain");
+    }
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (text) puts(text);
@@ -388,12 +491,28 @@ int hone__cmd_record(int argc, char **argv) {
       fprintf(stderr, "hone record: %s %s %d\n", prog[0],
               WIFSIGNALED(status) ? "was ended by signal" : "exited with status",
               WIFSIGNALED(status) ? WTERMSIG(status) : code);
+    if (pr.ok) {
+      fprintf(stderr, "hone record: wrote %s: %llu samples of %s's CPU time in %zu thread%s\n",
+              pr.file, (unsigned long long)pr.samples, plain, pr.threads,
+              pr.threads == 1 ? "" : "s");
+      if (pr.code != code)
+        fprintf(stderr,
+                "hone record: warning: %s exited with %d and %s with %d: the two runs may not "
+                "have done the same work\n",
+                prog[0], code, plain, pr.code);
+    }
     if (s.calls > 0) {
       fputs("hone record: next: hone report ", stderr);
       print_shell_word(stderr, output);
+      if (pr.ok) {
+        fputc(' ', stderr);
+        print_shell_word(stderr, output);
+        fputs(".plain", stderr);
+      }
       fputc('\n', stderr);
     }
   }
+  if (plain && s.calls > 0 && !pr.ok && code == 0) code = HONE_EXIT_FAILURE;
   for (size_t i = 0; i < nchildren; i++) free(children[i]);
   free(children);
   return code;
