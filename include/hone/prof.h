@@ -15,6 +15,11 @@
  *                      overflow as SIGPROF to that thread): off, or its period in microseconds
  *                      (default 100). The runtime installs a SIGPROF handler at load; SIGPROF
  *                      signals that are not its own go to the program's earlier disposition.
+ *   HONE_PROF_PLAIN=1  the program is a plain build (not instrumented; `hone record --plain`):
+ *                      the runtime samples every thread's CPU time from its start (it
+ *                      interposes pthread_create, passing the call on unchanged otherwise),
+ *                      records no call, and writes where the samples were (format "plain",
+ *                      hone/profdata.h), which hone/report.h lays over an instrumented run.
  *
  * Thread-safety: every function may be called from any thread. Starting and stopping apply to
  * every thread of the process. A call that was already running when profiling stopped keeps

@@ -140,7 +140,8 @@ HONE_API void hone_profile_free(hone_profile *p);
  * appended with their `file` renumbered after into's, total ticks summed, nfiles added. Addresses
  * are not rewritten (two runs load objects at different addresses): resolve a thread's addresses
  * with the mappings of the same `file`. `from` is unchanged. Ticks of a profile on another clock
- * are converted to `into`'s frequency. */
+ * are converted to `into`'s frequency. A plain build's run and an instrumented one are not
+ * merged (HONE_EINVAL): give both to a report instead (hone/report.h). */
 HONE_API HONE_NODISCARD int hone_profile_merge(hone_profile *into, const hone_profile *from);
 
 HONE_API const hone_prof_info *hone_profile_info(const hone_profile *p);

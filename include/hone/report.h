@@ -23,6 +23,15 @@
  * Building: add profiles (hone_report_add / hone_report_read; each is Stats.add), then query.
  * Adding a profile after a query is allowed; the figures are rebuilt on the next query.
  *
+ * Plain builds' runs (hone_prof_info.times "plain", `hone record --plain`): such a profile adds
+ * no thread and no call; it gives the times. Once a report holds one (and not opts.raw), every
+ * node's self_s and total_s are the plain runs' time of its function, divided among the
+ * function's nodes as the instrumented estimate divided it, with the plain runs' time in
+ * libraries given to the nodes whose samples were in libraries (hone-report(1), "Truthful
+ * times"); HONE_REPORT_NODE_UNSURE then marks a function the plain runs barely saw where the
+ * instrumented run spent more. Functions are matched by (name, file, line), else by a name that
+ * only one recorded function has.
+ *
  * Ownership: a report owns what it returns (strings, arrays, structs); pointers stay valid until
  * the next hone_report_add/read/sort or hone_report_free. Profiles given to hone_report_add are
  * borrowed and must outlive the report; those read by hone_report_read are owned by it.
@@ -80,9 +89,10 @@ HONE_API HONE_NODISCARD int hone_report_new(const hone_report_options *opts, hon
 HONE_API void hone_report_free(hone_report *r);
 
 /* Adds a profile (borrowed: it must outlive the report). `label` (copied; NULL: "profile N")
- * names it in output, usually its path. Every file merged into p counts as its own file. Returns
- * 0, HONE_EFORMAT (a malformed tree), HONE_ENOMEM or the resolver's error; on failure the report
- * is as it was. */
+ * names it in output, usually its path. Every file merged into p counts as its own file. A plain
+ * build's run (see above) is added as times. Returns 0, HONE_EFORMAT (a malformed tree, a plain
+ * run's thread with nodes), HONE_ENOMEM or the resolver's error; on failure the report is as it
+ * was. */
 HONE_API HONE_NODISCARD int hone_report_add(hone_report *r, const hone_profile *p,
                                             const char *label);
 /* Reads the stats file at path (hone_profile_read) and adds it, labelled by its path; the report
@@ -200,8 +210,14 @@ HONE_API HONE_NODISCARD int hone_report_build(hone_report *r);
  * section, is below 10 ns. Each instrumented call also runs the calls to the hooks inside the
  * program's own functions, and samples count that time as the program's (hone-report(1),
  * "Truthful times"). *ns_per_call (may be NULL) gets that figure, 0 when it does not apply
- * (--raw times, a thread not sampled, no calls, or a report that failed to build). */
+ * (--raw times, times from a plain build's run, a thread not sampled, no calls, or a report
+ * that failed to build). */
 HONE_API bool hone_report_times_unreliable(const hone_report *r, double *ns_per_call);
+
+/* How the times were obtained, as `hone report --json` says in "estimate": "raw" (opts.raw),
+ * "plain" (a plain build's run gave them), "sampled", "corrected" or "sampled and corrected".
+ * A static string; "corrected" for NULL. */
+HONE_API const char *hone_report_estimate(const hone_report *r);
 
 /* ---- sorting and restricting --------------------------------------------------------------- */
 

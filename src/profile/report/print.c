@@ -299,7 +299,8 @@ static void print_preamble(const hone_report *r, FILE *out) {
           "   instrumentation's calls to the hooks inside the program's functions, where"
           " samples count\n   them as the program's (a few ns per call): below %.0f ns per"
           " call, the times and the total\n   can be far from the uninstrumented run's, most"
-          " for the functions called most often\n   (hone-report(1): Truthful times).\n",
+          " for the functions called most often.\n   `hone record --plain PLAIN` runs the plain"
+          " build too and gives its times (hone-report(1):\n   Truthful times).\n",
           pc, HONE__ESTIMATE_DENSE_NS);
     }
     if (t->corrected_threads)
@@ -483,12 +484,7 @@ int hone_report_write_json(hone_report *r, FILE *out, const hone_report_query *q
   hone__jw_key(&w, "corrected");
   hone__jw_bool(&w, !r->opt.raw);
   hone__jw_key(&w, "estimate");
-  hone__jw_str(&w, r->opt.raw          ? "raw"
-                   : r->plain.applied ? "plain"
-                   : r->times.sampled_threads && r->times.corrected_threads
-                       ? "sampled and corrected"
-                   : r->times.sampled_threads ? "sampled"
-                                              : "corrected");
+  hone__jw_str(&w, hone_report_estimate(r));
   hone__jw_key(&w, "hooks_timed");
   hone__jw_bool(&w, r->times.untimed_threads == 0);
   hone__jw_key(&w, "samples");

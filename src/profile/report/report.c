@@ -837,6 +837,17 @@ bool hone_report_times_unreliable(const hone_report *r, double *ns_per_call) {
   return *ns_per_call < HONE__ESTIMATE_DENSE_NS;
 }
 
+const char *hone_report_estimate(const hone_report *r) {
+  if (!r) return "corrected";
+  if (!r->built && hone_report_build((hone_report *)r)) return "corrected";
+  const hone__estimate_summary *t = &r->times;
+  return r->opt.raw                                 ? "raw"
+         : r->plain.applied                         ? "plain"
+         : t->sampled_threads && t->corrected_threads ? "sampled and corrected"
+         : t->sampled_threads                       ? "sampled"
+                                                    : "corrected";
+}
+
 size_t hone_report_section_count(const hone_report *r) {
   if (!r || (!r->built && hone_report_build((hone_report *)r))) return 0;
   return r->nsecs;
