@@ -110,6 +110,18 @@ if awk -v a="$ca" -v b="$cb" -v c="$c" 'BEGIN { r = a / b; q = c / b; exit !(r >
 else
   fail "spin_a/spin_b should be near 2 (the plain build's) and lib_spin/spin_b near 1"
 fi
+# Python's own pstats reads the export with the plain run's times.
+run "$HONE" report --format pstats -o s.pstats s.prof s.prof.plain
+expect_status 0
+run python3 -c '
+import pstats, sys
+st = pstats.Stats(sys.argv[1]).stats
+cum = {f[2]: v[3] for f, v in st.items()}
+r = cum["spin_a"] / cum["spin_b"]
+print("spin_a/spin_b", r)
+sys.exit(0 if 1.5 < r < 2.7 else 1)' s.pstats
+expect_status 0
+
 # The instrumented run alone: spin_b as long as spin_a (its build spins 2 units).
 run "$HONE" report --json s.prof
 j=$out
