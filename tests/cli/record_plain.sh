@@ -96,7 +96,7 @@ expect_err 'next: hone report s\.prof s\.prof\.plain$'
 run "$HONE" report s.prof s.prof.plain
 expect_status 0
 expect_out "Times from the plain build's run: [0-9]+ samples"
-expect_out 'were in code the instrumented run did not record'
+expect_out 'samples? \([0-9.]+ %, [^)]*\) in code the instrumented run did not record'
 run "$HONE" report --json s.prof s.prof.plain
 expect_status 0
 j=$out

@@ -218,9 +218,9 @@ static void print_plain(const hone_report *r, FILE *out) {
     char e[32];
     fmt_ns(ps->elsewhere_total_s * 1e9, e, sizeof e);
     fprintf(out,
-            "   %" PRIu64 " samples (%.1f %%, %s) were in code the instrumented run did not record"
+            "   %" PRIu64 " sample%s (%.1f %%, %s) in code the instrumented run did not record"
             " (libraries):\n   given to the functions that called such code there.\n",
-            ps->samples_elsewhere_total,
+            ps->samples_elsewhere_total, ps->samples_elsewhere_total == 1 ? "" : "s",
             100.0 * (double)ps->samples_elsewhere_total / (double)ps->samples, e);
   }
   if (ps->lost_s > 0) {
