@@ -579,8 +579,7 @@ int hone_profile_merge(hone_profile *into, const hone_profile *from) {
   if (!into || !from || into == from) return HONE_EINVAL;
   /* A plain build's run holds times, not calls: it is added beside instrumented runs (by a
    * report), never merged into one, whose info would no longer say what its threads are. */
-  if (!strcmp(into->info.times, "plain") != !strcmp(from->info.times, "plain"))
-    return HONE_EINVAL;
+  if (!strcmp(into->info.times, "plain") != !strcmp(from->info.times, "plain")) return HONE_EINVAL;
   double f = into->info.ticks_per_second / from->info.ticks_per_second;
   bool same_clock = f == 1.0;
   if (grow((void **)&into->threads, &into->cap_threads, into->nthreads + from->nthreads,

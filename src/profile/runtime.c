@@ -1358,10 +1358,10 @@ HONE__NOINST static int dump_held(const char *path, bool in_signal) {
       .overhead_inner_ticks = g_over_inner,
       .overhead_outer_ticks = g_over_outer,
       .clock_why = g_clock_why,
-      .times = g_plain      ? HONE__TIMES_PLAIN
+      .times = g_plain        ? HONE__TIMES_PLAIN
                : !g_sample_ok ? HONE__TIMES_INSTRUMENTED
-               : g_untimed  ? HONE__TIMES_SAMPLED_UNTIMED
-                            : HONE__TIMES_SAMPLED,
+               : g_untimed    ? HONE__TIMES_SAMPLED_UNTIMED
+                              : HONE__TIMES_SAMPLED,
       .sample_period_ns = g_sample_ok ? g_period_ns : 0,
       .sample_scale = g_sample_ok ? g_sample_scale : 1,
       .scale_how = g_sample_ok ? g_scale_how : HONE__SCALE_NONE,

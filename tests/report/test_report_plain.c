@@ -131,8 +131,14 @@ static void test_malformed(void **state) {
   hone_report_node bad[2] = {{.func = 0, .parent = 1}, {.func = 0, .parent = NR}};
   double s[2], t[2];
   uint8_t u[2];
-  hone__plain_in in = {.nodes = bad, .nnodes = 2, .self_s = z, .ext_s = z, .nfuncs = NF,
-                       .plain_s = z, .plain_samples = zn, .period_s = P};
+  hone__plain_in in = {.nodes = bad,
+                       .nnodes = 2,
+                       .self_s = z,
+                       .ext_s = z,
+                       .nfuncs = NF,
+                       .plain_s = z,
+                       .plain_samples = zn,
+                       .period_s = P};
   hone__plain_out out = {.self_s = s, .total_s = t, .unsure = u};
   assert_int_equal(hone__plain_times(&in, &out), HONE_EFORMAT);
   bad[0] = (hone_report_node){.func = NF, .parent = NR};

@@ -208,11 +208,12 @@ static void print_plain(const hone_report *r, FILE *out) {
   if (ps->sample_scale_max > 0 && ps->sample_scale_min < 1)
     fprintf(out, ", each counting %.3f of its period (the rest was taking it)",
             ps->sample_scale_min);
-  fprintf(out, ". Counts, and how a\n   function's time divides among its call paths, from the"
-               " instrumented run. A time of k\n   samples is uncertain by about 2*sqrt(k)"
-               " samples (95 %%); ? marks a function the plain run\n   saw fewer than %d times"
-               " where the instrumented run spent more (--raw: the instrumented\n   run as"
-               " measured).\n",
+  fprintf(out,
+          ". Counts, and how a\n   function's time divides among its call paths, from the"
+          " instrumented run. A time of k\n   samples is uncertain by about 2*sqrt(k)"
+          " samples (95 %%); ? marks a function the plain run\n   saw fewer than %d times"
+          " where the instrumented run spent more (--raw: the instrumented\n   run as"
+          " measured).\n",
           HONE__ESTIMATE_MIN_SAMPLES);
   if (ps->samples_elsewhere_total && ps->samples) {
     char e[32];
@@ -226,8 +227,10 @@ static void print_plain(const hone_report *r, FILE *out) {
   if (ps->lost_s > 0) {
     char l[32];
     fmt_ns(ps->lost_s * 1e9, l, sizeof l);
-    fprintf(out, "   %s of the plain run was in functions the instrumented run never called:"
-                 " left out.\n", l);
+    fprintf(out,
+            "   %s of the plain run was in functions the instrumented run never called:"
+            " left out.\n",
+            l);
   }
 }
 
@@ -327,8 +330,7 @@ static void print_preamble(const hone_report *r, FILE *out) {
             "measured).\n   Not sampled (perf_event_open refused, or an older file): ? marks a"
             " time that was mostly that cost.\n",
             range);
-  if (r->opt.raw && ps->files)
-    fprintf(out, "   --raw: the plain build's run is not used.\n");
+  if (r->opt.raw && ps->files) fprintf(out, "   --raw: the plain build's run is not used.\n");
   fprintf(out, "\n");
 }
 

@@ -431,9 +431,10 @@ static int add_files(hone_report *r, const hone_prof_info *info, size_t nfiles, 
     r->files[r->nfiles + f] = (hone_report_file){
         .label = l,
         .info = info,
-        .cost_ns_per_call = tps > 0 && !plain ? (info->overhead_inner_ticks +
-                                                 info->overhead_outer_ticks) / tps * 1e9
-                                              : 0,
+        .cost_ns_per_call =
+            tps > 0 && !plain
+                ? (info->overhead_inner_ticks + info->overhead_outer_ticks) / tps * 1e9
+                : 0,
     };
     *added = f + 1;
   }
@@ -593,8 +594,7 @@ int hone_report_add(hone_report *r, const hone_profile *p, const char *label) {
   if (grow((void **)&r->files, &r->files_cap, r->nfiles + nfiles, sizeof *r->files) ||
       grow((void **)&r->threads, &r->threads_cap, r->nthreads + nth, sizeof *r->threads) ||
       grow((void **)&r->thread_src, &r->thread_src_cap, r->nthreads + nth, sizeof *r->thread_src) ||
-      grow((void **)&r->nodes, &r->nodes_cap, r->nnodes + nn, sizeof *r->nodes) ||
-      node_arrays(r))
+      grow((void **)&r->nodes, &r->nodes_cap, r->nnodes + nn, sizeof *r->nodes) || node_arrays(r))
     return HONE_ENOMEM;
   /* Functions interned by a failed add stay in the table (unused, no calls: never listed). */
   size_t t0 = r->nthreads, added = 0;
@@ -841,11 +841,11 @@ const char *hone_report_estimate(const hone_report *r) {
   if (!r) return "corrected";
   if (!r->built && hone_report_build((hone_report *)r)) return "corrected";
   const hone__estimate_summary *t = &r->times;
-  return r->opt.raw                                 ? "raw"
-         : r->plain.applied                         ? "plain"
+  return r->opt.raw                                   ? "raw"
+         : r->plain.applied                           ? "plain"
          : t->sampled_threads && t->corrected_threads ? "sampled and corrected"
-         : t->sampled_threads                       ? "sampled"
-                                                    : "corrected";
+         : t->sampled_threads                         ? "sampled"
+                                                      : "corrected";
 }
 
 size_t hone_report_section_count(const hone_report *r) {

@@ -212,7 +212,8 @@ int hone__view_write_data(const hone_report *r, const hone__view_spec *spec,
   if (strcmp(hone_report_estimate(r), "plain") == 0) {
     jstr(out, "times from a sampled run of the plain build (a time of k samples is uncertain by"
               " about 2*sqrt(k)); counts from the instrumented run");
-  } else if (in0 && in0->times && strncmp(in0->times, "sampled", 7) == 0 && in0->sample_period_s > 0) {
+  } else if (in0 && in0->times && strncmp(in0->times, "sampled", 7) == 0 &&
+             in0->sample_period_s > 0) {
     /* Times from samples: say so, and how coarse they are (one sample is one period). */
     char note[320];
     int len = snprintf(note, sizeof note,
