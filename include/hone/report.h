@@ -76,6 +76,10 @@ typedef int (*hone_resolve_fn)(void *ctx, const hone_prof_mapping *m, uint64_t a
 typedef struct hone_report_options {
   hone_resolve_fn resolve; /* NULL: functions named by their addresses */
   void *resolve_ctx;
+  /* The sample addresses of a plain build's run (NULL: resolve), called with resolve_ctx: one
+   * that names an address in inlined code by the inlined function gives its time to it
+   * (hone_symbols_resolve_inline). */
+  hone_resolve_fn resolve_sample;
   bool raw;        /* times as measured, the profiler's calibrated cost left in */
   bool strip_dirs; /* file names without their directories (pstats' strip_dirs) */
   bool per_thread; /* one section per thread of every file instead of one for everything */

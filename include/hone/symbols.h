@@ -10,7 +10,8 @@
  * libhone and libdw. libhone itself never needs it.
  *
  *     hone_symbols *sy = hone_symbols_new(warn, ctx);
- *     hone_report_options o = {.resolve = hone_symbols_resolve, .resolve_ctx = sy};
+ *     hone_report_options o = {.resolve = hone_symbols_resolve, .resolve_ctx = sy,
+ *                              .resolve_sample = hone_symbols_resolve_inline};
  *     ... build and use reports ...
  *     hone_symbols_free(sy);   (after the last hone_report_add/read that uses it)
  *
@@ -40,6 +41,12 @@ HONE_API void hone_symbols_free(hone_symbols *s);
  * address cannot be named (no mapping, unreadable or rebuilt object), HONE_ENOMEM. */
 HONE_API int hone_symbols_resolve(void *ctx, const hone_prof_mapping *m, uint64_t addr,
                                   hone_symbol *out);
+/* The same, but an address in code the compiler inlined names the inlined function (its name,
+ * file and line), not the one it was inlined into: for hone_report_options.resolve_sample, so
+ * that a plain build's samples in an inlined function's code go to that function, as the
+ * instrumented build (whose hooks run around inlined bodies too) records it. */
+HONE_API int hone_symbols_resolve_inline(void *ctx, const hone_prof_mapping *m, uint64_t addr,
+                                         hone_symbol *out);
 
 #ifdef __cplusplus
 }

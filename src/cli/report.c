@@ -295,6 +295,7 @@ int hone__cmd_report(int argc, char **argv) {
   hone_report *r = NULL;
   hone_report_options ro = {.resolve = hone_symbols_resolve,
                             .resolve_ctx = syms,
+                            .resolve_sample = hone_symbols_resolve_inline,
                             .raw = o.raw,
                             .strip_dirs = o.strip_dirs,
                             .per_thread = o.threads};

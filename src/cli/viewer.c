@@ -42,6 +42,7 @@ static int run(const hone__viewer_opts *o, char **files, int n) {
   hone_report *r = NULL;
   hone_report_options ro = {.resolve = hone_symbols_resolve,
                             .resolve_ctx = syms,
+                            .resolve_sample = hone_symbols_resolve_inline,
                             .raw = o->raw,
                             .strip_dirs = o->strip_dirs};
   if (!syms || hone_report_new(&ro, &r)) {

@@ -134,8 +134,10 @@ static void open_map(hone_symbols *s, map *m) {
   m->state = MAP_OK;
 }
 
-/* The innermost subprogram DIE (not an inlined instance) around `addr`, from libdw's scopes. */
-static bool find_subprogram(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *out, Dwarf_Die *cu_out) {
+/* The innermost subprogram DIE around `addr` (with `inlined`, an inlined instance counts too:
+ * the innermost function whose code it is), from libdw's scopes. */
+static bool find_subprogram(Dwfl_Module *mod, Dwarf_Addr addr, bool inlined, Dwarf_Die *out,
+                            Dwarf_Die *cu_out) {
   Dwarf_Addr bias = 0;
   Dwarf_Die *cu = dwfl_module_addrdie(mod, addr, &bias);
   /* Without .debug_aranges (clang emits none) libdw's lookup finds no unit: ask each one. */
@@ -149,7 +151,8 @@ static bool find_subprogram(Dwfl_Module *mod, Dwarf_Addr addr, Dwarf_Die *out, D
   int n = dwarf_getscopes(cu, addr - bias, &scopes);
   bool found = false;
   for (int i = 0; i < n && !found; i++) {
-    if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) {
+    int tag = dwarf_tag(&scopes[i]);
+    if (tag == DW_TAG_subprogram || (inlined && tag == DW_TAG_inlined_subroutine)) {
       *out = scopes[i];
       found = true;
     }
@@ -176,7 +179,8 @@ static const char *decl_file(hone_symbols *s, Dwarf_Die *sub, Dwarf_Die *cu) {
   return s->path;
 }
 
-int hone_symbols_resolve(void *ctx, const hone_prof_mapping *mp, uint64_t addr, hone_symbol *out) {
+static int resolve(void *ctx, const hone_prof_mapping *mp, uint64_t addr, bool inlined,
+                   hone_symbol *out) {
   hone_symbols *s = ctx;
   if (!s || !mp) return HONE_ENOENT;
   map *m = map_of(s, mp);
@@ -186,7 +190,9 @@ int hone_symbols_resolve(void *ctx, const hone_prof_mapping *mp, uint64_t addr, 
   *out = (hone_symbol){.name = NULL, .file = mp->path, .line = 0};
 
   Dwarf_Die sub, cu;
-  if (find_subprogram(m->mod, addr, &sub, &cu)) {
+  if (find_subprogram(m->mod, addr, inlined, &sub, &cu)) {
+    /* An inlined instance's name and declaration are its abstract origin's: libdw's attribute
+     * lookups follow DW_AT_abstract_origin. */
     const char *name = dwarf_diename(&sub);
     const char *file = decl_file(s, &sub, &cu);
     int line = 0;
@@ -202,4 +208,13 @@ int hone_symbols_resolve(void *ctx, const hone_prof_mapping *mp, uint64_t addr, 
   if (!name) return HONE_ENOENT;
   out->name = name;
   return 0;
+}
+
+int hone_symbols_resolve(void *ctx, const hone_prof_mapping *mp, uint64_t addr, hone_symbol *out) {
+  return resolve(ctx, mp, addr, false, out);
+}
+
+int hone_symbols_resolve_inline(void *ctx, const hone_prof_mapping *mp, uint64_t addr,
+                                hone_symbol *out) {
+  return resolve(ctx, mp, addr, true, out);
 }

@@ -137,6 +137,43 @@ expect_status 0; expect_out "--raw: the plain build's run is not used"
 run "$HONE" report s.prof.plain
 expect_out 'Only plain builds.* runs: they give times but no calls'
 
+# An optimized build: work() is inlined into loop() in both builds (the instrumented build's
+# hooks run around the inlined body). The plain run's samples in work's inlined code go to work
+# (the resolver names the inlined function), not to loop; perf's per-line shares on this fixture
+# were work's line 80 %, loop's 19 %, and hone --plain gave work 80 %.
+cat >"$T/inl.c" <<'C'
+#include <stdio.h>
+static double data[4096];
+static inline double work(double x) {
+  for (int k = 0; k < 40; k++) x = x * 1.0000001 + 0.5 / (x + 1.0);
+  return x;
+}
+__attribute__((noinline)) double loop(int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++) {
+    s += work(data[i & 4095]);
+    for (int k = 0; k < 20; k++) s = s * 0.999999 + 1e-9 * k;
+  }
+  return s;
+}
+int main(void) {
+  for (int i = 0; i < 4096; i++) data[i] = i * 0.25;
+  printf("%f\n", loop(1000000));
+  return 0;
+}
+C
+env -u CFLAGS "$CC" -O2 -g "$T/inl.c" -o "$T/inl_plain" &&
+  env -u CFLAGS "$CC" -O2 -g -finstrument-functions "$T/inl.c" -o "$T/inl_inst"
+run "$HONE" record --plain ./inl_plain -o inl.prof -- ./inl_inst
+expect_status 0
+run "$HONE" report --json inl.prof inl.prof.plain
+j=$out
+tt() { printf '%s' "$j" | jq -r --arg f "$1" '[.reports[0].rows[] | select(.function == $f) | .tottime] | add'; }
+w=$(tt work) l=$(tt loop)
+_what="inlined: tottime work $w loop $l"
+if awk -v w="$w" -v l="$l" 'BEGIN { exit !(w > l && l > 0) }'; then ok; else
+  fail "the inlined work() should hold most of the time, loop() the rest"; fi
+
 # Misuse: an instrumented build given as the plain one; a plain build that does not exist.
 run "$HONE" record --plain ./inst -o m.prof -- ./inst
 expect_status 1

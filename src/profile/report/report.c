@@ -298,8 +298,9 @@ static uint32_t plain_func(hone_report *r, const hone_profile *p, uint32_t file,
                            int *rc) {
   const hone_prof_mapping *m = hone_profile_find_mapping(p, file, pc);
   hone_symbol sym = {0};
-  if (!r->opt.resolve || !m) return UINT32_MAX;
-  int e = r->opt.resolve(r->opt.resolve_ctx, m, pc, &sym);
+  hone_resolve_fn fn = r->opt.resolve_sample ? r->opt.resolve_sample : r->opt.resolve;
+  if (!fn || !m) return UINT32_MAX;
+  int e = fn(r->opt.resolve_ctx, m, pc, &sym);
   if (e == HONE_ENOENT || (e == 0 && !sym.name)) return UINT32_MAX;
   if (e < 0) {
     *rc = e;
