@@ -1,7 +1,8 @@
 /* pool_bench.c: hone's thread pool side by side with GLib's GThreadPool, OpenMP and (figures
  * passed in by pool.sh, measured in the same run) Python's ThreadPoolExecutor. Prints a table
  * with ratios and whether each target of issue 5 is met. Every figure is a median of several
- * runs; every pool has 2 workers. hone's per-task costs are also given in cache-line round trips
+ * runs (the maps: the best, each side's runs interleaved with the other's); every pool has 2
+ * workers. hone's per-task costs are also given in cache-line round trips
  * between two CPUs (cacheline.h, measured first in the same run): the machine's physical limit.
  * Usage: bench_pool [--python-tps X] [--python-rt-ns Y] [--quick] */
 #define _GNU_SOURCE /* clock_gettime, nanosleep under -std=c17 */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,6 +186,61 @@ static double omp_map_s(const uint64_t *in, uint64_t *out, long n) {
   return (now_ns() - t0) * 1e-9;
 }
 
+/* OpenMP's side runs in a child process forked before this one has any thread, so that its runs
+ * can be interleaved with hone's map runs (machine noise then touches both alike: measured apart,
+ * seconds before hone's, OpenMP's median moved 0.93-1.43 ms and hone's 1.0-1.25 ms over five
+ * runs of this bench, and their ratio 0.87-1.30x) while libgomp still sees no other thread: it
+ * shortens its spinning when it sees more threads than CPUs (its workers then sleep between
+ * regions and each region pays a wake-up), and the pools' threads would steal its CPUs. Each
+ * byte written to `cmd` asks for one untimed map followed by one timed one, whose seconds (a
+ * double) come back on `res`; EOF ends the child. */
+typedef struct omp_child {
+  pid_t pid;
+  int cmd, res;
+} omp_child;
+
+static omp_child omp_start(const uint64_t *in, uint64_t *out, long n) {
+  int c[2], r[2];
+  if (pipe(c) != 0 || pipe(r) != 0) exit(1);
+  pid_t pid = fork();
+  if (pid < 0) exit(1);
+  if (pid == 0) {
+    close(c[1]);
+    close(r[0]);
+    char b;
+    omp_map_s(in, out, n); /* the team started once, before the first request */
+    while (read(c[0], &b, 1) == 1) {
+      omp_map_s(in, out, n);
+      double t = omp_map_s(in, out, n);
+      if (write(r[1], &t, sizeof t) != (ssize_t)sizeof t) _exit(1);
+    }
+    _exit(0);
+  }
+  close(c[0]);
+  close(r[1]);
+  return (omp_child){pid, c[1], r[0]};
+}
+
+static double omp_run(omp_child *oc) {
+  char b = 1;
+  double t = 0;
+  if (write(oc->cmd, &b, 1) != 1 || read(oc->res, &t, sizeof t) != (ssize_t)sizeof t) exit(1);
+  return t;
+}
+
+static void omp_stop(omp_child *oc) {
+  close(oc->cmd);
+  close(oc->res);
+  waitpid(oc->pid, NULL, 0);
+}
+
+static double best(const double *v, int n) {
+  double b = v[0];
+  for (int i = 1; i < n; i++)
+    if (v[i] < b) b = v[i];
+  return b;
+}
+
 static double hone_map_s(hone_pool *p, hone_task_id task, const uint64_t *in, uint64_t *out,
                          long n) {
   int64_t t0 = now_ns();
@@ -223,24 +280,16 @@ int main(int argc, char **argv) {
       hone_task_register_batch("bench.tiny_batch", tiny_batch, 8, &T_TINY_BATCH) ||
       hone_task_register("bench.primes", primes_task, 8, &T_PRIMES))
     return 1;
-  cacheline_rtt rtt = cacheline_measure(); /* first: before any pool's threads exist */
   int runs = quick ? 3 : 7;
   int ntasks = quick ? 100000 : 500000;
   double v[16], w[16];
 
-  /* OpenMP first, while this process has no other threads: libgomp shortens its spinning when
-   * it sees more threads than CPUs (its workers then sleep between regions and each region pays
-   * a wake-up), and its spinning threads would steal CPUs from the pools measured later. */
+  /* OpenMP's process first, while this one has no thread (see omp_child). */
   long nmap = 1000000;
   uint64_t *in = malloc((size_t)nmap * 8), *out = malloc((size_t)nmap * 8);
   for (long i = 0; i < nmap; i++) in[i] = (uint64_t)i;
-  omp_map_s(in, out, nmap);
-  for (int r = 0; r < runs; r++) {
-    omp_map_s(in, out, nmap);
-    w[r] = omp_map_s(in, out, nmap);
-  }
-  double omp_map = median(w, runs);
-  pause_us(50000);
+  omp_child oc = omp_start(in, out, nmap);
+  cacheline_rtt rtt = cacheline_measure(); /* before any pool's threads exist */
 
   hone_pool *p = new_pool(WORKERS);
   GError *gerr = NULL;
@@ -277,12 +326,13 @@ int main(int argc, char **argv) {
   g_thread_pool_free(gp, FALSE, TRUE);
 
   double u[16];
-  omp_map_s(in, out, nmap);
   hone_map_s(p, T_TINY_BATCH, in, out, nmap);
   hone_map_s(p, T_TINY, in, out, nmap);
   /* Each timed run follows an untimed run of the same side (hot workers, as in a loop) and a
-   * pause after the other side. */
+   * pause after the other side (long enough for the other side's threads to stop spinning). */
   for (int r = 0; r < runs; r++) {
+    pause_us(20000);
+    w[r] = omp_run(&oc);
     pause_us(20000);
     hone_map_s(p, T_TINY_BATCH, in, out, nmap);
     v[r] = hone_map_s(p, T_TINY_BATCH, in, out, nmap);
@@ -290,7 +340,12 @@ int main(int argc, char **argv) {
     hone_map_s(p, T_TINY, in, out, nmap);
     u[r] = hone_map_s(p, T_TINY, in, out, nmap);
   }
-  double hone_map = median(v, runs), hone_map1 = median(u, runs);
+  omp_stop(&oc);
+  /* The best of each side: its dispatch cost, which the target is about. A static schedule
+   * cannot move work off a thread the machine delays, so OpenMP's runs here include some of
+   * 4-8 ms where most take 0.94 (a VM's host taking a CPU away), often enough in some benches
+   * to move its median; noise only adds time. */
+  double hone_map = best(v, runs), hone_map1 = best(u, runs), omp_map = best(w, runs);
   for (long i = 0; i < nmap; i += 99991)
     if (out[i] != tiny_work(in[i])) return 1;
   free(in);
@@ -352,10 +407,10 @@ int main(int argc, char **argv) {
   printf("%-44s %12.2fus %12.2fus %9.2fx  %-8s %s\n",
          "round trip after 0.5 ms idle (parked) vs GLib", hone_cold / 1e3, glib_cold / 1e3,
          glib_cold / hone_cold, "", "(information)");
-  printf("%-44s %12.3fms %12.3fms %9.2fx  %-8s %s\n", "map 10^6 tiny items (batch task) vs OpenMP",
+  printf("%-44s %12.3fms %12.3fms %9.2fx  %-8s %s\n", "map 10^6 tiny (batch task), best vs OpenMP",
          hone_map * 1e3, omp_map * 1e3, hone_map / omp_map, "<=1.2x",
          yes(hone_map <= 1.2 * omp_map));
-  printf("%-44s %12.3fms %12.3fms %9.2fx  %-8s %s\n", "map 10^6 tiny items (a call per item)",
+  printf("%-44s %12.3fms %12.3fms %9.2fx  %-8s %s\n", "map 10^6 tiny (a call per item), best",
          hone_map1 * 1e3, omp_map * 1e3, hone_map1 / omp_map, "", "(information)");
   printf("%-44s %13.3fs %13.3fs %9.2fx  %-8s %s\n", "primes < 2e6 map: 2 workers vs 1", t2, t1,
          t1 / t2, ">=1.9x", yes(t1 / t2 >= 1.9));
