@@ -304,7 +304,7 @@ if [ "$check" = 1 ]; then
 fi
 
 # ---- real programs, built from their own sources (fetched at bench time, never committed) ----
-. "$HONE_SRC/bench/prof_truth_real.sh"
+. "$HONE_SRC/bench/prof_truth_real.bash"
 
 echo
 echo "prof_truth: worst difference over every program: $worst_all points;" \
