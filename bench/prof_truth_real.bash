@@ -42,7 +42,7 @@ if real_fetch lua5.4; then
     # A fixed string-hash seed (luai_makeseed, Lua's configuration hook for it): by default it
     # comes from the time and ASLR, and the share of l_strcmp in the plain build moved 6 to 20 %
     # between runs by perf alone (7.4 to 9.3 % with the seed fixed).
-    flags="-O0 -g -std=gnu99 -DLUA_COMPAT_5_3 -DLUA_USE_POSIX -Dluai_makeseed(L)=0x2545F491u"
+    flags="-O0 -g -std=gnu99 -DLUA_COMPAT_5_3 -DLUA_USE_POSIX '-Dluai_makeseed(L)=0x2545F491u'"
     [ "$kind" = inst ] && flags="$flags -finstrument-functions"
     rm -rf "$W/lua-$kind" && cp -r "$W/src/lua5.4" "$W/lua-$kind" &&
       make -s -C "$W/lua-$kind/src" CC="$CC" CFLAGS="$flags" MYLIBS= SYSLIBS="-lm -ldl" lua \
