@@ -210,6 +210,13 @@ static const char *basename_of(const char *path) {
   return s ? s + 1 : path;
 }
 
+/* A resolved file name as the report keys functions by: "~" when unknown, without its
+ * directories with opts.strip_dirs. */
+static const char *report_file(const hone_report *r, const char *file) {
+  if (!file || !file[0]) return "~";
+  return r->opt.strip_dirs && strcmp(file, "~") ? basename_of(file) : file;
+}
+
 /* ---- adding a profile ---------------------------------------------------------------------- */
 
 /* Address -> function id, per (file, address) of one profile being added. */
@@ -250,8 +257,7 @@ static int resolve_addr(hone_report *r, const hone_profile *p, addr_cache *c, ui
     snprintf(hex, sizeof hex, "0x%" PRIx64, m ? a - m->base : a);
     s = (hone_symbol){.name = hex, .file = m && m->path ? m->path : "~", .line = 0};
   }
-  if (!s.file || !s.file[0]) s.file = "~";
-  const char *fname = r->opt.strip_dirs && strcmp(s.file, "~") ? basename_of(s.file) : s.file;
+  const char *fname = report_file(r, s.file);
   int64_t id = intern(r, s.name, fname, s.line, m && m->path ? m->path : "");
   if (id < 0) return (int)id;
   if (c->n == c->cap) {
@@ -282,8 +288,7 @@ static uint32_t pc_func(hone_report *r, const hone_profile *p, uint32_t file, ui
   hone_symbol sym = {0};
   if (!r->opt.resolve || !m || r->opt.resolve(r->opt.resolve_ctx, m, pc, &sym) != 0 || !sym.name)
     return UINT32_MAX;
-  const char *f = sym.file && sym.file[0] ? sym.file : "~";
-  if (r->opt.strip_dirs && strcmp(f, "~")) f = basename_of(f);
+  const char *f = report_file(r, sym.file);
   uint64_t h =
       hone__hash_u64(hone__hash_str(hone__hash_str(HONE__HASH_SEED, sym.name) * 31 + sym.line, f));
   func_key k = {r, sym.name, f, sym.line};
@@ -306,8 +311,7 @@ static uint32_t plain_func(hone_report *r, const hone_profile *p, uint32_t file,
     *rc = e;
     return UINT32_MAX;
   }
-  const char *f = sym.file && sym.file[0] ? sym.file : "~";
-  if (r->opt.strip_dirs && strcmp(f, "~")) f = basename_of(f);
+  const char *f = report_file(r, sym.file);
   int64_t id = intern(r, sym.name, f, sym.line, m->path ? m->path : "");
   if (id < 0) {
     *rc = (int)id;
