@@ -474,6 +474,8 @@ static int32_t my_pid(void) {
 static bool asym_registered(void) {
   int st = atomic_load_explicit(&asym_state, memory_order_relaxed);
   if (st == 0) {
+    /* A child of fork(2) asks again: its state is reset only by the handler installed here. */
+    pthread_once(&atfork_once, install_atfork);
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     long need = MEMBARRIER_CMD_GLOBAL_EXPEDITED | MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED;
     st = cmds > 0 && (cmds & need) == need &&
@@ -570,13 +572,14 @@ static int lock_side(hone__shq *q, bool put) {
   }
   if (rc == EBUSY) rc = pthread_mutex_lock(mu);
   if (rc == 0 || rc == EOWNERDEAD) hone__tsan_acquire(q->h); /* the last holder may be elsewhere */
-  if (rc == EOWNERDEAD) {
-    pthread_mutex_consistent(mu);
-    repair_side(q, put);
-    rc = 0;
-  }
-  if (rc == 0) revoke_bias(q, put);
-  return rc == 0 ? 0 : HONE_ESYS;
+  if (rc == EOWNERDEAD) pthread_mutex_consistent(mu);
+  if (rc != 0 && rc != EOWNERDEAD) return HONE_ESYS;
+  /* The bias first, then the repair: a holder killed before it revoked (or while it waited for
+   * the biased thread to leave) left that thread free to enter, and a repair run while it is
+   * inside a call would be a second holder (two walks moving tail, or head, at once). */
+  revoke_bias(q, put);
+  if (rc == EOWNERDEAD) repair_side(q, put);
+  return 0;
 }
 
 static void unlock_side(hone__shq *q, bool put) {

@@ -134,6 +134,12 @@ static int reap(pid_t pid, int secs) {
     pid_t r = waitpid(pid, &st, WNOHANG);
     if (r == pid) break;
     if (now_ns() > end) {
+      /* Where it is stuck, for the log (gdb is on every machine this runs on). */
+      char cmd[160];
+      snprintf(cmd, sizeof cmd,
+               "gdb -q -p %d -batch -ex 'thread apply all bt' </dev/null 2>&1 | grep -v '^\\[' >&2",
+               (int)pid);
+      if (system(cmd) == -1) fprintf(stderr, "could not run gdb\n");
       kill(pid, SIGKILL);
       waitpid(pid, &st, 0);
       fail_msg("child %d did not finish in %d s", (int)pid, secs);
