@@ -574,11 +574,15 @@ static int lock_side(hone__shq *q, bool put) {
   if (rc == 0 || rc == EOWNERDEAD) hone__tsan_acquire(q->h); /* the last holder may be elsewhere */
   if (rc == EOWNERDEAD) pthread_mutex_consistent(mu);
   if (rc != 0 && rc != EOWNERDEAD) return HONE_ESYS;
+  TEST_POINT(HONE__SHQ_AT_LOCKED);
   /* The bias first, then the repair: a holder killed before it revoked (or while it waited for
    * the biased thread to leave) left that thread free to enter, and a repair run while it is
    * inside a call would be a second holder (two walks moving tail, or head, at once). */
   revoke_bias(q, put);
-  if (rc == EOWNERDEAD) repair_side(q, put);
+  if (rc == EOWNERDEAD) {
+    TEST_POINT(HONE__SHQ_AT_REPAIR);
+    repair_side(q, put);
+  }
   return 0;
 }
 

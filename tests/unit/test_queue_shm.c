@@ -1352,6 +1352,102 @@ static void test_close_races_large_senders(void **state) {
   end_stall_case(q);
 }
 
+/* A holder killed between taking a side's lock and revoking its bias leaves the biased thread
+ * free to go on inside its call; the next locker gets the lock from the dead and must wait for
+ * that thread to leave before it repairs the side (two walks at once can leave tail or head off
+ * a record). Here the biased process pauses inside a send, a second process dies holding the
+ * producers' lock, and a third takes it over: its repair must not start until the first has
+ * left its send, and all of both survivors' messages arrive. */
+static struct revoke_order {
+  _Atomic int v_inside;    /* the biased process is paused inside its send */
+  _Atomic int repaired;    /* the taker reached its repair */
+  _Atomic int v_at_repair; /* v_inside when it did */
+} *RO;
+
+static void paused_inside_hook(int point) {
+  if (point != HONE__SHQ_AT_SEND_COMMIT) return;
+  atomic_store(&RO->v_inside, 1);
+  char c = 1;
+  if (write(sync_pipe[1], &c, 1) != 1 || read(go_pipe[0], &c, 1) != 1) _exit(9);
+  atomic_store(&RO->v_inside, 0);
+}
+
+static void record_repair_hook(int point) {
+  if (point != HONE__SHQ_AT_REPAIR) return;
+  atomic_store(&RO->v_at_repair, atomic_load(&RO->v_inside));
+  atomic_store(&RO->repaired, 1);
+}
+
+static int biased_send_paused(void *arg) {
+  warm_up(CQ);
+  if (hone__shq_test_bias(hone__queue_shared(CQ), 1) != (int32_t)syscall(SYS_gettid)) return 5;
+  hone__shq_test_hook = paused_inside_hook;
+  unsigned char m[64];
+  memset(m, 'V', sizeof m);
+  return -hone_queue_send(CQ, m, sizeof m, HONE_WAIT_FOREVER);
+}
+
+static int send_tagged(void *arg) {
+  unsigned char m[64];
+  memset(m, (int)(uintptr_t)arg, sizeof m);
+  return -hone_queue_send(CQ, m, sizeof m, HONE_WAIT_FOREVER);
+}
+
+static int lock_then_stall(void *arg) {
+  stall_at = HONE__SHQ_AT_LOCKED;
+  hone__shq_test_hook = stall_hook;
+  return send_tagged(arg);
+}
+
+static int send_recording_repair(void *arg) {
+  hone__shq_test_hook = record_repair_hook;
+  return send_tagged(arg);
+}
+
+static void test_repair_waits_for_the_biased_thread(void **state) {
+  if (!hone__shq_test_can_bias()) skip(); /* no membarrier here: biases are never granted */
+  RO = mmap(NULL, sizeof *RO, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  assert_true(RO != MAP_FAILED);
+  hone_queue *q;
+  assert_int_equal(hone_queue_new_shared(&q, 16384, 0), 0);
+  CQ = q;
+  assert_int_equal(pipe(sync_pipe), 0);
+  assert_int_equal(pipe(go_pipe), 0);
+  pid_t v = spawn(biased_send_paused, NULL);
+  wait_told(); /* inside its send by the producers' bias, record written, not committed */
+  pid_t k = spawn(lock_then_stall, (void *)'K');
+  wait_told(); /* holds the producers' lock; the bias is still v's */
+  kill(k, SIGKILL);
+  assert_int_equal(reap(k, 10), 1000 + SIGKILL);
+  pid_t c = spawn(send_recording_repair, (void *)'C');
+  sleep_ms(200);
+  /* c has the lock from the dead k and waits for v to leave before it repairs */
+  assert_int_equal(waitpid(c, NULL, WNOHANG), 0);
+  assert_int_equal(atomic_load(&RO->repaired), 0);
+  char go = 1;
+  assert_int_equal(write(go_pipe[1], &go, 1), 1);
+  assert_int_equal(reap(v, 10), 0);
+  assert_int_equal(reap(c, 10), 0);
+  assert_int_equal(atomic_load(&RO->repaired), 1);
+  assert_int_equal(atomic_load(&RO->v_at_repair), 0);
+  unsigned char buf[64];
+  size_t got;
+  const int want[2] = {'V', 'C'};
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 1000000000), 0);
+    assert_int_equal(got, 64);
+    assert_int_equal(buf[0], want[i]);
+    assert_int_equal(buf[63], want[i]);
+  }
+  assert_int_equal(hone_queue_recv(q, buf, sizeof buf, &got, 0), HONE_EAGAIN);
+  assert_int_equal(hone_queue_size(q), 0);
+  expect_ring_all_free(q);
+  close(go_pipe[0]);
+  close(go_pipe[1]);
+  end_stall_case(q);
+  munmap(RO, sizeof *RO);
+}
+
 /* ---- hone_queue_open_fd ---- */
 
 static int DUPFD;
@@ -1656,6 +1752,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_consumer_killed_mid_copy),
       cmocka_unit_test(test_killed_inside_the_lock),
       cmocka_unit_test(test_killed_inside_by_bias),
+      cmocka_unit_test(test_repair_waits_for_the_biased_thread),
       cmocka_unit_test(test_consumed_before_its_tail_moved),
       cmocka_unit_test(test_consumed_before_its_tail_moved_by_bias),
       cmocka_unit_test(test_bias_follows_the_user),
