@@ -45,7 +45,7 @@ enum {
   HONE__SHQ_AT_RECV_RD,       /* small recv, locked: rd moved, head not yet */
   HONE__SHQ_AT_CLAIM,         /* large recv, locked: marked READING, rd not yet moved */
   HONE__SHQ_AT_LOCKED,        /* a side's lock just taken, its bias not yet revoked */
-  HONE__SHQ_AT_REPAIR,        /* a side's lock taken from a dead holder, bias revoked, not repaired */
+  HONE__SHQ_AT_REPAIR,        /* a side's lock taken from the dead, bias revoked, not repaired */
 };
 extern void (*hone__shq_test_hook)(int point);
 /* The thread (kernel tid) a side (put: 0 get, 1 put) is biased to, or 0; whether this process

@@ -1358,11 +1358,12 @@ static void test_close_races_large_senders(void **state) {
  * a record). Here the biased process pauses inside a send, a second process dies holding the
  * producers' lock, and a third takes it over: its repair must not start until the first has
  * left its send, and all of both survivors' messages arrive. */
-static struct revoke_order {
+struct revoke_order {
   _Atomic int v_inside;    /* the biased process is paused inside its send */
   _Atomic int repaired;    /* the taker reached its repair */
   _Atomic int v_at_repair; /* v_inside when it did */
-} *RO;
+};
+static struct revoke_order *RO;
 
 static void paused_inside_hook(int point) {
   if (point != HONE__SHQ_AT_SEND_COMMIT) return;
