@@ -495,7 +495,8 @@ static bool run_job(pp *p, unsigned w, pp_rec *r, uint32_t s, hone_task_ctx *ctx
  * yields only takes turns with it while it sends the result and receives the next job, whose
  * submit wakes this worker. Alternated runs of bench/mpi/hone_mpi.c --rt-only, ranks bound:
  * the idle round trip went from 32.8-35.0 us to 27.3-28.6 us on shared memory (5 runs each),
- * and from 60-62 us to 49-56 us on tcp (4 each); empty tasks/s and the maps were unchanged.
+ * and from 60-62 us to 49-56 us on tcp (4 each); empty tasks/s and the maps stayed within
+ * their spread from run to run.
  * A worker that shares no CPU with its submitter, or whose jobs come without a sleeping
  * submitter (a map's chunks, many submits), spins as before. */
 static int64_t after_job(bool direct) {
