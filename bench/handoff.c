@@ -81,8 +81,6 @@ static double round_trip(int mode, int cpu_a, int cpu_b, int trips, int thread) 
   _Atomic uint32_t *s = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (s == MAP_FAILED) return -1;
   atomic_store(s, 0);
-  cpu_set_t before;
-  if (sched_getaffinity(0, sizeof before, &before) != 0) return -1;
   partner pa = {.s = s, .last = 2u * (uint32_t)trips + 1, .mode = mode, .cpu = cpu_b};
   pthread_t th;
   pid_t pid = -1;
@@ -115,7 +113,6 @@ static double round_trip(int mode, int cpu_a, int cpu_b, int trips, int thread) 
   double med = ok && answered ? median(rt, trips) : -1;
   free(rt);
   munmap((void *)s, 4096);
-  (void)sched_setaffinity(0, sizeof before, &before); /* for the next run's partner */
   return med;
 }
 

@@ -1388,21 +1388,15 @@ static int biased_send_paused(void *arg) {
   return -hone_queue_send(CQ, m, sizeof m, HONE_WAIT_FOREVER);
 }
 
-static int send_tagged(void *arg) {
-  unsigned char m[64];
-  memset(m, (int)(uintptr_t)arg, sizeof m);
-  return -hone_queue_send(CQ, m, sizeof m, HONE_WAIT_FOREVER);
-}
-
 static int lock_then_stall(void *arg) {
   stall_at = HONE__SHQ_AT_LOCKED;
   hone__shq_test_hook = stall_hook;
-  return send_tagged(arg);
+  return send_one(arg);
 }
 
 static int send_recording_repair(void *arg) {
   hone__shq_test_hook = record_repair_hook;
-  return send_tagged(arg);
+  return send_one(arg);
 }
 
 static void test_repair_waits_for_the_biased_thread(void **state) {
