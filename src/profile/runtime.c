@@ -149,7 +149,12 @@ static int g_use_counter;    /* 1: hone__rt_counter, 0: CLOCK_MONOTONIC */
 static uint32_t g_clock_why; /* HONE__CLOCKWHY_*: why that clock (written to the file) */
 static _Atomic(tstate *) g_threads;
 static _Atomic int g_dumping; /* one writer at a time */
-static _Atomic int g_final;   /* the exit/signal file: 0 not yet, 1 being written, 2 written */
+/* Writers now writing: while one is, a sample takes no new slot in a thread's address table
+ * (count_pcs counts the slots, then w_pcs writes that many in slot order: a slot taken between
+ * the two pushed the table's last one out of the file, with all its samples, in about one run of
+ * 15 of tests/cli/record_plain.sh, whose writer's own samples in libc took slots). */
+static _Atomic int g_pcs_frozen;
+static _Atomic int g_final; /* the exit/signal file: 0 not yet, 1 being written, 2 written */
 static _Atomic(hone__rt_maps *) g_maps;
 static pthread_key_t g_key;
 static double g_tps;                   /* ticks per second measured at calibration */
@@ -340,7 +345,9 @@ HONE__RT_INLINE bool note_pc(tstate *s, uint32_t ni, uint64_t pc) {
        k++, j = (j + 1) & (PCS_CAP - 1)) {
     hone__prof_pc_rec *e = &t[j];
     if (e->count == 0) {
-      if (s->pcs_used >= PCS_CAP / 4 * 3) return false;
+      if (s->pcs_used >= PCS_CAP / 4 * 3 ||
+          atomic_load_explicit(&g_pcs_frozen, memory_order_relaxed))
+        return false;
       e->pc = pc;
       e->node = ni;
       atomic_signal_fence(memory_order_release);
@@ -1306,8 +1313,24 @@ HONE__NOINST static size_t u64_to_str(uint64_t v, char *out) {
   return l;
 }
 
-/* Writes the file. Async-signal-safe when in_signal (no allocator, no loader lock). */
+HONE__NOINST static int dump_frozen(const char *path, bool in_signal);
+
+/* Writes the file with the address tables frozen (g_pcs_frozen) and this thread's samples held
+ * back until it is written (SIGPROF blocked here: the table of the writing thread is then
+ * exactly as counted). Async-signal-safe when in_signal (no allocator, no loader lock). */
 HONE__NOINST static int dump_held(const char *path, bool in_signal) {
+  sigset_t prof, old;
+  sigemptyset(&prof);
+  sigaddset(&prof, SIGPROF);
+  pthread_sigmask(SIG_BLOCK, &prof, &old);
+  atomic_fetch_add(&g_pcs_frozen, 1);
+  int rc = dump_frozen(path, in_signal);
+  atomic_fetch_sub(&g_pcs_frozen, 1);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}
+
+HONE__NOINST static int dump_frozen(const char *path, bool in_signal) {
   if (atomic_exchange(&g_dumping, 1)) return HONE_EBUSY;
   int rc = 0;
   uint64_t at = now();
